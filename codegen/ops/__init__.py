@@ -1,1 +1,23 @@
-"""Operators: one module per operator, each the numpy twin of its C kernel."""
+"""Operators: one module per operator, each the numpy twin of its C kernel in firmware/kernels/.
+
+Importing this package registers every operator in `base.REGISTRY`.
+"""
+
+from . import (  # noqa: F401  (imported for their registration)
+    activation,
+    add,
+    avg_pool,
+    concat,
+    conv,
+    depthwise_conv,
+    fully_connected,
+    max_pool,
+    mul,
+    pad,
+    reshape,
+    softmax,
+    transpose,
+)
+from .base import REGISTRY, KernelCall, op_for
+
+__all__ = ["REGISTRY", "KernelCall", "op_for"]

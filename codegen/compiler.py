@@ -1,0 +1,64 @@
+"""The front half of the road: ONNX file → optimized float graph → calibrated integer graph."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mcugen.calibrate import calibrate
+from mcugen.data import Samples, load_samples, random_samples
+from mcugen.errors import McugenError
+from mcugen.frontend import import_onnx
+from mcugen.ir import Graph
+from mcugen.passes import optimize
+from mcugen.quantize import quantize
+
+RANDOM_CALIBRATION_SAMPLES = 16
+
+
+@dataclass
+class CompiledModel:
+    float_graph: Graph  # optimized, channels-last, float
+    graph: Graph  # the same, quantized: what the C and the golden reference run
+    ranges: dict[str, tuple[float, float]]
+    calibration: str  # where the ranges came from, said to the user
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+
+def model_name(path: str | Path, name: str | None = None) -> str:
+    """A C identifier for the model: --name, else the file's stem made safe."""
+    raw = name if name is not None else Path(path).stem
+    ident = re.sub(r"\W", "_", raw).lower()
+    if not ident or ident[0].isdigit():
+        ident = f"m_{ident}"
+    if name is not None and ident != name:
+        raise McugenError(f"--name {name!r} is not a lower-case C identifier; try --name {ident}")
+    return ident
+
+
+def load_float_graph(path: str | Path, name: str | None = None) -> Graph:
+    graph = import_onnx(path, model_name(path, name))
+    return optimize(graph)
+
+
+def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
+                  calib_samples: int | None = None) -> CompiledModel:
+    float_graph = load_float_graph(path, name)
+    warnings = list(float_graph.notes)
+    if calib is None:
+        samples: Samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
+        source = f"{RANDOM_CALIBRATION_SAMPLES} random normal samples (no --calib given)"
+        warnings.append("no --calib data given: activation ranges come from random normal samples, so int8 "
+                        "accuracy will suffer; pass --calib with a few hundred representative inputs")
+    else:
+        samples = load_samples(calib, float_graph, "calibration")
+        if calib_samples:
+            samples = samples.take(calib_samples)
+        source = f"{samples.count} samples from {calib}"
+    ranges = calibrate(float_graph, samples)
+    return CompiledModel(float_graph, quantize(float_graph, ranges), ranges, source, warnings)

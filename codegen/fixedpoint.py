@@ -1,0 +1,77 @@
+"""Integer arithmetic of the TFLite int8 spec, in numpy: the twin of firmware/kernels/mcugen_fixedpoint.h.
+
+A real multiplier M (an output scale ratio) is stored as a Q31 integer and a power-of-two shift,
+M = multiplier * 2**(shift - 31). Applying it to an int32 accumulator uses gemmlowp's rounding:
+a saturating rounding doubling high multiply, then a rounding right shift (ties away from zero).
+All functions take and return int64 numpy arrays holding int32 values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """Split a positive real multiplier into (Q31 multiplier, shift) with real = m * 2**(shift-31)."""
+    if real <= 0.0 or not math.isfinite(real):
+        return 0, 0
+    mantissa, shift = math.frexp(real)  # real = mantissa * 2**shift, mantissa in [0.5, 1)
+    q = int(math.floor(mantissa * (1 << 31) + 0.5))
+    if q == 1 << 31:
+        q //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if shift > 30:
+        return INT32_MAX, 30
+    return q, shift
+
+
+def saturate_int32(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, INT32_MIN, INT32_MAX)
+
+
+def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    ab = a * b
+    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    total = ab + nudge
+    # C's int64 division truncates toward zero; numpy's >> floors, so mirror negative values.
+    high = np.where(total >= 0, total >> 31, -((-total) >> 31))
+    overflow = (a == INT32_MIN) & (b == INT32_MIN)
+    return np.where(overflow, INT32_MAX, high)
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
+
+
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """acc * multiplier * 2**(shift-31), rounded as TFLite's MultiplyByQuantizedMultiplier.
+
+    A positive shift is applied first as a saturating left shift (TFLite leaves overflow there
+    undefined; saturating keeps the C free of undefined behaviour and equal to this model).
+    """
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = saturate_int32(np.asarray(acc, dtype=np.int64) * (np.int64(1) << left))
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def rounding_divide(numerator: np.ndarray, denominator: int | np.ndarray) -> np.ndarray:
+    """Integer division rounding half away from zero, as `(n +/- d/2) / d` in C."""
+    n = np.asarray(numerator, dtype=np.int64)
+    d = np.asarray(denominator, dtype=np.int64)
+    biased = np.where(n >= 0, n + d // 2, n - d // 2)
+    return np.where(biased >= 0, biased // d, -((-biased) // d))

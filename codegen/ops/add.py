@@ -1,0 +1,97 @@
+"""Element-wise Add with broadcasting, int8: the twin of firmware/kernels/mcugen_add_s8.c.
+
+TFLite's int8 ADD: both inputs are brought to a common scale 2*max(s1, s2) with 20 bits of
+headroom, summed, then rescaled to the output:
+  a = requantize((x1 - zp1) << 20, m1, e1);  b = requantize((x2 - zp2) << 20, m2, e2)
+  y = clamp(zp_out + requantize(a + b, m_out, e_out), act_min, act_max)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcugen.fixedpoint import quantize_multiplier, requantize
+
+from .base import (
+    KernelCall,
+    Op,
+    activation_bounds,
+    apply_float_activation,
+    broadcast_strides,
+    quantize_array,
+    rank4,
+    register,
+)
+
+LEFT_SHIFT = 20
+
+
+def quantize_constant_operands(node, graph) -> list[str]:
+    """Constant operands of a binary op become per-tensor int8 constants with their own range."""
+    names = []
+    for name in node.inputs:
+        t = graph.tensors[name]
+        if t.is_constant and t.dtype == "float32":
+            from .base import qparams_from_range
+
+            scale, zp = qparams_from_range(float(t.data.min()), float(t.data.max()))
+            q = graph.add_constant(f"{node.name}_operand", quantize_array(t.data, scale, zp))
+            q.scale, q.zero_point = scale, zp
+            name = q.name
+        names.append(name)
+    return names
+
+
+def binary_shapes(node, graph) -> dict:
+    a, b = (graph.tensors[n] for n in node.q["operands"])
+    y = graph.tensors[node.outputs[0]]
+    return dict(dims=rank4(y.shape), strides1=broadcast_strides(a.shape, y.shape),
+                strides2=broadcast_strides(b.shape, y.shape))
+
+
+@register
+class Add(Op):
+    name = "add"
+    fuses_activation = True
+
+    def run_float(self, node, graph, xs):
+        return apply_float_activation(node, xs[0] + xs[1]).astype(np.float32)
+
+    def quantize(self, node, graph):
+        operands = quantize_constant_operands(node, graph)
+        a, b = (graph.tensors[n] for n in operands)
+        y = graph.tensors[node.outputs[0]]
+        twice_max = 2.0 * max(a.scale, b.scale)
+        m1, e1 = quantize_multiplier(a.scale / twice_max)
+        m2, e2 = quantize_multiplier(b.scale / twice_max)
+        mo, eo = quantize_multiplier(twice_max / ((1 << LEFT_SHIFT) * y.scale))
+        act_min, act_max = activation_bounds(node, y.scale, y.zero_point)
+        node.q.update(operands=operands, input1_offset=-a.zero_point, input2_offset=-b.zero_point,
+                      input1_multiplier=m1, input1_shift=e1, input2_multiplier=m2, input2_shift=e2,
+                      output_multiplier=mo, output_shift=eo, output_offset=y.zero_point,
+                      act_min=act_min, act_max=act_max)
+
+    def run_int(self, node, graph, xs):
+        q = node.q
+        a = requantize((xs[0].astype(np.int64) + q["input1_offset"]) << LEFT_SHIFT,
+                       q["input1_multiplier"], q["input1_shift"])
+        b = requantize((xs[1].astype(np.int64) + q["input2_offset"]) << LEFT_SHIFT,
+                       q["input2_multiplier"], q["input2_shift"])
+        y = requantize(a + b, q["output_multiplier"], q["output_shift"]) + q["output_offset"]
+        return np.clip(y, q["act_min"], q["act_max"]).astype(np.int8)
+
+    def kernel_calls(self, node, graph):
+        q = node.q
+        params = binary_shapes(node, graph)
+        params.update({k: q[k] for k in (
+            "input1_offset", "input2_offset", "input1_multiplier", "input1_shift", "input2_multiplier",
+            "input2_shift", "output_multiplier", "output_shift", "output_offset", "act_min", "act_max")})
+        return [KernelCall("add_s8", params, [*q["operands"], node.outputs[0]])]
+
+    def inplace_input(self, node, graph):
+        y = graph.tensors[node.outputs[0]]
+        for i, name in enumerate(node.inputs):
+            t = graph.tensors[name]
+            if not t.is_constant and t.shape == y.shape:
+                return i
+        return None

@@ -1,0 +1,194 @@
+"""What every operator provides, and the registry the stages look operators up in.
+
+An operator is one class: its float forward (used for calibration), how it chooses its output
+quantization, how it turns float parameters into integer ones, its integer forward (the golden
+reference, written from the TFLite spec) and the C kernel call that must equal it bit for bit.
+All arrays here are in physical layout (NHWC for images), batch axis included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from mcugen.errors import McugenError
+from mcugen.ir import Graph, Node
+
+QMIN, QMAX = -128, 127
+
+
+@dataclass(frozen=True)
+class ConstRef:
+    """A struct field that points at a constant tensor's C array."""
+
+    tensor: str
+
+
+@dataclass
+class KernelCall:
+    """One C call: `<prefix>_<kernel>(&params, args...)`; params become a `static const` struct."""
+
+    kernel: str  # e.g. "conv_s8": firmware/kernels/mcugen_conv_s8.{c,h}
+    params: dict[str, object] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)  # tensor names, passed as pointers in this order
+    extra_kernels: tuple[str, ...] = ()
+
+
+class Op:
+    name: ClassVar[str]
+    fuses_activation: ClassVar[bool] = False  # a following Relu/Clip can become its output clamp
+
+    def run_float(self, node: Node, graph: Graph, xs: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError(self.name)
+
+    def output_qparams(self, node: Node, graph: Graph, lo: float, hi: float) -> tuple[float, int]:
+        """The output's (scale, zero point); by default from its calibrated range."""
+        return qparams_from_range(lo, hi)
+
+    def quantize(self, node: Node, graph: Graph) -> None:
+        """Fill node.q (and add integer constant tensors) once every activation has qparams."""
+
+    def run_int(self, node: Node, graph: Graph, xs: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError(self.name)
+
+    def kernel_calls(self, node: Node, graph: Graph) -> list[KernelCall]:
+        raise NotImplementedError(self.name)
+
+    def macs(self, node: Node, graph: Graph) -> int:
+        return 0
+
+    def aliases_input(self, node: Node, graph: Graph) -> bool:
+        """True when the output is the input's memory reinterpreted (no kernel runs)."""
+        return False
+
+    def inplace_input(self, node: Node, graph: Graph) -> int | None:
+        """Index of an input whose buffer the output may overwrite, element for element."""
+        return None
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def op_for(node: Node) -> Op:
+    try:
+        return REGISTRY[node.op]
+    except KeyError:
+        raise McugenError(f"internal operator {node.op!r} of node {node.name!r} has no implementation") from None
+
+
+# --- helpers shared by operators ---------------------------------------------------------
+
+def qparams_from_range(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) -> tuple[float, int]:
+    """Asymmetric (scale, zero point) covering [lo, hi] and exactly representing 0.0."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-9:
+        hi = lo + 1e-3
+    scale = (hi - lo) / (qmax - qmin)
+    zero_point = int(np.clip(round(qmin - lo / scale), qmin, qmax))
+    return scale, zero_point
+
+
+def quantize_array(x: np.ndarray, scale: float, zero_point: int, qmin: int = QMIN, qmax: int = QMAX) -> np.ndarray:
+    return np.clip(np.round(x / scale) + zero_point, qmin, qmax).astype(np.int8)
+
+
+def dequantize_array(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - zero_point) * np.float32(scale)
+
+
+def activation_bounds(node: Node, scale: float, zero_point: int) -> tuple[int, int]:
+    """The int8 clamp that implements a fused activation (attrs["act"] = (lo, hi) in float)."""
+    lo, hi = node.attrs.get("act", (-np.inf, np.inf))
+    qlo = QMIN if not np.isfinite(lo) else max(QMIN, zero_point + int(round(lo / scale)))
+    qhi = QMAX if not np.isfinite(hi) else min(QMAX, zero_point + int(round(hi / scale)))
+    return qlo, qhi
+
+
+def apply_float_activation(node: Node, y: np.ndarray) -> np.ndarray:
+    lo, hi = node.attrs.get("act", (-np.inf, np.inf))
+    if np.isfinite(lo) or np.isfinite(hi):
+        y = np.clip(y, lo, hi)
+    return y
+
+
+def per_channel_weights(w: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 weights, one scale per output channel (range +/-127, zero point 0)."""
+    reduce_axes = tuple(i for i in range(w.ndim) if i != axis)
+    max_abs = np.max(np.abs(w), axis=reduce_axes).astype(np.float64)
+    scale = np.where(max_abs > 0, max_abs / 127.0, 1.0 / 127.0)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def quantize_bias(bias: np.ndarray | None, input_scale: float, weight_scale: np.ndarray,
+                  channels: int) -> np.ndarray:
+    if bias is None:
+        return np.zeros(channels, dtype=np.int32)
+    q = np.round(bias.astype(np.float64) / (input_scale * weight_scale))
+    return np.clip(q, -(2**31), 2**31 - 1).astype(np.int32)
+
+
+def output_multipliers(input_scale: float, weight_scale: np.ndarray, output_scale: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    from mcugen.fixedpoint import quantize_multiplier
+
+    pairs = [quantize_multiplier(float(input_scale * ws / output_scale)) for ws in weight_scale]
+    return (np.array([m for m, _ in pairs], dtype=np.int32), np.array([s for _, s in pairs], dtype=np.int32))
+
+
+def window_patches(x: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int],
+                   dilations: tuple[int, int], pads: tuple[int, int, int, int], pad_value: float
+                   ) -> np.ndarray:
+    """NHWC input → [N, OH, OW, KH, KW, C] windows; pads are (top, left, bottom, right)."""
+    top, left, bottom, right = pads
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value)
+    kh, kw = kernel
+    dh, dw = dilations
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (span_h, span_w), axis=(1, 2))
+    windows = windows[:, :: strides[0], :: strides[1], :, ::dh, ::dw]  # N, OH, OW, C, KH, KW
+    return windows.transpose(0, 1, 2, 4, 5, 3)
+
+
+def valid_counts(in_hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int],
+                 pads: tuple[int, int, int, int]) -> np.ndarray:
+    """How many window positions fall inside the unpadded input, per output pixel: [OH, OW]."""
+    ones = np.ones((1, in_hw[0], in_hw[1], 1))
+    patches = window_patches(ones, kernel, strides, (1, 1), pads, 0.0)
+    return patches.sum(axis=(3, 4, 5))[0].astype(np.int64)
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer matmul through float64 BLAS: exact while every sum stays below 2**53."""
+    return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+
+
+def broadcast_strides(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[int]:
+    """Element strides of an input broadcast to a rank-4 output (0 along broadcast axes)."""
+    dims = [1] * (4 - len(in_shape)) + list(in_shape)
+    out = [1] * (4 - len(out_shape)) + list(out_shape)
+    strides, step = [0] * 4, 1
+    for axis in range(3, -1, -1):
+        strides[axis] = step if dims[axis] == out[axis] and out[axis] != 1 else 0
+        step *= dims[axis]
+    return strides
+
+
+def rank4(shape: tuple[int, ...]) -> list[int]:
+    if len(shape) > 4:
+        raise McugenError(f"tensors of rank {len(shape)} are not supported; at most 4 dimensions")
+    return [1] * (4 - len(shape)) + list(shape)
+
+
+def batch_shape(node: Node, graph: Graph, x: np.ndarray) -> tuple[int, ...]:
+    """The node's output shape with the batch axis of x: the stages run many samples at once."""
+    return (x.shape[0],) + tuple(graph.tensors[node.outputs[0]].shape[1:])

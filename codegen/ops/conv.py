@@ -1,0 +1,122 @@
+"""Conv2D, int8 (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_s8.c.
+
+  acc[oy,ox,oc] = bias[oc] + sum_{ky,kx,ic in group(oc)} (x[iy,ix,ic] - zp_in) * w[oc,ky,kx,ic]
+  y = clamp(zp_out + requantize(acc, multiplier[oc], shift[oc]), act_min, act_max)
+Padded positions are skipped, i.e. they hold the real value 0. Weights are OHWI, per-channel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcugen.fixedpoint import requantize
+from mcugen.ir import Graph, Node
+
+from .base import (
+    ConstRef,
+    KernelCall,
+    Op,
+    activation_bounds,
+    apply_float_activation,
+    exact_matmul,
+    output_multipliers,
+    per_channel_weights,
+    quantize_bias,
+    register,
+    window_patches,
+)
+
+
+def grouped_conv(patches: np.ndarray, w: np.ndarray, groups: int, matmul) -> np.ndarray:
+    """patches [N,OH,OW,KH,KW,C] with OHWI weights → [N,OH,OW,O], group by group."""
+    n, oh, ow, kh, kw, c = patches.shape
+    o = w.shape[0]
+    cg, og = c // groups, o // groups
+    outs = []
+    for g in range(groups):
+        cols = patches[..., g * cg:(g + 1) * cg].reshape(n * oh * ow, kh * kw * cg)
+        wg = w[g * og:(g + 1) * og].reshape(og, kh * kw * cg)
+        outs.append(matmul(cols, wg.T))
+    return np.concatenate(outs, axis=1).reshape(n, oh, ow, o)
+
+
+def conv_geometry(node: Node) -> dict:
+    a = node.attrs
+    return dict(strides=tuple(a["strides"]), dilations=tuple(a["dilations"]), pads=tuple(a["pads"]))
+
+
+def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
+    """Shared by conv, depthwise conv and fully connected: int8 weights, int32 bias, multipliers."""
+    x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
+    y = graph.tensors[node.outputs[0]]
+    bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
+    wq, wscale = per_channel_weights(w.data, axis=weight_axis)
+    channels = w.data.shape[weight_axis]
+    multiplier, shift = output_multipliers(x.scale, wscale, y.scale)
+    act_min, act_max = activation_bounds(node, y.scale, y.zero_point)
+    wt = graph.add_constant(f"{node.name}_weights", wq)
+    wt.scale = wscale
+    node.q.update(
+        weights=wt.name,
+        bias=graph.add_constant(f"{node.name}_bias", quantize_bias(bias, x.scale, wscale, channels)).name,
+        multiplier=graph.add_constant(f"{node.name}_multiplier", multiplier).name,
+        shift=graph.add_constant(f"{node.name}_shift", shift).name,
+        input_offset=-x.zero_point,
+        output_offset=y.zero_point,
+        act_min=act_min,
+        act_max=act_max,
+    )
+
+
+def finish_int(node: Node, graph: Graph, acc: np.ndarray, channel_axis: int = -1) -> np.ndarray:
+    q = node.q
+    acc = acc + graph.const(q["bias"]).astype(np.int64)
+    y = requantize(acc, graph.const(q["multiplier"]), graph.const(q["shift"])) + q["output_offset"]
+    return np.clip(y, q["act_min"], q["act_max"]).astype(np.int8)
+
+
+@register
+class Conv(Op):
+    name = "conv"
+    fuses_activation = True
+
+    def run_float(self, node, graph, xs):
+        x, w = xs[0], xs[1]
+        geo = conv_geometry(node)
+        patches = window_patches(x, w.shape[1:3], geo["strides"], geo["dilations"], geo["pads"], 0.0)
+        y = grouped_conv(patches, w, node.attrs["group"], lambda a, b: a @ b)
+        if len(xs) > 2:
+            y = y + xs[2]
+        return apply_float_activation(node, y).astype(np.float32)
+
+    def quantize(self, node, graph):
+        quantize_weighted(node, graph)
+
+    def run_int(self, node, graph, xs):
+        w = graph.const(node.q["weights"])
+        geo = conv_geometry(node)
+        x = xs[0].astype(np.int64) + node.q["input_offset"]
+        patches = window_patches(x, w.shape[1:3], geo["strides"], geo["dilations"], geo["pads"], 0)
+        return finish_int(node, graph, grouped_conv(patches, w, node.attrs["group"], exact_matmul))
+
+    def kernel_calls(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.q["weights"]]
+        q, a = node.q, node.attrs
+        return [KernelCall("conv_s8", dict(
+            input_h=x.shape[1], input_w=x.shape[2], input_c=x.shape[3],
+            output_h=y.shape[1], output_w=y.shape[2], output_c=y.shape[3],
+            kernel_h=w.shape[1], kernel_w=w.shape[2],
+            stride_h=a["strides"][0], stride_w=a["strides"][1],
+            dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
+            pad_top=a["pads"][0], pad_left=a["pads"][1], groups=a["group"],
+            input_offset=q["input_offset"], output_offset=q["output_offset"],
+            act_min=q["act_min"], act_max=q["act_max"],
+            weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
+            multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]),
+        ), [x.name, y.name])]
+
+    def macs(self, node, graph):
+        w = graph.tensors[node.inputs[1]]
+        y = graph.tensors[node.outputs[0]]
+        return int(np.prod(y.shape[1:])) * int(np.prod(w.shape[1:]))

@@ -1,0 +1,74 @@
+"""Depthwise Conv2D, int8: the twin of firmware/kernels/mcugen_depthwise_conv_s8.c.
+
+A conv whose groups equal its input channels; output channel oc reads input channel
+oc / depth_multiplier only:
+  acc[oy,ox,oc] = bias[oc] + sum_{ky,kx} (x[iy,ix,oc/m] - zp_in) * w[ky,kx,oc]
+  y = clamp(zp_out + requantize(acc, multiplier[oc], shift[oc]), act_min, act_max)
+Weights are stored [KH][KW][C_out] so the inner loop walks contiguous channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ConstRef, KernelCall, Op, apply_float_activation, register, window_patches
+from .conv import conv_geometry, finish_int, quantize_weighted
+
+
+def depthwise(patches: np.ndarray, w_hwo: np.ndarray, multiplier: int, mul) -> np.ndarray:
+    """patches [N,OH,OW,KH,KW,C], weights [KH,KW,C*m] → [N,OH,OW,C*m]."""
+    expanded = np.repeat(patches, multiplier, axis=-1) if multiplier > 1 else patches
+    return mul(expanded, w_hwo).sum(axis=(3, 4))
+
+
+@register
+class DepthwiseConv(Op):
+    name = "depthwise_conv"
+    fuses_activation = True
+
+    def run_float(self, node, graph, xs):
+        x, w = xs[0], xs[1]  # w is OHWI with I = 1
+        geo = conv_geometry(node)
+        patches = window_patches(x, w.shape[1:3], geo["strides"], geo["dilations"], geo["pads"], 0.0)
+        y = depthwise(patches, w[..., 0].transpose(1, 2, 0), w.shape[0] // x.shape[3], np.multiply)
+        if len(xs) > 2:
+            y = y + xs[2]
+        return apply_float_activation(node, y).astype(np.float32)
+
+    def quantize(self, node, graph):
+        quantize_weighted(node, graph)
+        w = graph.tensors[node.q["weights"]]
+        w.data = np.ascontiguousarray(w.data[..., 0].transpose(1, 2, 0))  # OHW1 → HWO
+        w.shape = w.data.shape
+
+    def run_int(self, node, graph, xs):
+        w = graph.const(node.q["weights"])
+        geo = conv_geometry(node)
+        x = xs[0].astype(np.int64) + node.q["input_offset"]
+        patches = window_patches(x, w.shape[0:2], geo["strides"], geo["dilations"], geo["pads"], 0)
+        mult = w.shape[2] // x.shape[3]
+        acc = depthwise(patches, w.astype(np.int64), mult, np.multiply)
+        return finish_int(node, graph, acc)
+
+    def kernel_calls(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.q["weights"]]
+        q, a = node.q, node.attrs
+        return [KernelCall("depthwise_conv_s8", dict(
+            input_h=x.shape[1], input_w=x.shape[2], input_c=x.shape[3],
+            output_h=y.shape[1], output_w=y.shape[2], output_c=y.shape[3],
+            depth_multiplier=y.shape[3] // x.shape[3],
+            kernel_h=w.shape[0], kernel_w=w.shape[1],
+            stride_h=a["strides"][0], stride_w=a["strides"][1],
+            dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
+            pad_top=a["pads"][0], pad_left=a["pads"][1],
+            input_offset=q["input_offset"], output_offset=q["output_offset"],
+            act_min=q["act_min"], act_max=q["act_max"],
+            weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
+            multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]),
+        ), [x.name, y.name])]
+
+    def macs(self, node, graph):
+        w = graph.tensors[node.inputs[1]]
+        y = graph.tensors[node.outputs[0]]
+        return int(np.prod(y.shape[1:])) * int(w.shape[1] * w.shape[2])

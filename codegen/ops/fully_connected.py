@@ -1,0 +1,51 @@
+"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c.
+
+  acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
+  y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
+Weights are [out][in], symmetric per output channel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
+from .conv import finish_int, quantize_weighted
+
+
+@register
+class FullyConnected(Op):
+    name = "fully_connected"
+    fuses_activation = True
+
+    def run_float(self, node, graph, xs):
+        x, w = xs[0], xs[1]
+        y = x.reshape(-1, w.shape[1]) @ w.T
+        if len(xs) > 2:
+            y = y + xs[2]
+        return apply_float_activation(node, y).reshape(batch_shape(node, graph, x)).astype(np.float32)
+
+    def quantize(self, node, graph):
+        quantize_weighted(node, graph)
+
+    def run_int(self, node, graph, xs):
+        w = graph.const(node.q["weights"])
+        x = xs[0].astype(np.int64).reshape(-1, w.shape[1]) + node.q["input_offset"]
+        y = finish_int(node, graph, exact_matmul(x, w.T))
+        return y.reshape(batch_shape(node, graph, xs[0]))
+
+    def kernel_calls(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.q["weights"]]
+        q = node.q
+        return [KernelCall("fully_connected_s8", dict(
+            rows=x.size // w.shape[1], input_size=w.shape[1], output_size=w.shape[0],
+            input_offset=q["input_offset"], output_offset=q["output_offset"],
+            act_min=q["act_min"], act_max=q["act_max"],
+            weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
+            multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]),
+        ), [x.name, y.name])]
+
+    def macs(self, node, graph):
+        w = graph.tensors[node.inputs[1]]
+        return graph.tensors[node.outputs[0]].size * int(w.shape[1])

@@ -1,0 +1,50 @@
+"""MaxPool, int8: the twin of firmware/kernels/mcugen_max_pool_s8.c.
+
+  y[oy,ox,c] = clamp(max over the window's valid positions of x[iy,ix,c], act_min, act_max)
+The output keeps the input's scale and zero point, so no requantization is needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import QMIN, KernelCall, Op, activation_bounds, apply_float_activation, register, window_patches
+
+
+def pool_params(node, graph) -> dict:
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+    a = node.attrs
+    return dict(input_h=x.shape[1], input_w=x.shape[2], channels=x.shape[3],
+                output_h=y.shape[1], output_w=y.shape[2],
+                kernel_h=a["kernel"][0], kernel_w=a["kernel"][1],
+                stride_h=a["strides"][0], stride_w=a["strides"][1],
+                pad_top=a["pads"][0], pad_left=a["pads"][1])
+
+
+@register
+class MaxPool(Op):
+    name = "max_pool"
+    fuses_activation = True
+
+    def run_float(self, node, graph, xs):
+        a = node.attrs
+        p = window_patches(xs[0], a["kernel"], a["strides"], (1, 1), a["pads"], -np.inf)
+        return apply_float_activation(node, p.max(axis=(3, 4))).astype(np.float32)
+
+    def output_qparams(self, node, graph, lo, hi):
+        x = graph.tensors[node.inputs[0]]
+        return x.scale, x.zero_point
+
+    def quantize(self, node, graph):
+        y = graph.tensors[node.outputs[0]]
+        node.q["act_min"], node.q["act_max"] = activation_bounds(node, y.scale, y.zero_point)
+
+    def run_int(self, node, graph, xs):
+        a = node.attrs
+        p = window_patches(xs[0].astype(np.int64), a["kernel"], a["strides"], (1, 1), a["pads"], QMIN)
+        return np.clip(p.max(axis=(3, 4)), node.q["act_min"], node.q["act_max"]).astype(np.int8)
+
+    def kernel_calls(self, node, graph):
+        params = pool_params(node, graph)
+        params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
+        return [KernelCall("max_pool_s8", params, [node.inputs[0], node.outputs[0]])]

@@ -1,0 +1,48 @@
+"""Element-wise Mul with broadcasting, int8: the twin of firmware/kernels/mcugen_mul_s8.c.
+
+  y = clamp(zp_out + requantize((x1 - zp1) * (x2 - zp2), m, e), act_min, act_max)
+with m * 2**(e - 31) = s1 * s2 / s_out, as TFLite's int8 MUL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcugen.fixedpoint import quantize_multiplier, requantize
+
+from .add import Add, binary_shapes, quantize_constant_operands
+from .base import KernelCall, Op, activation_bounds, apply_float_activation, register
+
+
+@register
+class Mul(Op):
+    name = "mul"
+    fuses_activation = True
+
+    def run_float(self, node, graph, xs):
+        return apply_float_activation(node, xs[0] * xs[1]).astype(np.float32)
+
+    def quantize(self, node, graph):
+        operands = quantize_constant_operands(node, graph)
+        a, b = (graph.tensors[n] for n in operands)
+        y = graph.tensors[node.outputs[0]]
+        m, e = quantize_multiplier(a.scale * b.scale / y.scale)
+        act_min, act_max = activation_bounds(node, y.scale, y.zero_point)
+        node.q.update(operands=operands, input1_offset=-a.zero_point, input2_offset=-b.zero_point,
+                      output_multiplier=m, output_shift=e, output_offset=y.zero_point,
+                      act_min=act_min, act_max=act_max)
+
+    def run_int(self, node, graph, xs):
+        q = node.q
+        prod = (xs[0].astype(np.int64) + q["input1_offset"]) * (xs[1].astype(np.int64) + q["input2_offset"])
+        y = requantize(prod, q["output_multiplier"], q["output_shift"]) + q["output_offset"]
+        return np.clip(y, q["act_min"], q["act_max"]).astype(np.int8)
+
+    def kernel_calls(self, node, graph):
+        q = node.q
+        params = binary_shapes(node, graph)
+        params.update({k: q[k] for k in ("input1_offset", "input2_offset", "output_multiplier",
+                                         "output_shift", "output_offset", "act_min", "act_max")})
+        return [KernelCall("mul_s8", params, [*q["operands"], node.outputs[0]])]
+
+    inplace_input = Add.inplace_input

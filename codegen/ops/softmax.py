@@ -1,0 +1,46 @@
+"""Softmax over the last axis, int8: the twin of firmware/kernels/mcugen_softmax_s8.c.
+
+For each row, with d = max(x) - x in [0, 255]:
+  e = table[d] = round(65536 * exp(-s_in * d))          (so the row's maximum weighs 65536)
+  y = min(127, (256 * e + sum(e) / 2) / sum(e) - 128)   (integer division)
+The output quantization is fixed to scale 1/256, zero point -128, the TFLite convention.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ConstRef, KernelCall, Op, register
+
+ONE = 1 << 16
+
+
+@register
+class Softmax(Op):
+    name = "softmax"
+
+    def run_float(self, node, graph, xs):
+        x = xs[0].astype(np.float64)
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+    def output_qparams(self, node, graph, lo, hi):
+        return 1.0 / 256, -128
+
+    def quantize(self, node, graph):
+        x = graph.tensors[node.inputs[0]]
+        table = np.round(ONE * np.exp(-x.scale * np.arange(256, dtype=np.float64))).astype(np.int32)
+        node.q["table"] = graph.add_constant(f"{node.name}_exp", table).name
+
+    def run_int(self, node, graph, xs):
+        x = xs[0].astype(np.int64)
+        e = graph.const(node.q["table"]).astype(np.int64)[x.max(axis=-1, keepdims=True) - x]
+        total = e.sum(axis=-1, keepdims=True)
+        return np.minimum((256 * e + total // 2) // total - 128, 127).astype(np.int8)
+
+    def kernel_calls(self, node, graph):
+        x = graph.tensors[node.inputs[0]]
+        depth = x.shape[-1]
+        return [KernelCall("softmax_s8", dict(rows=x.size // depth, depth=depth,
+                                              exp_table=ConstRef(node.q["table"])),
+                           [x.name, node.outputs[0]])]

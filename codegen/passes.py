@@ -1,0 +1,261 @@
+"""Graph passes on the float graph: simplify, fuse, and move to channels-last.
+
+Run in this order by `optimize`: drop Identity/Dropout, fold BatchNormalization into the Conv or
+Gemm before it, fold a constant Add into a fully connected bias, fuse Relu/Clip into the
+producer as a clamp, remove dead nodes, then convert to channels-last (NHWC) with weights
+transposed at compile time, and fold the transposes that a Flatten before a Gemm needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcugen.errors import McugenError
+from mcugen.ir import Graph, Node, Tensor
+from mcugen.ops import REGISTRY
+
+NHWC = (0, 2, 3, 1)
+
+
+def optimize(graph: Graph) -> Graph:
+    graph = graph.copy()
+    remove_identities(graph)
+    fold_batch_norm(graph)
+    fold_bias_add(graph)
+    fuse_activations(graph)
+    graph.prune()
+    to_channels_last(graph)
+    fold_transpose_into_fully_connected(graph)
+    remove_noop_reshapes(graph)
+    graph.prune()
+    return graph
+
+
+def _sole_consumer(graph: Graph, tensor: str) -> Node | None:
+    users = graph.consumers(tensor)
+    if len(users) == 1 and tensor not in graph.outputs:
+        return users[0]
+    return None
+
+
+def _bypass(graph: Graph, node: Node) -> None:
+    """Remove a node whose output equals its first input."""
+    graph.nodes.remove(node)
+    src, dst = node.inputs[0], node.outputs[0]
+    if dst in graph.outputs and src not in graph.inputs:
+        # Keep the user-facing output name: the producer of src now writes dst.
+        producer = graph.producer(src)
+        if producer is not None and src not in graph.outputs and len(graph.consumers(src)) == 0:
+            producer.outputs = [dst if o == src else o for o in producer.outputs]
+            return
+    graph.replace_uses(dst, src)
+
+
+def remove_identities(graph: Graph) -> None:
+    for node in [n for n in graph.nodes if n.op == "identity"]:
+        _bypass(graph, node)
+
+
+def fold_batch_norm(graph: Graph) -> None:
+    for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
+        scale, shift = bn.attrs["scale"], bn.attrs["shift"]
+        producer = graph.producer(bn.inputs[0])
+        if (producer is not None and producer.op in ("conv", "depthwise_conv", "fully_connected")
+                and _sole_consumer(graph, bn.inputs[0]) is bn and "act" not in producer.attrs):
+            w = graph.tensors[producer.inputs[1]].data
+            new_w = w * scale.reshape((-1,) + (1,) * (w.ndim - 1))
+            bias = graph.const(producer.inputs[2]) if len(producer.inputs) > 2 else np.zeros(len(scale), np.float32)
+            producer.inputs[1] = graph.add_constant(f"{producer.name}_weight_bn", new_w.astype(np.float32)).name
+            new_b = (bias * scale + shift).astype(np.float32)
+            b_name = graph.add_constant(f"{producer.name}_bias_bn", new_b).name
+            producer.inputs = producer.inputs[:2] + [b_name]
+            _bypass(graph, bn)
+            continue
+        x = graph.tensors[bn.inputs[0]]
+        if len(x.shape) != 4:
+            raise McugenError(f"BatchNormalization {bn.name!r} follows no Conv or Gemm and its input is not 4-D; "
+                              "mcugen cannot run it on its own")
+        # A lone BatchNormalization is a 1x1 depthwise convolution.
+        c = x.shape[1]
+        w = graph.add_constant(f"{bn.name}_weight", scale.reshape(c, 1, 1, 1).astype(np.float32)).name
+        b = graph.add_constant(f"{bn.name}_bias", shift.astype(np.float32)).name
+        bn.op, bn.inputs = "depthwise_conv", [bn.inputs[0], w, b]
+        bn.attrs = {"group": c, "strides": (1, 1), "pads": (0, 0, 0, 0), "dilations": (1, 1)}
+
+
+def fold_bias_add(graph: Graph) -> None:
+    for add in [n for n in graph.nodes if n.op == "add"]:
+        consts = [i for i in add.inputs if graph.tensors[i].is_constant]
+        if len(consts) != 1:
+            continue
+        other = next(i for i in add.inputs if i not in consts)
+        producer = graph.producer(other)
+        if producer is None or producer.op != "fully_connected" or _sole_consumer(graph, other) is not add:
+            continue
+        if "act" in producer.attrs:
+            continue
+        out_features = graph.tensors[producer.inputs[1]].shape[0]
+        c = graph.const(consts[0])
+        if c.size not in (1, out_features) or graph.tensors[add.outputs[0]].shape != graph.tensors[other].shape:
+            continue
+        bias = graph.const(producer.inputs[2]) if len(producer.inputs) > 2 else 0.0
+        total = (np.broadcast_to(c.reshape(-1), (out_features,)) + bias).astype(np.float32)
+        producer.inputs = producer.inputs[:2] + [graph.add_constant(f"{producer.name}_bias", total).name]
+        add.op, add.inputs, add.attrs = "identity", [other], {}
+        _bypass(graph, add)
+
+
+def fuse_activations(graph: Graph) -> None:
+    for act in [n for n in graph.nodes if n.op == "activation" and n.attrs["fn"] in ("relu", "clip")]:
+        producer = graph.producer(act.inputs[0])
+        if producer is None or not REGISTRY[producer.op].fuses_activation:
+            continue
+        if _sole_consumer(graph, act.inputs[0]) is not act:
+            continue
+        lo, hi = (0.0, np.inf) if act.attrs["fn"] == "relu" else (act.attrs["min"], act.attrs["max"])
+        old_lo, old_hi = producer.attrs.get("act", (-np.inf, np.inf))
+        producer.attrs["act"] = (max(lo, old_lo), min(hi, old_hi))
+        _bypass(graph, act)
+
+
+# --- layout -------------------------------------------------------------------------------
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argsort(perm))
+
+
+def _same_memory_order(shape: tuple[int, ...], perm: tuple[int, ...]) -> bool:
+    """True when transposing `shape` by `perm` only moves axes of size 1 (bytes unchanged)."""
+    moved = [a for a in perm if shape[a] != 1]
+    return moved == sorted(moved)
+
+
+def to_channels_last(graph: Graph) -> None:
+    """Rewrite the graph in physical layout: 4-D activations become NHWC, shapes and axes follow."""
+    perm_of: dict[str, tuple[int, ...]] = {}
+
+    def physical(name: str) -> tuple[int, ...]:
+        t = graph.tensors[name]
+        return tuple(t.shape[a] for a in perm_of.get(name, range(len(t.shape))))
+
+    def layout_of(t: Tensor) -> tuple[int, ...]:
+        return NHWC if len(t.shape) == 4 else tuple(range(len(t.shape)))
+
+    new_nodes: list[Node] = []
+
+    def emit_transpose(src: str, perm: tuple[int, ...], logical_shape: tuple[int, ...], tag: str) -> str:
+        """Physical transpose of src by perm; the result has identity layout over logical_shape."""
+        name = graph.unique_name(f"{src}_{tag}")
+        graph.add_tensor(Tensor(name, logical_shape))
+        perm_of[name] = tuple(range(len(logical_shape)))
+        new_nodes.append(Node("transpose", name, [src], [name], {"perm": perm}))
+        return name
+
+    for name in graph.inputs:
+        t = graph.tensors[name]
+        perm_of[name] = layout_of(t)
+        graph.io[name].to_physical = perm_of[name]
+
+    for node in graph.nodes:
+        outs = [graph.tensors[o] for o in node.outputs]
+        op = node.op
+        if op in ("conv", "depthwise_conv"):
+            w = graph.tensors[node.inputs[1]]
+            node.inputs[1] = graph.add_constant(f"{node.name}_weight_ohwi",
+                                                np.ascontiguousarray(w.data.transpose(0, 2, 3, 1))).name
+        if op == "transpose":
+            # physical out = logical in .transpose(perm) .transpose(out layout), and
+            # logical in = physical in .transpose(inverse of the input layout): compose the three.
+            src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
+            out_perm = layout_of(outs[0])
+            physical_perm = tuple(src_perm.index(node.attrs["perm"][a]) for a in out_perm)
+            perm_of[node.outputs[0]] = out_perm
+            if _same_memory_order(physical(node.inputs[0]), physical_perm):
+                node.op, node.attrs = "reshape", {}
+            else:
+                node.attrs["perm"] = physical_perm
+            new_nodes.append(node)
+            continue
+        if op == "reshape":
+            # A reshape reads and writes row-major logical order: leave and re-enter NHWC around it.
+            src = node.inputs[0]
+            src_perm = perm_of.get(src, tuple(range(len(graph.tensors[src].shape))))
+            logical_in = graph.tensors[src].shape
+            if not _same_memory_order(logical_in, src_perm):
+                src = emit_transpose(src, _inverse(src_perm), logical_in, "nchw")
+            out = outs[0]
+            out_perm = layout_of(out)
+            node.inputs = [src]
+            if _same_memory_order(out.shape, out_perm):
+                new_nodes.append(node)
+            else:
+                mid = graph.unique_name(f"{out.name}_rowmajor")
+                graph.add_tensor(Tensor(mid, out.shape))
+                perm_of[mid] = tuple(range(len(out.shape)))
+                node.outputs = [mid]
+                new_nodes.append(node)
+                new_nodes.append(Node("transpose", f"{node.name}_to_nhwc", [mid], [out.name], {"perm": out_perm}))
+            perm_of[out.name] = out_perm
+            continue
+        if op in ("concat", "softmax"):
+            src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
+            node.attrs["axis"] = src_perm.index(node.attrs["axis"])
+            if op == "softmax" and node.attrs["axis"] != len(outs[0].shape) - 1:
+                raise McugenError(f"Softmax {node.name!r} runs over an axis that is not innermost in memory; "
+                                  "mcugen supports softmax over the channel or last axis")
+            perm_of[node.outputs[0]] = src_perm
+        elif op == "pad":
+            src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
+            node.attrs["pads"] = [node.attrs["pads"][a] for a in src_perm]
+            perm_of[node.outputs[0]] = src_perm
+        elif op in ("add", "mul"):
+            out_perm = layout_of(outs[0])
+            for i, name in enumerate(node.inputs):
+                t = graph.tensors[name]
+                full = (1,) * (len(outs[0].shape) - len(t.shape)) + t.shape
+                if t.is_constant:
+                    data = t.data.reshape(full).transpose(out_perm)
+                    node.inputs[i] = graph.add_constant(f"{name}_nhwc", np.ascontiguousarray(data)).name
+                elif len(t.shape) != len(outs[0].shape):
+                    raise McugenError(f"{op} {node.name!r} broadcasts activations of different ranks; "
+                                      "mcugen broadcasts constants only")
+            perm_of[node.outputs[0]] = out_perm
+        else:
+            perm_of[node.outputs[0]] = layout_of(outs[0])
+        new_nodes.append(node)
+
+    graph.nodes = new_nodes
+    for name, t in graph.tensors.items():
+        if not t.is_constant and name in perm_of:
+            t.shape = physical(name)
+    for name in graph.outputs:
+        graph.io[name].to_physical = perm_of[name]
+
+
+def fold_transpose_into_fully_connected(graph: Graph) -> None:
+    """transpose(NHWC→NCHW) → reshape → fully_connected: permute the weight columns instead."""
+    for fc in [n for n in graph.nodes if n.op == "fully_connected"]:
+        reshape = graph.producer(fc.inputs[0])
+        if reshape is None or reshape.op != "reshape" or _sole_consumer(graph, fc.inputs[0]) is not fc:
+            continue
+        transpose = graph.producer(reshape.inputs[0])
+        if transpose is None or transpose.op != "transpose" or _sole_consumer(graph, reshape.inputs[0]) is not reshape:
+            continue
+        src = graph.tensors[transpose.inputs[0]]
+        w = graph.tensors[fc.inputs[1]].data
+        if w.shape[1] != src.size:
+            continue
+        # Column j of W reads logical element j; in memory that element sits at position order[j].
+        order = np.arange(src.size).reshape(src.shape).transpose(transpose.attrs["perm"]).reshape(-1)
+        new_w = np.empty_like(w)
+        new_w[:, order] = w
+        fc.inputs[1] = graph.add_constant(f"{fc.name}_weight_nhwc", new_w).name
+        reshape.inputs = [transpose.inputs[0]]
+        graph.nodes.remove(transpose)
+
+
+def remove_noop_reshapes(graph: Graph) -> None:
+    for node in [n for n in graph.nodes if n.op == "reshape"]:
+        src, dst = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        if src.shape == dst.shape and node.outputs[0] not in graph.outputs:
+            _bypass(graph, node)

@@ -1,0 +1,43 @@
+"""Run a graph in numpy: the float graph (for calibration) and the integer graph (the golden
+reference every C build must equal bit for bit). Arrays carry a leading batch axis of samples,
+in physical layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcugen.ir import Graph
+from mcugen.ops import op_for
+
+
+def run_graph(graph: Graph, feeds: dict[str, np.ndarray], integer: bool, keep_all: bool = False
+              ) -> dict[str, np.ndarray]:
+    """Execute every node in order; return the graph outputs (or every activation with keep_all)."""
+    values = dict(feeds)
+    remaining = {}
+    for node in graph.nodes:
+        for name in node.q.get("operands", node.inputs) if integer else node.inputs:
+            remaining[name] = remaining.get(name, 0) + 1
+    for node in graph.nodes:
+        op = op_for(node)
+        names = node.q.get("operands", node.inputs) if integer else node.inputs
+        xs = [values[n] if n in values else graph.tensors[n].data for n in names]
+        out = op.run_int(node, graph, xs) if integer else op.run_float(node, graph, xs)
+        values[node.outputs[0]] = out
+        if not keep_all:  # free what no later node reads, so large batches fit in memory
+            for n in names:
+                remaining[n] -= 1
+                if remaining[n] == 0 and n not in graph.outputs and n in values and n not in feeds:
+                    del values[n]
+    if keep_all:
+        return values
+    return {name: values[name] for name in graph.outputs}
+
+
+def run_float(graph: Graph, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+    return run_graph(graph, feeds, integer=False, keep_all=keep_all)
+
+
+def run_int(graph: Graph, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+    return run_graph(graph, feeds, integer=True, keep_all=keep_all)

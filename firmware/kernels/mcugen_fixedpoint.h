@@ -1,0 +1,56 @@
+/*
+ * mcugen_fixedpoint.h — integer arithmetic of the TFLite int8 quantization spec.
+ *
+ * A real multiplier M is stored as a Q31 integer m and a shift s with M = m * 2^(s - 31).
+ * mcugen_requantize(acc, m, s) computes round(acc * M) exactly as gemmlowp/TFLite do:
+ *   left shift by max(s, 0) (saturating), saturating rounding doubling high multiply by m,
+ *   rounding right shift by max(-s, 0) with ties away from zero.
+ * Numpy twin: codegen/fixedpoint.py. Every kernel's result depends on these three lines being
+ * identical on host and target, so they use only int32/int64 arithmetic.
+ */
+#ifndef MCUGEN_FIXEDPOINT_H
+#define MCUGEN_FIXEDPOINT_H
+
+#include <stdint.h>
+
+static inline int32_t mcugen_saturate_int32(int64_t x)
+{
+    if (x > INT32_MAX) return INT32_MAX;
+    if (x < INT32_MIN) return INT32_MIN;
+    return (int32_t)x;
+}
+
+static inline int32_t mcugen_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int64_t nudge;
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+static inline int32_t mcugen_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t shifted = mcugen_saturate_int32((int64_t)acc * ((int64_t)1 << left));
+    return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(shifted, multiplier), right);
+}
+
+static inline int8_t mcugen_clamp_s8(int32_t x, int32_t lo, int32_t hi)
+{
+    if (x < lo) x = lo;
+    if (x > hi) x = hi;
+    return (int8_t)x;
+}
+
+#endif /* MCUGEN_FIXEDPOINT_H */
