@@ -1,0 +1,226 @@
+"""Emitter: integer graph + memory plan → a C library folder a firmware team can vendor as is.
+
+Files: <name>.h (the whole API), <name>.c (the schedule), <name>_weights.{h,c} (constants in
+flash), <name>_float.c (float convenience API), kernels/ (only the kernels this model calls,
+every symbol renamed from mcugen_ to <name>_ so two models link into one firmware), and build
+glue: CMakeLists.txt, library.json (PlatformIO) and <name>.mk (Makefile fragment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from mcugen import __version__
+from mcugen.errors import McugenError
+from mcugen.ir import Graph
+from mcugen.ops import op_for
+from mcugen.ops.base import ConstRef, KernelCall
+from mcugen.planner import Plan, plan_memory
+from mcugen.resources import data_dir
+
+MANIFEST = ".mcugen-manifest"
+CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t"}
+
+
+@dataclass
+class Library:
+    """What `generate` produced, with the numbers a user wants to see."""
+
+    name: str
+    folder: Path
+    files: list[str]
+    model_hash: str
+    arena_size: int
+    weight_bytes: int
+    macs: int
+    layers: list[tuple[str, str]]  # (node name, output tensor) of every layer that runs a kernel
+    plan: Plan
+
+
+def c_ident(text: str) -> str:
+    ident = re.sub(r"\W", "_", text)
+    return ident if ident and not ident[0].isdigit() else f"t_{ident}"
+
+
+def format_values(values: np.ndarray, per_line: int) -> str:
+    flat = [str(v) for v in values.reshape(-1).tolist()]
+    rows = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
+    return ",\n".join("    " + r for r in rows)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates") / "library")),
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[dict]:
+    entries, offset = [], 0
+    for index, n in enumerate(names):
+        t, info = graph.tensors[n], graph.io[n]
+        entries.append(dict(kind=kind, index=index, onnx_name=info.name, onnx_shape=list(info.onnx_shape),
+                            layout=info.layout, shape=list(t.shape), offset=offset, size=t.nbytes,
+                            scale=f"{float(t.scale):.9g}", zero_point=int(t.zero_point),
+                            macro=f"{prefix}{index}"))
+        offset += t.nbytes
+    return entries
+
+
+def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str], Library]:
+    """All files of the library, as {relative path: text}, without touching the disk."""
+    name, NAME = graph.name, graph.name.upper()
+    plan = plan_memory(graph)
+    constants: dict[str, dict] = {}
+    params, steps, kernels, layers = [], [], [], []
+    used_vars: set[str] = set()
+
+    def const_name(tensor: str) -> str:
+        if tensor not in constants:
+            t = graph.tensors[tensor]
+            data = np.ascontiguousarray(t.data)
+            ctype = CTYPES[str(data.dtype)]
+            constants[tensor] = dict(cname=f"{name}_{c_ident(tensor)}", ctype=ctype, count=max(data.size, 1),
+                                     comment=f"{tensor}: {ctype} [{', '.join(map(str, data.shape))}]",
+                                     body=format_values(data if data.size else np.zeros(1, data.dtype),
+                                                        16 if data.itemsize == 1 else 8),
+                                     nbytes=data.nbytes)
+        return constants[tensor]["cname"]
+
+    def pointer(tensor: str) -> str:
+        if graph.tensors[tensor].is_constant:
+            return const_name(tensor)
+        p = plan.where[tensor]
+        return f"{p.region} + {p.offset}"
+
+    def field_value(value: object) -> str:
+        if isinstance(value, ConstRef):
+            return const_name(value.tensor)
+        if isinstance(value, (list, tuple)):
+            return "{" + ", ".join(str(int(v)) for v in value) + "}"
+        return str(int(value))
+
+    def params_var(base: str) -> str:
+        var, i = f"{c_ident(base)}_params", 1
+        while var in used_vars:
+            var, i = f"{c_ident(base)}_params_{i}", i + 1
+        used_vars.add(var)
+        return var
+
+    macs = 0
+    for node in graph.nodes:
+        op = op_for(node)
+        macs += op.macs(node, graph)
+        src = graph.tensors[node.inputs[0]]
+        out = graph.tensors[node.outputs[0]]
+        comment = f'{node.op} "{node.name}": [{", ".join(map(str, src.shape))}] -> [{", ".join(map(str, out.shape))}]'
+        lines: list[str] = []
+        if op.aliases_input(node, graph):
+            if node.name not in plan.copies:
+                steps.append(dict(index="-", comment=comment + " (same bytes, no code)", lines=[]))
+                continue
+            lines.append(f"memcpy({pointer(node.outputs[0])}, {pointer(node.inputs[0])}, {out.nbytes});")
+        calls: list[KernelCall] = op.kernel_calls(node, graph)
+        for call in calls:
+            var = params_var(node.name)
+            struct = call.kernel[: -len("_s8")] + "_params" if call.kernel.endswith("_s8") else call.kernel + "_params"
+            params.append(dict(var=var, struct=struct,
+                               fields=[f".{k} = {field_value(v)}," for k, v in call.params.items()]))
+            args = ", ".join(pointer(a) for a in call.args)
+            lines.append(f"{name}_{call.kernel}(&{var}, {args});")
+            for k in (call.kernel, *call.extra_kernels):
+                if k not in kernels:
+                    kernels.append(k)
+        lines.append(f"{NAME}_LAYER_DONE({len(layers)}, {pointer(node.outputs[0])}, {out.nbytes});")
+        steps.append(dict(index=len(layers), comment=comment, lines=lines))
+        layers.append((node.name, node.outputs[0]))
+
+    inputs = io_entries(graph, graph.inputs, "input", f"{NAME}_INPUT")
+    outputs = io_entries(graph, graph.outputs, "output", f"{NAME}_OUTPUT")
+    weight_bytes = sum(c["nbytes"] for c in constants.values())
+    ctx = dict(name=name, NAME=NAME, version=__version__, source=Path(graph.source).name or "an ONNX model",
+               source_name=Path(graph.source).name, calibration=calibration or "not stated",
+               params=params, steps=steps, kernels=sorted(kernels), constants=list(constants.values()),
+               arena_size=plan.arena_size, arena_alloc=max(plan.arena_size, 4),
+               uses_arena=any(p.region == "arena" for p in plan.where.values()),
+               inputs=inputs, outputs=outputs, input_size=sum(i["size"] for i in inputs),
+               output_size=sum(o["size"] for o in outputs), layers=layers, macs=macs,
+               weight_bytes=weight_bytes)
+    env = _environment()
+    files = {
+        f"{name}.c": env.get_template("model.c.j2").render(ctx),
+        f"{name}_weights.h": env.get_template("weights.h.j2").render(ctx),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(ctx),
+    }
+    model_hash = hashlib.sha256("".join(files.values()).encode()).hexdigest()[:16]
+    ctx["model_hash"] = model_hash
+    files[f"{name}.h"] = env.get_template("model.h.j2").render(ctx)
+    files[f"{name}_float.c"] = env.get_template("float.c.j2").render(ctx)
+    files["CMakeLists.txt"] = env.get_template("CMakeLists.txt.j2").render(ctx)
+    files["library.json"] = env.get_template("library.json.j2").render(ctx)
+    files[f"{name}.mk"] = env.get_template("model.mk.j2").render(ctx)
+    kernel_dir = data_dir("firmware") / "kernels"
+    for k in sorted(kernels) + ["fixedpoint"]:
+        for suffix in ((".h",) if k == "fixedpoint" else (".h", ".c")):
+            text = (kernel_dir / f"mcugen_{k}{suffix}").read_text()
+            files[f"kernels/{name}_{k}{suffix}"] = rename_symbols(text, name)
+    lib = Library(name, Path(), sorted(files), model_hash, plan.arena_size, weight_bytes, macs, layers, plan)
+    return files, lib
+
+
+def rename_symbols(text: str, name: str) -> str:
+    """mcugen_x → <name>_x and MCUGEN_X → <NAME>_X, so every symbol carries the model's prefix."""
+    return re.sub(r"\bMCUGEN_", f"{name.upper()}_", re.sub(r"\bmcugen_", f"{name}_", text))
+
+
+def write_library(files: dict[str, str], folder: str | Path, force: bool = False) -> list[str]:
+    """Write the files into folder without ever deleting a file the user made.
+
+    A folder that holds files mcugen did not write is refused unless force; files a previous
+    generate wrote and this one does not are removed. Files are staged in a temporary folder
+    first, so a failure leaves the old library whole.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise McugenError(f"output path {folder} exists and is not a folder; choose another -o")
+    old: set[str] = set()
+    if folder.is_dir():
+        manifest = folder / MANIFEST
+        if manifest.is_file():
+            old = set(manifest.read_text().split())
+        present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+        foreign = sorted(present - old - set(files))
+        if foreign and not force:
+            shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise McugenError(f"output folder {folder} already holds files mcugen did not write ({shown}); "
+                              "choose an empty folder or pass --force (your files are kept either way)")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as staging:
+        stage = Path(staging)
+        for rel, text in files.items():
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            (stage / rel).write_text(text)
+        folder.mkdir(exist_ok=True)
+        for rel in files:
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(stage / rel), str(folder / rel))
+    for stale in old - set(files):
+        path = folder / stale
+        if path.is_file():
+            path.unlink()
+    (folder / MANIFEST).write_text("\n".join(sorted(files)) + "\n")
+    return sorted(files)
+
+
+def generate_library(graph: Graph, folder: str | Path, calibration: str = "", force: bool = False) -> Library:
+    files, lib = render_library(graph, calibration)
+    lib.files = write_library(files, folder, force)
+    lib.folder = Path(folder)
+    return lib

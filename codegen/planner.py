@@ -1,0 +1,147 @@
+"""Memory planner: one static arena, offsets from tensor lifetimes.
+
+Tensors that are the same bytes (a reshape's output and its input) share one buffer; an
+element-wise operator may overwrite an input that dies at it (in place). Graph inputs and
+outputs live in the caller's buffers, not in the arena. The remaining buffers are placed
+greedily, largest first, each at the lowest offset that overlaps no buffer alive at the same time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcugen.errors import McugenError
+from mcugen.ir import Graph
+from mcugen.ops import op_for
+
+ALIGN = 4
+
+
+@dataclass
+class Placement:
+    region: str  # "arena", "input" or "output": which buffer the tensor lives in
+    offset: int
+    buffer: int  # tensors with the same buffer number are the same bytes (aliases, in place)
+
+
+@dataclass
+class Plan:
+    arena_size: int
+    where: dict[str, Placement]
+    lifetimes: dict[str, tuple[int, int]]  # tensor → (first step written, last step read)
+    copies: set[str] = field(default_factory=set)  # aliasing nodes that must copy instead
+
+
+def assign_offsets(buffers: list[tuple[int, int, int]], align: int = ALIGN) -> tuple[list[int], int]:
+    """Place (size, start, end) buffers; two overlap in time when their [start, end] intervals meet."""
+    order = sorted(range(len(buffers)), key=lambda i: (-buffers[i][0], buffers[i][1]))
+    offsets = [0] * len(buffers)
+    placed: list[int] = []
+    total = 0
+    for i in order:
+        size, start, end = buffers[i]
+        busy = sorted((offsets[j], offsets[j] + buffers[j][0]) for j in placed
+                      if buffers[j][1] <= end and start <= buffers[j][2])
+        offset = 0
+        for lo, hi in busy:
+            if offset + size <= lo:
+                break
+            offset = max(offset, -(-hi // align) * align)
+        offsets[i] = offset
+        placed.append(i)
+        total = max(total, offset + size)
+    return offsets, -(-total // align) * align
+
+
+def plan_memory(graph: Graph) -> Plan:
+    steps = {n.name: i for i, n in enumerate(graph.nodes)}
+    end_step = len(graph.nodes)
+    birth: dict[str, int] = {n: -1 for n in graph.inputs}
+    death: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for o in node.outputs:
+            birth[o] = i
+        for name in node.q.get("operands", node.inputs):
+            if not graph.tensors[name].is_constant:
+                death[name] = i
+    for name in graph.outputs:
+        death[name] = end_step
+    for name in birth:
+        death.setdefault(name, birth[name])
+
+    parent = {name: name for name in birth}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def members(root: str) -> list[str]:
+        return [t for t in parent if find(t) == root]
+
+    def external(root: str) -> set[str]:
+        ms = members(root)
+        return {"input" for t in ms if t in graph.inputs} | {"output" for t in ms if t in graph.outputs}
+
+    copies: set[str] = set()
+    for node in graph.nodes:
+        op = op_for(node)
+        out = node.outputs[0]
+        if op.aliases_input(node, graph):
+            src = node.inputs[0]
+            both = external(find(src)) | external(find(out))
+            outputs_joined = sum(t in graph.outputs for t in members(find(src)) + members(find(out)))
+            if both == {"input", "output"} or outputs_joined > 1:
+                copies.add(node.name)
+            else:
+                parent[find(out)] = find(src)
+            continue
+        k = op.inplace_input(node, graph)
+        if k is None:
+            continue
+        src = node.q.get("operands", node.inputs)[k]
+        root = find(src)
+        group_end = max(death[t] for t in members(root))
+        if (group_end == steps[node.name] and graph.tensors[src].nbytes == graph.tensors[out].nbytes
+                and "input" not in external(root) and not (external(root) and external(find(out)))):
+            parent[find(out)] = root
+
+    groups: dict[str, list[str]] = {}
+    for name in parent:
+        groups.setdefault(find(name), []).append(name)
+    where: dict[str, Placement] = {}
+    arena_groups = []
+    for buffer, (root, names) in enumerate(groups.items()):
+        anchor = next((t for t in names if t in graph.inputs), None) or next(
+            (t for t in names if t in graph.outputs), None)
+        if anchor is not None:
+            region = "input" if anchor in graph.inputs else "output"
+            io = graph.inputs if region == "input" else graph.outputs
+            offset = sum(graph.tensors[t].nbytes for t in io[: io.index(anchor)])
+            for t in names:
+                where[t] = Placement(region, offset, buffer)
+        else:
+            size = max(graph.tensors[t].nbytes for t in names)
+            arena_groups.append((buffer, names, size, min(birth[t] for t in names), max(death[t] for t in names)))
+    offsets, arena_size = assign_offsets([(s, b, e) for _, _, s, b, e in arena_groups])
+    for (buffer, names, *_rest), offset in zip(arena_groups, offsets):
+        for t in names:
+            where[t] = Placement("arena", offset, buffer)
+    plan = Plan(arena_size, where, {t: (birth[t], death[t]) for t in birth}, copies)
+    check_plan(graph, plan)
+    return plan
+
+
+def check_plan(graph: Graph, plan: Plan) -> None:
+    """No two arena tensors that are alive together may share a byte unless they are one buffer."""
+    arena = [(t, p.buffer, p.offset, graph.tensors[t].nbytes, *plan.lifetimes[t])
+             for t, p in plan.where.items() if p.region == "arena"]
+    for i, (a, abuf, ao, asz, ab, ad) in enumerate(arena):
+        if ao + asz > plan.arena_size:
+            raise McugenError(f"internal planner error: {a} overruns the arena")
+        for b, bbuf, bo, bsz, bb, bd in arena[i + 1:]:
+            if abuf == bbuf or ab > bd or bb > ad:
+                continue
+            if ao < bo + bsz and bo < ao + asz:
+                raise McugenError(f"internal planner error: {a} and {b} overlap while both alive")

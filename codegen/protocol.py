@@ -1,0 +1,399 @@
+"""The host side of the wire protocol (docs/protocol.md): frames, and a BoardLink that says
+hello, sends inputs and collects outputs, ticks and per-layer dumps over any pyserial-like
+port (a real serial port, a QEMU socket, a pseudo-terminal).
+
+Frame:  A5 5A | command u8 | length u16 LE | payload | CRC-16/CCITT-FALSE u16 LE
+        (the CRC covers command, length and payload).
+The link is stop-and-wait: the host sends one request and reads its answers before the next,
+so a board busy transmitting never loses bytes it has no room for.
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from mcugen.errors import McugenError
+
+PROTOCOL_VERSION = 1
+SYNC = b"\xa5\x5a"
+HEADER_SIZE = 5  # sync, command, length
+FRAME_OVERHEAD = HEADER_SIZE + 2
+INFER_FLAG_LAYERS = 0x01
+
+
+class Command(IntEnum):
+    HELLO = 0x01
+    INPUT = 0x02
+    INFER = 0x03
+
+
+class Reply(IntEnum):
+    HELLO = 0x81
+    INPUT = 0x82
+    DONE = 0x83
+    LAYER = 0x84
+    OUTPUT = 0x85
+    ERROR = 0xEE
+
+
+class BoardErrorCode(IntEnum):
+    BAD_CRC = 1
+    BAD_LENGTH = 2
+    UNKNOWN_COMMAND = 3
+    BAD_PAYLOAD = 4
+    INPUT_INCOMPLETE = 5
+    FRAME_TIMEOUT = 6
+    NO_LAYER_HOOK = 7
+    FAULT = 8
+
+
+# Errors a damaged or lost frame can cause: sending the whole request again is the cure.
+RETRIABLE_BOARD_ERRORS = {
+    BoardErrorCode.BAD_CRC,
+    BoardErrorCode.BAD_LENGTH,
+    BoardErrorCode.FRAME_TIMEOUT,
+    BoardErrorCode.INPUT_INCOMPLETE,
+    BoardErrorCode.BAD_PAYLOAD,
+}
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): what the firmware computes."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def encode_frame(command: int, payload: bytes = b"") -> bytes:
+    """One frame, ready for the wire."""
+    if len(payload) > 0xFFFF:
+        raise ValueError("a frame payload is at most 65535 bytes")
+    body = struct.pack("<BH", command, len(payload)) + payload
+    return SYNC + body + struct.pack("<H", crc16(body))
+
+
+@dataclass(frozen=True)
+class Frame:
+    command: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class CorruptFrame:
+    """Bytes that looked like a frame but failed the checksum."""
+
+    command: int
+    length: int
+
+
+class FrameDecoder:
+    """Turns a byte stream into frames. Garbage between frames is skipped; a frame with a bad
+    checksum is reported and the search resumes one byte after its sync, so a good frame
+    hiding inside a damaged one is still found."""
+
+    def __init__(self, max_payload: int = 0xFFFF) -> None:
+        self._buffer = bytearray()
+        self.max_payload = max_payload
+
+    def feed(self, data: bytes) -> list[Frame | CorruptFrame]:
+        self._buffer += data
+        found: list[Frame | CorruptFrame] = []
+        while True:
+            start = self._buffer.find(SYNC)
+            if start < 0:
+                # keep a trailing A5: it may be the first half of the next sync
+                del self._buffer[: max(0, len(self._buffer) - 1)]
+                return found
+            del self._buffer[:start]
+            if len(self._buffer) < HEADER_SIZE:
+                return found
+            command, length = struct.unpack_from("<BH", self._buffer, 2)
+            if length > self.max_payload:
+                found.append(CorruptFrame(command, length))
+                del self._buffer[:1]
+                continue
+            if len(self._buffer) < FRAME_OVERHEAD + length:
+                return found
+            body = bytes(self._buffer[2 : HEADER_SIZE + length])
+            (received,) = struct.unpack_from("<H", self._buffer, HEADER_SIZE + length)
+            if received == crc16(body):
+                found.append(Frame(command, body[3:]))
+                del self._buffer[: FRAME_OVERHEAD + length]
+            else:
+                found.append(CorruptFrame(command, length))
+                del self._buffer[:1]
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    """What the board announces in its HELLO answer."""
+
+    protocol_version: int
+    layer_hook: bool
+    max_payload: int
+    input_size: int
+    output_size: int
+    num_layers: int
+    model_hash: str
+    tick_unit: str
+    board_name: str
+    model_name: str
+
+    @classmethod
+    def parse(cls, payload: bytes) -> BoardInfo:
+        version, flags, max_payload, n_in, n_out, n_layers = struct.unpack_from("<BBHIIH", payload)
+        at = 14
+        model_hash = payload[at : at + 16].decode("ascii", "replace")
+        at += 16
+        texts = []
+        for _ in range(3):
+            n = payload[at]
+            texts.append(payload[at + 1 : at + 1 + n].decode("ascii", "replace"))
+            at += 1 + n
+        return cls(version, bool(flags & 1), max_payload, n_in, n_out, n_layers, model_hash, *texts)
+
+
+@dataclass
+class LayerRun:
+    """One inference with every layer's output, in layer order."""
+
+    output: bytes
+    ticks: int
+    layers: list[bytes] = field(default_factory=list)
+
+
+class _Corrupted(Exception):
+    """A frame failed its checksum on the way to the host."""
+
+
+class _Silence(Exception):
+    """No frame arrived in time."""
+
+
+class _BoardSaidError(Exception):
+    def __init__(self, code: int, command: int, text: str) -> None:
+        super().__init__(text)
+        self.code, self.command, self.text = code, command, text
+
+
+def _port_name(port: Any) -> str:
+    return str(getattr(port, "port", None) or getattr(port, "name", None) or "the serial port")
+
+
+class BoardLink:
+    """Talks to mcugen firmware over `port` (any object with read, write and a timeout
+    attribute, as pyserial's Serial). Requests that meet a damaged frame are sent again up to
+    `retries` times; `timeout` is how long one answer may take."""
+
+    def __init__(
+        self,
+        port: Any,
+        *,
+        name: str | None = None,
+        timeout: float = 10.0,
+        expected_hash: str | None = None,
+        retries: int = 3,
+    ) -> None:
+        self.port = port
+        self.name = name or _port_name(port)
+        self.timeout = timeout
+        self.expected_hash = expected_hash
+        self.retries = retries
+        self.info: BoardInfo | None = None
+        self._decoder = FrameDecoder()
+        self._pending: list[Frame | CorruptFrame] = []
+
+    # ------------------------------------------------------------------ public API
+
+    def hello(self) -> BoardInfo:
+        """Ask the board who it is; refuse a board that holds a different model."""
+        info = BoardInfo.parse(self._first_contact().payload)
+        if info.protocol_version != PROTOCOL_VERSION:
+            raise McugenError(
+                f"the board on {self.name} speaks protocol version {info.protocol_version}, this mcugen "
+                f"speaks {PROTOCOL_VERSION}; rebuild and flash the firmware with this mcugen"
+            )
+        if self.expected_hash is not None and info.model_hash != self.expected_hash:
+            raise McugenError(
+                f"the board on {self.name} holds model {info.model_name!r} with hash {info.model_hash}, not "
+                f"the expected {self.expected_hash}; build and flash the firmware for this model, then verify again"
+            )
+        self.info = info
+        return info
+
+    def _first_contact(self) -> Frame:
+        """HELLO, repeated with growing pauses until the whole timeout is spent: a board that has
+        just been powered, reset or booted in QEMU drops bytes until its UART is set up."""
+        deadline = time.monotonic() + self.timeout
+        wait, corrupted = 0.25, 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self._request(Command.HELLO, b"", Reply.HELLO, timeout=min(wait, max(remaining, 0.01)))
+            except _Silence:
+                if remaining <= wait:
+                    raise self._timeout_error() from None
+            except (_Corrupted, _BoardSaidError):
+                corrupted += 1
+                if corrupted > self.retries:
+                    raise self._corrupted_error("HELLO") from None
+                self._drain()
+            wait = min(wait * 2, 2.0)
+
+    def infer(self, input_bytes: bytes) -> tuple[bytes, int]:
+        """Run one inference: the output bytes and the ticks it took (unit: info.tick_unit)."""
+        run = self._with_retries("INFER", lambda: self._infer_once(bytes(input_bytes), layers=False))
+        return run.output, run.ticks
+
+    def infer_layers(self, input_bytes: bytes) -> LayerRun:
+        """Run one inference and collect every layer's output as the board streams it."""
+        info = self.info or self.hello()
+        if not info.layer_hook:
+            raise McugenError(
+                f"the firmware on {self.name} was built without the layer hook, so it cannot dump layers; "
+                "rebuild it with layer dumps enabled and flash it again"
+            )
+        return self._with_retries("INFER", lambda: self._infer_once(bytes(input_bytes), layers=True))
+
+    def close(self) -> None:
+        self.port.close()
+
+    def __enter__(self) -> BoardLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    def _infer_once(self, data: bytes, *, layers: bool) -> LayerRun:
+        info = self.info or self.hello()
+        if len(data) != info.input_size:
+            raise McugenError(
+                f"the input has {len(data)} bytes but the model on {self.name} takes {info.input_size}; "
+                "pass one quantized int8 input tensor of the model's shape"
+            )
+        room = info.max_payload - 4
+        for offset in range(0, len(data), room):
+            chunk = data[offset : offset + room]
+            answer = self._request(Command.INPUT, struct.pack("<I", offset) + chunk, Reply.INPUT)
+            if struct.unpack_from("<I", answer.payload)[0] != offset + len(chunk):
+                raise _Corrupted()
+        self._send(Command.INFER, bytes([INFER_FLAG_LAYERS if layers else 0]))
+        output = bytearray(info.output_size)
+        output_seen = 0
+        layer_data: dict[int, bytearray] = {}
+        while True:
+            frame = self._receive()
+            if frame.command == Reply.OUTPUT:
+                (offset,) = struct.unpack_from("<I", frame.payload)
+                chunk = frame.payload[4:]
+                output[offset : offset + len(chunk)] = chunk
+                output_seen += len(chunk)
+            elif frame.command == Reply.LAYER:
+                index, total, offset = struct.unpack_from("<HII", frame.payload)
+                chunk = frame.payload[10:]
+                layer_data.setdefault(index, bytearray(total))[offset : offset + len(chunk)] = chunk
+            elif frame.command == Reply.DONE:
+                ticks, result, streamed = struct.unpack_from("<QiH", frame.payload)
+                break
+            else:
+                raise _Corrupted()  # a stale answer from an earlier, interrupted request
+        if result != 0:
+            raise McugenError(f"the model on {self.name} returned error code {result} from its invoke function")
+        if output_seen != info.output_size or (layers and len(layer_data) != streamed):
+            raise _Corrupted()
+        return LayerRun(bytes(output), ticks, [bytes(layer_data[i]) for i in sorted(layer_data)])
+
+    def _with_retries(self, what: str, attempt: Any) -> Any:
+        for _ in range(self.retries + 1):
+            try:
+                return attempt()
+            except _Silence:
+                raise self._timeout_error() from None
+            except _Corrupted:
+                pass
+            except _BoardSaidError as err:
+                if err.code not in RETRIABLE_BOARD_ERRORS:
+                    raise self._board_error(err) from None
+            self._drain()
+        raise self._corrupted_error(what)
+
+    def _corrupted_error(self, what: str) -> McugenError:
+        return McugenError(
+            f"{what} to the board on {self.name} failed its checksum {self.retries + 1} times; check the "
+            "cable, the baud rate, and that nothing else uses the port"
+        )
+
+    def _timeout_error(self) -> McugenError:
+        return McugenError(
+            f"the board on {self.name} did not answer within {self.timeout:g} s; check that it is "
+            "connected, powered and flashed with mcugen firmware, and that this is its serial port"
+        )
+
+    def _board_error(self, err: _BoardSaidError) -> McugenError:
+        if err.code == BoardErrorCode.UNKNOWN_COMMAND:
+            return McugenError(
+                f"the board on {self.name} does not know command 0x{err.command:02x}; flash firmware built "
+                "by this version of mcugen"
+            )
+        if err.code == BoardErrorCode.FAULT:
+            return McugenError(
+                f"the board on {self.name} faulted and restarted; the model or firmware is broken — rebuild it "
+                "and run it on the host board to find the fault"
+            )
+        return McugenError(f"the board on {self.name} answered with error {err.code}: {err.text}")
+
+    def _request(self, command: int, payload: bytes, expected: int, timeout: float | None = None) -> Frame:
+        self._send(command, payload)
+        frame = self._receive(timeout)
+        if frame.command != expected:
+            raise _Corrupted()
+        return frame
+
+    # ------------------------------------------------------------------ bytes
+
+    def _send(self, command: int, payload: bytes) -> None:
+        self.port.write(encode_frame(command, payload))
+        if hasattr(self.port, "flush"):
+            self.port.flush()
+
+    def _receive(self, timeout: float | None = None) -> Frame:
+        """The next good frame; an ERROR frame or a damaged one raises for the retry loop, and
+        silence for `timeout` (default: the link's) raises _Silence."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            while self._pending:
+                item = self._pending.pop(0)
+                if isinstance(item, CorruptFrame):
+                    raise _Corrupted()
+                if item.command == Reply.ERROR:
+                    code, command = item.payload[0], item.payload[1]
+                    raise _BoardSaidError(code, command, item.payload[2:].decode("ascii", "replace"))
+                return item
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Silence()
+            self._pending.extend(self._decoder.feed(self._read_some(min(remaining, 0.2))))
+
+    def _read_some(self, wait: float) -> bytes:
+        self.port.timeout = wait
+        try:
+            waiting = getattr(self.port, "in_waiting", 0)
+            return bytes(self.port.read(max(1, waiting)))
+        except Exception as exc:  # pyserial raises SerialException, pipes OSError
+            raise McugenError(
+                f"the connection to the board on {self.name} broke ({exc}); check the cable or whether the "
+                "emulator or firmware process ended"
+            ) from None
+
+    def _drain(self) -> None:
+        """Drop whatever is in flight so a retry starts from a clean stream."""
+        time.sleep(0.05)
+        while self._read_some(0.05):
+            pass
+        self._pending.clear()
+        self._decoder = FrameDecoder()
