@@ -160,7 +160,8 @@ def _too_big_message(board: Board, model_name: str, overflow: dict[str, int], we
     if "RAM" in overflow:
         need = board.ram_size + overflow["RAM"]
         parts.append(
-            f"{need:,} bytes of RAM (arena {arena:,}, stack {board.stack_size:,}) but {board.name} has {board.ram_size:,}"
+            f"{need:,} bytes of RAM (arena {arena:,}, stack {board.stack_size:,}) "
+            f"but {board.name} has {board.ram_size:,}"
         )
         bigger = sorted((b for b in others if b.ram_size >= need), key=lambda b: b.ram_size)
         if bigger:
@@ -181,8 +182,8 @@ def build_firmware(
     """Compile and link the firmware for `board` into out_dir; report sizes; check it fits.
 
     With layer_hook the model calls back after every layer so `infer_layers` can stream
-    per-layer outputs (a few instructions per layer, excluded from nothing: keep it off for
-    the last word on timing).
+    per-layer outputs; that costs a call and a test per layer, which plain inferences count
+    in their ticks, so turn it off for the last word on timing.
     """
     library_dir, out_dir = Path(library_dir), Path(out_dir)
     check_model_library(library_dir, model_name)
@@ -203,12 +204,14 @@ def build_firmware(
     try:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             list(pool.map(lambda so: _run([tools.cc, *cflags, "-c", str(so[0]), "-o", str(so[1])],
-                                          f"compiling {so[0].name}"), zip(sources, objects)))
+                                          f"compiling {so[0].name}"), zip(sources, objects, strict=True)))
     except _CompileFailed as failed:
-        raise McugenError(f"{failed.what} for {board.name} failed; the compiler said:\n{failed.output.strip()}") from None
+        raise McugenError(
+            f"{failed.what} for {board.name} failed; the compiler said:\n{failed.output.strip()}"
+        ) from None
 
     weights_names: set[str] = set()
-    for src, obj in zip(sources, objects):
+    for src, obj in zip(sources, objects, strict=True):
         if src.name == f"{model_name}_weights.c":
             weights_names |= set(_defined_symbol_sizes(tools.nm, obj))
     arena = header_define(library_dir, model_name, "ARENA_SIZE") or 0
@@ -225,7 +228,7 @@ def build_firmware(
     except _CompileFailed as failed:
         overflow = {m[0]: int(m[1]) for m in re.findall(r"region `(\w+)' overflowed by (\d+) bytes", failed.output)}
         if overflow:
-            weights_object = sum(_defined_symbol_sizes(tools.nm, o)[n] for o, s in zip(objects, sources)
+            weights_object = sum(_defined_symbol_sizes(tools.nm, o)[n] for o, s in zip(objects, sources, strict=True)
                                  if s.name == f"{model_name}_weights.c" for n in weights_names)
             raise McugenError(_too_big_message(board, model_name, overflow, weights_object, arena)) from None
         raise McugenError(f"linking the firmware for {board.name} failed; the linker said:\n"

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import jinja2
-
 from mcugen.board import Board
 from mcugen.errors import McugenError
 from mcugen.resources import data_dir

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import serial
-
 from mcugen.board import Board
 from mcugen.errors import McugenError
 
@@ -56,10 +55,8 @@ def _end_process(process: subprocess.Popen[bytes]) -> None:
     """Kill the process we started, by its PID, and reap it so no zombie stays."""
     if process.poll() is None:
         process.kill()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL is not ignored; be safe anyway
         process.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - kill -9 does not get ignored
-        pass
 
 
 def qemu_command(board: Board, elf: Path) -> list[str]:
@@ -221,7 +218,9 @@ def flash_real(board: Board, elf: str | Path, *, method: str | None = None, bina
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise McugenError(f"{tool} did not finish within {timeout:g} s; unplug and replug the board, then retry") from None
+        raise McugenError(
+            f"{tool} did not finish within {timeout:g} s; unplug and replug the board, then retry"
+        ) from None
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
         last = output.splitlines()[-1] if output else f"exit code {done.returncode}"
