@@ -156,7 +156,7 @@ def _too_big_message(board: Board, model_name: str, overflow: dict[str, int], we
         bigger = sorted((b for b in others if b.flash_size >= need), key=lambda b: b.flash_size)
         if bigger:
             fixes.append(f"a board with more flash such as {bigger[0].name} ({bigger[0].flash_size:,} bytes)")
-        fixes.append("fewer or narrower layers, or int4 weights")
+        fixes.append("a smaller model (fewer or narrower layers, int4 weights)")
     if "RAM" in overflow:
         need = board.ram_size + overflow["RAM"]
         parts.append(
@@ -166,7 +166,7 @@ def _too_big_message(board: Board, model_name: str, overflow: dict[str, int], we
         bigger = sorted((b for b in others if b.ram_size >= need), key=lambda b: b.ram_size)
         if bigger:
             fixes.append(f"a board with more RAM such as {bigger[0].name} ({bigger[0].ram_size:,} bytes)")
-        fixes.append("smaller activations (a smaller input or fewer channels)")
+        fixes.append("smaller activations (a smaller input, fewer channels)")
     return f"the {model_name} firmware needs {' and '.join(parts)}; try {' or '.join(dict.fromkeys(fixes))}"
 
 

@@ -24,6 +24,8 @@ SYNC = b"\xa5\x5a"
 HEADER_SIZE = 5  # sync, command, length
 FRAME_OVERHEAD = HEADER_SIZE + 2
 INFER_FLAG_LAYERS = 0x01
+# Until HELLO tells the board's limit, longer "frames" are taken for damage, not waited for.
+DEFAULT_MAX_PAYLOAD = 4096
 
 
 class Command(IntEnum):
@@ -203,7 +205,7 @@ class BoardLink:
         self.expected_hash = expected_hash
         self.retries = retries
         self.info: BoardInfo | None = None
-        self._decoder = FrameDecoder()
+        self._decoder = FrameDecoder(DEFAULT_MAX_PAYLOAD)
         self._pending: list[Frame | CorruptFrame] = []
 
     # ------------------------------------------------------------------ public API
@@ -222,6 +224,7 @@ class BoardLink:
                 f"the expected {self.expected_hash}; build and flash the firmware for this model, then verify again"
             )
         self.info = info
+        self._decoder.max_payload = info.max_payload
         return info
 
     def _first_contact(self) -> Frame:
@@ -232,7 +235,10 @@ class BoardLink:
         while True:
             remaining = deadline - time.monotonic()
             try:
-                return self._request(Command.HELLO, b"", Reply.HELLO, timeout=min(wait, max(remaining, 0.01)))
+                answer = self._request(Command.HELLO, b"", Reply.HELLO, timeout=min(wait, max(remaining, 0.01)))
+                if wait > 0.25:  # earlier HELLOs may still be answered: start clean
+                    self._drain()
+                return answer
             except _Silence:
                 if remaining <= wait:
                     raise self._timeout_error() from None
@@ -396,4 +402,4 @@ class BoardLink:
         while self._read_some(0.05):
             pass
         self._pending.clear()
-        self._decoder = FrameDecoder()
+        self._decoder = FrameDecoder(self.info.max_payload if self.info else DEFAULT_MAX_PAYLOAD)

@@ -40,7 +40,7 @@ void board_init(void)
     /* The crystal gives the UART an accurate baud rate; wait a bounded time (QEMU never reports it). */
     CLOCK_EVENTS_HFCLKSTARTED = 0;
     CLOCK_TASKS_HFCLKSTART = 1;
-    for (uint32_t spin = 0; spin < 100000u && !CLOCK_EVENTS_HFCLKSTARTED; spin++) {
+    for (uint32_t spin = 0; spin < 20000u && !CLOCK_EVENTS_HFCLKSTARTED; spin++) {
     }
 
     GPIO_OUTSET = 1u << BOARD_UART_TX_PIN; /* idle high before the UART takes the pin */
