@@ -1,0 +1,75 @@
+"""`mcugen inspect`: the per-layer table of a model as mcugen will run it."""
+
+from __future__ import annotations
+
+from mcugen.ir import Graph
+from mcugen.ops import op_for
+
+
+def layer_table(graph: Graph) -> dict:
+    """Per layer: op, shapes, parameters, MACs, int8 weight bytes, activation bytes; and totals."""
+    rows = []
+    for node in graph.nodes:
+        op = op_for(node)
+        consts = [graph.tensors[i] for i in node.inputs if graph.tensors[i].is_constant]
+        params = sum(t.size for t in consts)
+        weight_bytes = 0
+        for t in consts:
+            # weights become int8, biases int32; per-channel multiplier and shift add 8 bytes a channel
+            weight_bytes += t.size * (4 if len(t.shape) == 1 and node.op in _WEIGHTED else 1)
+        if node.op in _WEIGHTED:
+            weight_bytes += 8 * graph.tensors[node.inputs[1]].shape[0]
+        x = [graph.tensors[i] for i in node.inputs if not graph.tensors[i].is_constant]
+        y = graph.tensors[node.outputs[0]]
+        rows.append(dict(name=node.name, op=node.op + (f"+{_act_name(node)}" if "act" in node.attrs else ""),
+                         input_shape=list(x[0].shape) if x else [], output_shape=list(y.shape),
+                         params=int(params), macs=int(op.macs(node, graph)), weight_bytes=int(weight_bytes),
+                         activation_bytes=int(y.size)))
+    totals = {k: sum(r[k] for r in rows) for k in ("params", "macs", "weight_bytes")}
+    totals["peak_activation_bytes"] = max((r["activation_bytes"] for r in rows), default=0)
+    return dict(model=graph.name, source=graph.source, layers=rows, totals=totals, notes=graph.notes,
+                inputs=[dict(name=n, shape=list(graph.io[n].onnx_shape), layout=graph.io[n].layout)
+                        for n in graph.inputs],
+                outputs=[dict(name=n, shape=list(graph.io[n].onnx_shape), layout=graph.io[n].layout)
+                         for n in graph.outputs])
+
+
+_WEIGHTED = ("conv", "depthwise_conv", "fully_connected")
+
+
+def _act_name(node) -> str:
+    lo, hi = node.attrs["act"]
+    if lo == 0 and hi == float("inf"):
+        return "relu"
+    if lo == 0 and hi == 6:
+        return "relu6"
+    return f"clip({lo:g},{hi:g})"
+
+
+def _short(name: str, width: int = 40) -> str:
+    return name if len(name) <= width else name[: width // 2 - 1] + "..." + name[-(width // 2 - 2):]
+
+
+def format_table(table: dict) -> str:
+    headers = ["#", "layer", "op", "input", "output", "params", "MACs", "weight B", "act B"]
+    rows = [[str(i), _short(r["name"]), r["op"], "x".join(map(str, r["input_shape"])), "x".join(map(str, r["output_shape"])),
+             f"{r['params']:,}", f"{r['macs']:,}", f"{r['weight_bytes']:,}", f"{r['activation_bytes']:,}"]
+            for i, r in enumerate(table["layers"])]
+    t = table["totals"]
+    rows.append(["", "total", "", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['weight_bytes']:,}",
+                 f"{t['peak_activation_bytes']:,} peak"])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    right = {0, 5, 6, 7, 8}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [f"model {table['model']} ({table['source']})"]
+    for io in table["inputs"]:
+        out.append(f"  input  {io['name']}: {io['shape']} (ONNX), runs as {io['layout']}")
+    for io in table["outputs"]:
+        out.append(f"  output {io['name']}: {io['shape']} (ONNX), runs as {io['layout']}")
+    out += [f"  note: {n}" for n in table["notes"]]
+    out += ["", line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
+    return "\n".join(out)
