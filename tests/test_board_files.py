@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mcugen.board import list_boards, load_board
 from mcugen.errors import McugenError
 from mcugen.firmware_sources import board_support_dirs, write_generated_files
@@ -12,7 +11,7 @@ REQUIRED = {"stm32f405", "nucleo-f446re", "mps2-an385", "mps2-an386", "mps2-an50
 
 
 def test_required_boards_exist():
-    assert REQUIRED <= {b.name for b in list_boards()}
+    assert {b.name for b in list_boards()} >= REQUIRED
 
 
 @pytest.mark.parametrize("alias, name", [("stm32", "stm32f405"), ("STM32", "stm32f405"), ("native", "host"),
