@@ -1,20 +1,19 @@
 """Where the package data lives: templates/, firmware/ and boards/.
 
-They sit at the repository root (the design card's layout) and are installed as the data-only
-subpackages ``mcugen.templates``, ``mcugen.firmware`` and ``mcugen.boards``.
+In a checkout they sit at the repository root (the design card's layout); an installed wheel
+carries them inside the package (pyproject.toml maps them to mcugen/templates, ...).
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def data_dir(kind: str) -> Path:
     """Return the folder of one kind of package data: "templates", "firmware" or "boards"."""
     if kind not in ("templates", "firmware", "boards"):
         raise ValueError(f"unknown package data folder {kind!r}")
-    checkout = Path(__file__).resolve().parent.parent / kind
-    if checkout.is_dir():
-        return checkout
-    return Path(str(resources.files(f"mcugen.{kind}")))
+    installed = _PACKAGE / kind
+    return installed if installed.is_dir() else _PACKAGE.parent / kind
