@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import serial
-from mcugen.board import Board
+from mcugen.board import Board, load_board
 from mcugen.errors import McugenError
 
 QEMU = "qemu-system-arm"
 QEMU_PORT_LINE = re.compile(r"disconnected:tcp:[\d.]+:(\d+)")
 # -icount shift=0: one instruction is one ns of virtual time, so timers count instructions
-# and every run of the same code gives the same count.
+# and every run of the same code gives the same count. nodelay=on on the serial socket: without
+# it Nagle's algorithm meets delayed ACKs and every answer waits ~40 ms.
 QEMU_ICOUNT = "shift=0,align=off,sleep=off"
 
 
@@ -63,7 +64,7 @@ def qemu_command(board: Board, elf: Path) -> list[str]:
     """The QEMU command line for this board's emulator, serial port on a free local TCP port."""
     qemu = _require_tool(QEMU, "apt-get install qemu-system-arm", f"to emulate {board.name}")
     return [qemu, "-M", str(board.qemu_machine), "-display", "none", "-monitor", "none",
-            "-serial", "tcp:127.0.0.1:0,server=on,wait=on", "-icount", QEMU_ICOUNT,
+            "-serial", "tcp:127.0.0.1:0,server=on,wait=on,nodelay=on", "-icount", QEMU_ICOUNT,
             "-no-reboot", "-kernel", str(elf)]
 
 
@@ -111,8 +112,6 @@ def _wait_for_qemu_port(process: subprocess.Popen[bytes], log: Path, timeout: fl
 def run_host_process(executable: str | Path) -> Iterator[BoardSession]:
     """Run the native firmware with its stdin/stdout on a pseudo-terminal; pyserial opens the
     other end by its path, exactly as it would open a USB serial adapter."""
-    from mcugen.board import load_board
-
     executable = Path(executable)
     if not executable.is_file():
         raise McugenError(f"the host firmware {executable} does not exist; build it with `mcugen build --board host`")
