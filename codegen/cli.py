@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from mcugen import __version__
 from mcugen.errors import McugenError
@@ -44,6 +45,136 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_boards(args: argparse.Namespace) -> int:
+    from mcugen.board import list_boards
+
+    boards = list_boards()
+    if args.json:
+        print(json.dumps([dict(name=b.name, aliases=list(b.aliases), core=b.core, flash_bytes=b.flash_size,
+                               ram_bytes=b.ram_size, emulator=b.qemu_machine, flash=list(b.flash_methods),
+                               description=b.description) for b in boards], indent=2))
+        return 0
+    rows = [["board", "aliases", "core", "flash", "RAM", "emulated", "flash with"]]
+    for b in boards:
+        size = (lambda n: "-" if not n else f"{n // 1024} KB")
+        rows.append([b.name, ",".join(b.aliases) or "-", b.core, size(b.flash_size), size(b.ram_size),
+                     f"QEMU {b.qemu_machine}" if b.qemu_machine else ("native" if b.is_host else "no"),
+                     ", ".join(b.flash_methods) or "-"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def project_options(args: argparse.Namespace):
+    from mcugen.project import load_options
+
+    return load_options({k: getattr(args, k, None) for k in (
+        "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed")})
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mcugen.board import load_board
+    from mcugen.project import CONFIG, Options, write_config
+
+    model = args.model
+    if model is None:
+        found = sorted(Path.cwd().glob("*.onnx"))
+        if len(found) != 1:
+            raise McugenError("pass --model: " + ("no .onnx file is in this folder" if not found else
+                                                  f"{len(found)} .onnx files are here"))
+        model = found[0].name
+    load_board(args.board)
+    path = Path.cwd() / CONFIG
+    write_config(path, Options(model=model, calib=args.calib, name=args.name, board=args.board,
+                               data=args.data), args.force)
+    print(f"wrote {path}; next: mcugen build, then mcugen verify")
+    return 0
+
+
+def _print_build(record, warnings: list[str]) -> None:
+    for w in warnings:
+        print(f"mcugen: warning: {w}", file=sys.stderr)
+    s = record.sizes
+    print(f"built {record.model_name} ({len(record.layers)} layers, {record.macs:,} MACs) -> {record.elf}")
+    print(f"  flash {s['weights'] + s['code'] + s['data']:,} B: weights {s['weights']:,}, code {s['code']:,}, "
+          f"data {s['data']:,}")
+    print(f"  RAM   {s['data'] + s['bss'] + s['stack']:,} B: arena {s['arena']:,}, other bss "
+          f"{s['bss'] - s['arena']:,}, data {s['data']:,}, stack {s['stack']:,}")
+    print(f"  model hash {record.model_hash}; compiled in {record.compile_seconds:.2f} s")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from mcugen.project import build
+
+    record, warnings = build(project_options(args), platformio=args.platformio)
+    _print_build(record, warnings)
+    if args.platformio:
+        print(f"  PlatformIO project: {Path(record.library).parent / 'platformio'} (pio run -t upload)")
+    return 0
+
+
+def _ensure_build(opts):
+    from mcugen.project import build, current_build
+
+    record = current_build(opts)
+    if record is None:
+        record, warnings = build(opts)
+        if not getattr(opts, "quiet", False):
+            _print_build(record, warnings)
+    return record
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    from mcugen.board import load_board
+    from mcugen.flash import flash_real, open_board
+    from mcugen.protocol import BoardLink
+
+    opts = project_options(args)
+    board = load_board(opts.board)
+    record = _ensure_build(opts)
+    if board.is_host or (board.is_emulated and args.port is None):
+        with open_board(board, record.elf) as session:
+            info = BoardLink(session.port, name=session.name, expected_hash=record.model_hash).hello()
+        print(f"{session.name} booted {record.elf}: model {info.model_name} ({info.model_hash}), "
+              f"{info.input_size} B in, {info.output_size} B out, ticks in {info.tick_unit}")
+        return 0
+    print(flash_real(board, record.elf, method=args.method, binary=record.binary))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from mcugen.board import load_board
+    from mcugen.compiler import compile_model
+    from mcugen.data import load_samples, random_samples
+    from mcugen.flash import open_board
+    from mcugen.protocol import BoardLink
+    from mcugen.verify import format_report, verify_on_board
+
+    opts = project_options(args)
+    board = load_board(opts.board)
+    if args.emulate and not board.is_emulated and not board.is_host:
+        raise McugenError(f"{board.name} has no emulator; pick an emulated board (mcugen boards) or pass --port")
+    opts.quiet = args.json
+    record = _ensure_build(opts)
+    compiled = compile_model(opts.path(opts.model), opts.path(opts.calib), opts.name, opts.calib_samples)
+    if opts.data:
+        samples = load_samples(opts.path(opts.data), compiled.float_graph, "verification")
+    else:
+        samples = random_samples(compiled.float_graph, opts.samples or 10, opts.seed)
+    if opts.samples:
+        samples = samples.take(opts.samples)
+    with open_board(board, record.elf, port=args.port) as session:
+        link = BoardLink(session.port, name=session.name, expected_hash=record.model_hash)
+        link.hello()
+        report = verify_on_board(compiled, str(opts.path(opts.model)), samples, link, record, board)
+    if args.json:
+        print(json.dumps(report.__dict__, indent=2))
+    else:
+        print(format_report(report))
+    return 0 if report.bit_exact == report.samples else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcugen", description="Compile ONNX models to bit-exact int8 C for "
                                      "microcontrollers; build, flash and verify them over serial.")
@@ -61,6 +192,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files (kept)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("boards", help="the boards mcugen can build for")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_boards)
+
+    p = sub.add_parser("init", help="write mcugen.toml for a project in this folder")
+    p.add_argument("--model", help="the .onnx file (default: the only one here)")
+    p.add_argument("--calib", help="calibration data")
+    p.add_argument("--data", help="verification data (inputs, and labels y)")
+    p.add_argument("--name", help="C name of the model")
+    p.add_argument("--board", default="stm32", help="board name or alias (default: stm32, emulated)")
+    p.add_argument("--force", action="store_true", help="replace an existing mcugen.toml")
+    p.set_defaults(func=cmd_init)
+
+    for command, helptext, func in (
+            ("build", "compile the model and its firmware for a board", cmd_build),
+            ("flash", "boot the firmware in QEMU (emulated boards) or write it to a real board", cmd_flash),
+            ("verify", "run samples on the board and compare bit for bit with the golden reference", cmd_verify)):
+        p = sub.add_parser(command, help=helptext)
+        add_model_arguments(p, model_required=False)
+        p.add_argument("--board", help="board name or alias (mcugen boards); default from mcugen.toml, else host")
+        p.add_argument("-o", "--output", help="build folder (default: build/)")
+        p.set_defaults(func=func)
+        if command == "build":
+            p.add_argument("--platformio", action="store_true", help="also write a PlatformIO project")
+        if command == "flash":
+            p.add_argument("--method", help="st-flash, openocd or pio (default: the board's first)")
+            p.add_argument("--port", help="serial port of a real board")
+        if command == "verify":
+            p.add_argument("--data", help="inputs (.npz/.npy; labels y optional); default: random samples")
+            p.add_argument("--samples", type=int, help="use N samples")
+            p.add_argument("--seed", type=int, help="seed for random samples")
+            p.add_argument("--port", help="serial port of a real board")
+            p.add_argument("--emulate", action="store_true", help="run an emulated board in QEMU (the default "
+                           "for boards that have an emulator and no --port)")
+            p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
