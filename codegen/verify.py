@@ -34,7 +34,8 @@ class Report:
     float_accuracy: float | None = None
     first_bad_layer: str | None = None
     seconds: float = 0.0
-    ticks_all_equal: bool = True
+    ticks_min: int | None = None
+    ticks_max: int | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -123,7 +124,8 @@ def verify_on_board(compiled: CompiledModel, model_path: str, samples: Samples, 
                     tick_unit=link.info.tick_unit if link.info else board.tick_unit,
                     flash_bytes=sizes["weights"] + sizes["code"] + sizes["data"],
                     ram_bytes=sizes["data"] + sizes["bss"] + sizes["stack"], arena_bytes=record.arena_bytes,
-                    model_hash=record.model_hash, ticks_all_equal=len(set(ticks)) <= 1)
+                    model_hash=record.model_hash, ticks_min=min(ticks, default=None),
+                    ticks_max=max(ticks, default=None))
     if mismatches and link.info is not None and link.info.layer_hook:
         i = mismatches[0]
         report.first_bad_layer = first_differing_layer(
@@ -161,7 +163,8 @@ def format_report(r: Report) -> str:
         lines.append(f"first bad layer  {r.first_bad_layer}")
     ticks = "n/a" if r.ticks_per_inference is None else f"{r.ticks_per_inference:,.0f} {r.tick_unit} per inference"
     lines += [
-        f"ticks            {ticks}" + ("" if r.ticks_all_equal else " (varies between samples)"),
+        f"ticks            {ticks}" + ("" if r.ticks_min == r.ticks_max else
+                                            f" (range {r.ticks_min:,} to {r.ticks_max:,})"),
         f"flash            {r.flash_bytes:,} B",
         f"RAM              {r.ram_bytes:,} B (arena {r.arena_bytes:,} B)",
         f"float top-1      {pct(r.float_top1_agreement)} agreement with ONNX Runtime",

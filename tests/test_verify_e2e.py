@@ -1,0 +1,75 @@
+"""End to end through the CLI: build the digits models for a board, boot it (host process or QEMU),
+verify over the serial protocol. Every sample must be bit-exact; QEMU ticks must repeat."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mcugen.cli import main
+
+DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
+
+
+def verify(capsys, tmp_path, board: str, kind: str = "cnn", samples: int = 20, *extra) -> dict:
+    code = main(["verify", str(DIGITS / f"{kind}.onnx"), "--board", board, "--calib", str(DIGITS / f"calib_{kind}.npz"),
+                 "--data", str(DIGITS / f"test_{kind}.npz"), "--samples", str(samples), "-o", str(tmp_path / "build"),
+                 "--json", *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+@pytest.mark.parametrize("board,kind", [("host", "cnn"), ("host", "mlp"), ("stm32", "cnn"), ("mps2-an386", "cnn"),
+                                        ("mps2-an385", "mlp"), ("mps2-an500", "cnn"), ("mps2-an505", "mlp"),
+                                        ("microbit", "cnn")])
+def test_every_sample_bit_exact(capsys, tmp_path, board, kind):
+    if board != "host" and shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    report = verify(capsys, tmp_path, board, kind)
+    assert report["bit_exact"] == report["samples"] == 20 and report["mismatches"] == []
+    assert report["float_top1_agreement"] >= 0.95 and report["cosine_min"] > 0.98
+    assert report["accuracy"] >= report["float_accuracy"] - 0.05
+    assert report["ticks_per_inference"] > 0 and report["arena_bytes"] > 0
+    for key in ("board", "model_hash", "flash_bytes", "ram_bytes", "tick_unit", "max_abs_error"):
+        assert key in report
+
+
+def test_qemu_ticks_repeat_across_runs(capsys, tmp_path):
+    first = verify(capsys, tmp_path, "stm32", "mlp", 3)
+    (tmp_path / "build" / "stm32f405" / "build.json").unlink()  # force a rebuild and a fresh boot
+    second = verify(capsys, tmp_path, "stm32", "mlp", 3)
+    assert first["tick_unit"] == "instructions"
+    for key in ("ticks_per_inference", "ticks_min", "ticks_max"):
+        assert first[key] == second[key]
+
+
+def test_project_file_build_then_verify(capsys, tmp_path, monkeypatch):
+    for f in ("mlp.onnx", "calib_mlp.npz", "test_mlp.npz"):
+        shutil.copy(DIGITS / f, tmp_path / f)
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--model", "mlp.onnx", "--calib", "calib_mlp.npz", "--data", "test_mlp.npz",
+                 "--board", "host"]) == 0
+    assert main(["init"]) == 1 and "already exists" in capsys.readouterr().err
+    assert main(["build"]) == 0 and (tmp_path / "build" / "host" / "build.json").is_file()
+    out = capsys.readouterr().out
+    assert "weights" in out and "arena" in out
+    assert main(["verify", "--samples", "5"]) == 0
+    assert "bit-exact        5/5" in capsys.readouterr().out
+
+
+def test_unknown_board_is_one_sentence(capsys):
+    code = main(["build", str(DIGITS / "mlp.onnx"), "--board", "arduino-mega"])
+    err = capsys.readouterr().err
+    assert code == 1 and "arduino-mega" in err and "Traceback" not in err
+
+
+def test_boards_table(capsys):
+    assert main(["boards"]) == 0
+    out = capsys.readouterr().out
+    for name in ("stm32f405", "nucleo-f446re", "mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "microbit",
+                 "host"):
+        assert name in out
