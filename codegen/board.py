@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomllib
+
 from mcugen.errors import McugenError
 from mcugen.resources import data_dir
 

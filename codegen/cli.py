@@ -54,9 +54,11 @@ def cmd_boards(args: argparse.Namespace) -> int:
                                ram_bytes=b.ram_size, emulator=b.qemu_machine, flash=list(b.flash_methods),
                                description=b.description) for b in boards], indent=2))
         return 0
+    def size(n: int) -> str:
+        return "-" if not n else f"{n // 1024} KB"
+
     rows = [["board", "aliases", "core", "flash", "RAM", "emulated", "flash with"]]
     for b in boards:
-        size = (lambda n: "-" if not n else f"{n // 1024} KB")
         rows.append([b.name, ",".join(b.aliases) or "-", b.core, size(b.flash_size), size(b.ram_size),
                      f"QEMU {b.qemu_machine}" if b.qemu_machine else ("native" if b.is_host else "no"),
                      ", ".join(b.flash_methods) or "-"])

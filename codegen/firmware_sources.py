@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import jinja2
+
 from mcugen.board import Board
 from mcugen.errors import McugenError
 from mcugen.resources import data_dir

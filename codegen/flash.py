@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import serial
+
 from mcugen.board import Board, load_board
 from mcugen.errors import McugenError
 

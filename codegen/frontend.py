@@ -305,7 +305,8 @@ class _Importer:
         kernel = tuple(a["kernel_shape"])
         geo = self.spatial(node, a, kernel)
         include = bool(a.get("count_include_pad", 0))
-        if include and a.get("ceil_mode", 0) and geo["pads"] != self.spatial(node, {**a, "ceil_mode": 0}, kernel)["pads"]:
+        floor_pads = self.spatial(node, {**a, "ceil_mode": 0}, kernel)["pads"]
+        if include and a.get("ceil_mode", 0) and geo["pads"] != floor_pads:
             raise _Unsupported("ceil_mode with count_include_pad is not supported")
         self.add("avg_pool", node, [node.input[0]], {"kernel": kernel, "count_include_pad": include, **geo})
 

@@ -52,7 +52,10 @@ def _short(name: str, width: int = 40) -> str:
 
 def format_table(table: dict) -> str:
     headers = ["#", "layer", "op", "input", "output", "params", "MACs", "weight B", "act B"]
-    rows = [[str(i), _short(r["name"]), r["op"], "x".join(map(str, r["input_shape"])), "x".join(map(str, r["output_shape"])),
+    def dims(shape: list[int]) -> str:
+        return "x".join(map(str, shape))
+
+    rows = [[str(i), _short(r["name"]), r["op"], dims(r["input_shape"]), dims(r["output_shape"]),
              f"{r['params']:,}", f"{r['macs']:,}", f"{r['weight_bytes']:,}", f"{r['activation_bytes']:,}"]
             for i, r in enumerate(table["layers"])]
     t = table["totals"]

@@ -112,7 +112,7 @@ def plan_memory(graph: Graph) -> Plan:
         groups.setdefault(find(name), []).append(name)
     where: dict[str, Placement] = {}
     arena_groups = []
-    for buffer, (root, names) in enumerate(groups.items()):
+    for buffer, names in enumerate(groups.values()):
         anchor = next((t for t in names if t in graph.inputs), None) or next(
             (t for t in names if t in graph.outputs), None)
         if anchor is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from mcugen import __version__
 from mcugen.errors import McugenError

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mcugen.board import load_board
 from mcugen.build import BuildResult, build_firmware
 from mcugen.protocol import FrameDecoder, encode_frame

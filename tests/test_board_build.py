@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from board_support import BULKY_LIB, ECHO_LIB, echo_firmware  # noqa: F401  (fixture)
+
 from mcugen.board import list_boards, load_board
 from mcugen.build import build_firmware
 from mcugen.errors import McugenError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mcugen.board import list_boards, load_board
 from mcugen.errors import McugenError
 from mcugen.firmware_sources import board_support_dirs, write_generated_files

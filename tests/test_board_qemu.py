@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from board_support import ECHO_HASH, echo_firmware, echo_reference, pid_is_running  # noqa: F401
+
 from mcugen.board import load_board
 from mcugen.errors import McugenError
 from mcugen.flash import flash_real, open_board, run_qemu

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from helpers import check_bit_exact, golden, quantized_inputs
 
+from helpers import check_bit_exact, golden, quantized_inputs
 from mcugen.compiler import compile_model
 from mcugen.data import load_samples
 

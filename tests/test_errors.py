@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import make_model, save_samples
 from onnx import helper
 
+from helpers import make_model, save_samples
 from mcugen.cli import main
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import check_bit_exact, make_model, save_samples
 from onnx import helper
+
+from helpers import check_bit_exact, make_model, save_samples
 
 R = np.random.default_rng(7)
 
@@ -75,7 +76,8 @@ add_case("mul_const_scalar_sub_div", [helper.make_node("Mul", ["x", "C"], ["m"])
 add_case("concat_channels_requant", [helper.make_node("Mul", ["b", "K"], ["b3"]),
                                      helper.make_node("Concat", ["a", "b3"], ["y"], axis=1)],
          {"a": [1, 2, 4, 3], "b": [1, 3, 4, 3]}, {"K": np.array(3.0, np.float32)})
-add_case("concat_last_axis_2d", [helper.make_node("Concat", ["a", "b"], ["y"], axis=-1)], {"a": [1, 5], "b": [1, 7]}, {})
+add_case("concat_last_axis_2d", [helper.make_node("Concat", ["a", "b"], ["y"], axis=-1)],
+         {"a": [1, 5], "b": [1, 7]}, {})
 for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
                ("HardSwish", {}), ("Relu", {})]:
     add_case(f"activation_{fn.lower()}", [helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})

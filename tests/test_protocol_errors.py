@@ -12,6 +12,7 @@ import time
 import pytest
 import serial
 from board_support import ECHO_LIB, echo_firmware, echo_reference, exchange_raw  # noqa: F401
+
 from mcugen.board import load_board
 from mcugen.build import build_firmware
 from mcugen.errors import McugenError

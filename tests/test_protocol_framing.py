@@ -6,6 +6,7 @@ import struct
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mcugen.protocol import BoardInfo, CorruptFrame, Frame, FrameDecoder, crc16, encode_frame
 
 
