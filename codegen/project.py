@@ -52,6 +52,10 @@ def load_options(overrides: dict, config_path: str | Path | None = None) -> Opti
                        name=model.get("name"), board=build.get("board", "host"), output=build.get("output", "build"),
                        data=verify.get("data"), samples=verify.get("samples"), seed=verify.get("seed", 0),
                        base=config.parent.resolve())
+    if overrides.get("model") is not None:
+        # A model named on the command line brings its own [model] section: the file's calibration
+        # data and C name belong to the file's model.
+        opts.calib = opts.calib_samples = opts.name = None
     for key, value in overrides.items():
         if value is not None:
             if key in ("model", "calib", "data", "output"):

@@ -59,6 +59,10 @@ def test_project_file_build_then_verify(capsys, tmp_path, monkeypatch):
     assert "weights" in out and "arena" in out
     assert main(["verify", "--samples", "5"]) == 0
     assert "bit-exact        5/5" in capsys.readouterr().out
+    # A model named on the command line does not inherit the project's calibration data or C name.
+    shutil.copy(DIGITS / "cnn.onnx", tmp_path / "cnn.onnx")
+    assert main(["build", "cnn.onnx", "-o", "other"]) == 0
+    assert "built cnn" in capsys.readouterr().out
 
 
 def test_unknown_board_is_one_sentence(capsys):
