@@ -68,6 +68,14 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
     )
 
 
+def quantized_fields(q: dict) -> dict:
+    """The kernel-struct fields every weighted layer (conv, depthwise, fully connected) shares."""
+    return dict(input_offset=q["input_offset"], output_offset=q["output_offset"],
+                act_min=q["act_min"], act_max=q["act_max"],
+                weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
+                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]))
+
+
 def finish_int(node: Node, graph: Graph, acc: np.ndarray, channel_axis: int = -1) -> np.ndarray:
     q = node.q
     acc = acc + graph.const(q["bias"]).astype(np.int64)
@@ -110,11 +118,7 @@ class Conv(Op):
             stride_h=a["strides"][0], stride_w=a["strides"][1],
             dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
             pad_top=a["pads"][0], pad_left=a["pads"][1], groups=a["group"],
-            input_offset=q["input_offset"], output_offset=q["output_offset"],
-            act_min=q["act_min"], act_max=q["act_max"],
-            weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
-            multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]),
-        ), [x.name, y.name])]
+            **quantized_fields(q)), [x.name, y.name])]
 
     def macs(self, node, graph):
         w = graph.tensors[node.inputs[1]]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ConstRef, KernelCall, Op, apply_float_activation, register, window_patches
-from .conv import conv_geometry, finish_int, quantize_weighted
+from .base import KernelCall, Op, apply_float_activation, register, window_patches
+from .conv import conv_geometry, finish_int, quantize_weighted, quantized_fields
 
 
 def depthwise(patches: np.ndarray, w_hwo: np.ndarray, multiplier: int, mul) -> np.ndarray:
@@ -62,11 +62,7 @@ class DepthwiseConv(Op):
             stride_h=a["strides"][0], stride_w=a["strides"][1],
             dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
             pad_top=a["pads"][0], pad_left=a["pads"][1],
-            input_offset=q["input_offset"], output_offset=q["output_offset"],
-            act_min=q["act_min"], act_max=q["act_max"],
-            weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
-            multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]),
-        ), [x.name, y.name])]
+            **quantized_fields(q)), [x.name, y.name])]
 
     def macs(self, node, graph):
         w = graph.tensors[node.inputs[1]]

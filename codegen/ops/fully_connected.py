@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
-from .conv import finish_int, quantize_weighted
+from .base import KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
+from .conv import finish_int, quantize_weighted, quantized_fields
 
 
 @register
@@ -40,11 +40,7 @@ class FullyConnected(Op):
         q = node.q
         return [KernelCall("fully_connected_s8", dict(
             rows=x.size // w.shape[1], input_size=w.shape[1], output_size=w.shape[0],
-            input_offset=q["input_offset"], output_offset=q["output_offset"],
-            act_min=q["act_min"], act_max=q["act_max"],
-            weights=ConstRef(q["weights"]), bias=ConstRef(q["bias"]),
-            multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]),
-        ), [x.name, y.name])]
+            **quantized_fields(q)), [x.name, y.name])]
 
     def macs(self, node, graph):
         w = graph.tensors[node.inputs[1]]
