@@ -102,10 +102,11 @@ class Graph:
         return [n for n in self.nodes if tensor_name in n.inputs]
 
     def replace_uses(self, old: str, new: str) -> None:
+        was_output = old in self.outputs
         for node in self.nodes:
             node.inputs = [new if i == old else i for i in node.inputs]
         self.outputs = [new if o == old else o for o in self.outputs]
-        if old in self.io and old in self.outputs + [new]:
+        if was_output and old in self.io:  # the user-facing description follows the tensor
             self.io[new] = self.io.pop(old)
 
     def activations(self) -> Iterator[Tensor]:

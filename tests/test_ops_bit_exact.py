@@ -100,6 +100,10 @@ add_case("batchnorm_standalone_identity_dropout",
          [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["n"]),
           helper.make_node("Identity", ["n"], ["i"]), helper.make_node("Dropout", ["i"], ["y"])],
          {"x": [1, 3, 4, 4]}, {"g": w(3), "b": w(3), "m": w(3), "v": np.abs(w(3)) + 0.5})
+add_case("identity_output_sharing_its_source", [helper.make_node("Relu", ["x"], ["r"]),
+                                               helper.make_node("Identity", ["r"], ["y"]),
+                                               helper.make_node("Sigmoid", ["r"], ["z"])],
+         {"x": [1, 2, 3, 3]}, {}, outputs={"y": None, "z": None})
 add_case("two_outputs", [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Sigmoid", ["x"], ["z"])],
          {"x": [1, 6]}, {}, outputs={"y": None, "z": None})
 
