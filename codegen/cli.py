@@ -116,13 +116,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_build(opts):
+def _ensure_build(opts, quiet: bool = False):
     from mcugen.project import build, current_build
 
     record = current_build(opts)
     if record is None:
         record, warnings = build(opts)
-        if not getattr(opts, "quiet", False):
+        if not quiet:
             _print_build(record, warnings)
     return record
 
@@ -157,8 +157,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     board = load_board(opts.board)
     if args.emulate and not board.is_emulated and not board.is_host:
         raise McugenError(f"{board.name} has no emulator; pick an emulated board (mcugen boards) or pass --port")
-    opts.quiet = args.json
-    record = _ensure_build(opts)
+    record = _ensure_build(opts, quiet=args.json)
     compiled = compile_model(opts.path(opts.model), opts.path(opts.calib), opts.name, opts.calib_samples)
     if opts.data:
         samples = load_samples(opts.path(opts.data), compiled.float_graph, "verification")

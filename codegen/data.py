@@ -89,10 +89,3 @@ def to_physical(graph: Graph, name: str, batch: np.ndarray) -> np.ndarray:
     if perm is None:
         return batch
     return np.ascontiguousarray(batch.transpose(perm))
-
-
-def from_physical(graph: Graph, name: str, batch: np.ndarray) -> np.ndarray:
-    perm = graph.io[name].to_physical
-    if perm is None:
-        return batch
-    return np.ascontiguousarray(batch.transpose(np.argsort(perm)))

@@ -135,9 +135,8 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
                                fields=[f".{k} = {field_value(v)}," for k, v in call.params.items()]))
             args = ", ".join(pointer(a) for a in call.args)
             lines.append(f"{name}_{call.kernel}(&{var}, {args});")
-            for k in (call.kernel, *call.extra_kernels):
-                if k not in kernels:
-                    kernels.append(k)
+            if call.kernel not in kernels:
+                kernels.append(call.kernel)
         lines.append(f"{NAME}_LAYER_DONE({len(layers)}, {pointer(node.outputs[0])}, {out.nbytes});")
         steps.append(dict(index=len(layers), comment=comment, lines=lines))
         layers.append((node.name, node.outputs[0]))

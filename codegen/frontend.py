@@ -16,8 +16,6 @@ from mcugen.errors import McugenError
 from mcugen.ir import Graph, IOInfo, Node, Tensor
 
 MIN_OPSET = 11
-_FOLDABLE_ONLY = {"Constant", "Shape", "Gather", "Cast", "ConstantOfShape", "Range", "Slice",
-                  "Div", "Sub", "Sqrt", "Neg", "Exp"}
 
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:

@@ -8,6 +8,7 @@ All arrays here are in physical layout (NHWC for images), batch axis included.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -33,28 +34,30 @@ class KernelCall:
     kernel: str  # e.g. "conv_s8": firmware/kernels/mcugen_conv_s8.{c,h}
     params: dict[str, object] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)  # tensor names, passed as pointers in this order
-    extra_kernels: tuple[str, ...] = ()
 
 
-class Op:
+class Op(ABC):
     name: ClassVar[str]
     fuses_activation: ClassVar[bool] = False  # a following Relu/Clip can become its output clamp
 
+    @abstractmethod
     def run_float(self, node: Node, graph: Graph, xs: list[np.ndarray]) -> np.ndarray:
-        raise NotImplementedError(self.name)
+        """The float forward, used for calibration."""
 
     def output_qparams(self, node: Node, graph: Graph, lo: float, hi: float) -> tuple[float, int]:
         """The output's (scale, zero point); by default from its calibrated range."""
         return qparams_from_range(lo, hi)
 
-    def quantize(self, node: Node, graph: Graph) -> None:
+    def quantize(self, node: Node, graph: Graph) -> None:  # noqa: B027  (optional: pass-through ops need none)
         """Fill node.q (and add integer constant tensors) once every activation has qparams."""
 
+    @abstractmethod
     def run_int(self, node: Node, graph: Graph, xs: list[np.ndarray]) -> np.ndarray:
-        raise NotImplementedError(self.name)
+        """The integer forward: the golden reference, written from the spec."""
 
+    @abstractmethod
     def kernel_calls(self, node: Node, graph: Graph) -> list[KernelCall]:
-        raise NotImplementedError(self.name)
+        """The C calls that compute what run_int computes."""
 
     def macs(self, node: Node, graph: Graph) -> int:
         return 0
