@@ -12,7 +12,7 @@ from mcugen.errors import McugenError
 from mcugen.frontend import import_onnx
 from mcugen.ir import Graph
 from mcugen.passes import optimize
-from mcugen.quantize import quantize
+from mcugen.quantize import Precision, quantize
 
 RANDOM_CALIBRATION_SAMPLES = 16
 
@@ -24,6 +24,7 @@ class CompiledModel:
     ranges: dict[str, tuple[float, float]]
     calibration: str  # where the ranges came from, said to the user
     warnings: list[str] = field(default_factory=list)
+    precision: Precision = field(default_factory=Precision)
 
     @property
     def name(self) -> str:
@@ -47,7 +48,7 @@ def load_float_graph(path: str | Path, name: str | None = None) -> Graph:
 
 
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
-                  calib_samples: int | None = None) -> CompiledModel:
+                  calib_samples: int | None = None, precision: Precision | None = None) -> CompiledModel:
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
     if calib is None:
@@ -61,4 +62,5 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
             samples = samples.take(calib_samples)
         source = f"{samples.count} samples from {calib}"
     ranges = calibrate(float_graph, samples)
-    return CompiledModel(float_graph, quantize(float_graph, ranges), ranges, source, warnings)
+    precision = precision or Precision()
+    return CompiledModel(float_graph, quantize(float_graph, ranges, precision), ranges, source, warnings, precision)

@@ -22,12 +22,13 @@ from mcugen import __version__
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
 from mcugen.ops import op_for
-from mcugen.ops.base import ConstRef, KernelCall
+from mcugen.ops.base import ConstRef, KernelCall, pack_int4
 from mcugen.planner import Plan, plan_memory
 from mcugen.resources import data_dir
 
 MANIFEST = ".mcugen-manifest"
-CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t"}
+CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t", "int64": "int64_t",
+          "float32": "float"}
 
 
 @dataclass
@@ -86,9 +87,12 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         if tensor not in constants:
             t = graph.tensors[tensor]
             data = np.ascontiguousarray(t.data)
+            what = f"[{', '.join(map(str, data.shape))}]"
+            if t.dtype == "int4":
+                data, what = pack_int4(data), f"int4 {what}, two per byte, low nibble first"
             ctype = CTYPES[str(data.dtype)]
             constants[tensor] = dict(cname=f"{name}_{c_ident(tensor)}", ctype=ctype, count=max(data.size, 1),
-                                     comment=f"{tensor}: {ctype} [{', '.join(map(str, data.shape))}]",
+                                     comment=f"{tensor}: {ctype} {what}",
                                      body=format_values(data if data.size else np.zeros(1, data.dtype),
                                                         16 if data.itemsize == 1 else 8),
                                      nbytes=data.nbytes)
@@ -98,6 +102,9 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         if graph.tensors[tensor].is_constant:
             return const_name(tensor)
         p = plan.where[tensor]
+        dtype = graph.tensors[tensor].dtype
+        if dtype != "int8":  # regions are int8_t *; the planner keeps every offset 4-byte aligned
+            return f"({CTYPES[dtype]} *)(void *)({p.region} + {p.offset})"
         return f"{p.region} + {p.offset}"
 
     def field_value(value: object) -> str:
@@ -130,8 +137,7 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         calls: list[KernelCall] = op.kernel_calls(node, graph)
         for call in calls:
             var = params_var(node.name)
-            struct = call.kernel[: -len("_s8")] + "_params" if call.kernel.endswith("_s8") else call.kernel + "_params"
-            params.append(dict(var=var, struct=struct,
+            params.append(dict(var=var, struct=call.params_type,
                                fields=[f".{k} = {field_value(v)}," for k, v in call.params.items()]))
             args = ", ".join(pointer(a) for a in call.args)
             lines.append(f"{name}_{call.kernel}(&{var}, {args});")

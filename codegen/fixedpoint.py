@@ -75,3 +75,18 @@ def rounding_divide(numerator: np.ndarray, denominator: int | np.ndarray) -> np.
     d = np.asarray(denominator, dtype=np.int64)
     biased = np.where(n >= 0, n + d // 2, n - d // 2)
     return np.where(biased >= 0, biased // d, -((-biased) // d))
+
+
+def requantize_s64(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """acc * multiplier * 2**(shift-31) for the 64-bit accumulators of 16-bit activations.
+
+    The Q31 multiplier is first rounded to Q15 so that acc * multiplier fits in int64 for any
+    |acc| < 2**47; then a rounding right shift by 15 - shift (ties toward +infinity), as the
+    TFLite 16x8 reference does. Requires shift <= 14 (checked at quantization time).
+    """
+    m = np.asarray(multiplier, dtype=np.int64)
+    reduced = np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+    total_shift = 15 - np.asarray(shift, dtype=np.int64)
+    product = np.asarray(acc, dtype=np.int64) * reduced
+    rounded = (product + (np.int64(1) << (total_shift - 1))) >> total_shift
+    return saturate_int32(rounded)

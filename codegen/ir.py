@@ -33,6 +33,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype == "int4":  # two codes per byte
+            return (self.size + 1) // 2
         return self.size * np.dtype(self.dtype).itemsize
 
 
@@ -71,6 +73,9 @@ class Graph:
         self.io: dict[str, IOInfo] = {}
         self.notes: list[str] = []  # things the user should be told (assumptions, warnings)
         self.source = ""
+        # Quantization a pre-quantized (QDQ) model already decided, kept instead of calibrating:
+        self.fixed_qparams: dict[str, tuple[float, int]] = {}  # activation → (scale, zero point)
+        self.fixed_weight_scales: dict[str, np.ndarray] = {}  # float weight constant → per-channel scales
 
     # --- tensors ---------------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -134,4 +139,6 @@ class Graph:
         g.io = dict(self.io)
         g.notes = list(self.notes)
         g.source = self.source
+        g.fixed_qparams = dict(self.fixed_qparams)
+        g.fixed_weight_scales = dict(self.fixed_weight_scales)
         return g

@@ -1,28 +1,141 @@
-"""Quantization: float graph + activation ranges → integer graph (TFLite int8 spec).
+"""Quantization: float graph + activation ranges (+ a precision plan) → integer graph.
 
-Each activation gets an asymmetric int8 (scale, zero point), chosen by its producer's operator
-(calibrated range by default; pass-through operators keep their input's); then each operator
-turns its float parameters into integer ones (weights, bias, multipliers, tables).
+The default is the TFLite int8 spec: asymmetric int8 activations, symmetric per-channel int8
+weights. A `Precision` plan can give any weighted layer (conv, depthwise conv, fully connected)
+int4 weights and/or int16 activations (the 16x8 scheme: symmetric int16, zero point 0).
+
+Steps: choose each activation's integer type (int16 for what a 16-bit layer produces, int8
+otherwise), insert `requantize` nodes where a consumer needs the other type, give every
+activation its (scale, zero point) — from the calibrated range, from the producing operator, or
+as a pre-quantized (QDQ) model fixed it — then let each operator make its integer parameters.
+The model's inputs and outputs stay int8.
 """
 
 from __future__ import annotations
 
-from mcugen.ir import Graph
+from dataclasses import dataclass, field
+
+from mcugen.errors import McugenError
+from mcugen.ir import Graph, Node, Tensor
 from mcugen.ops import op_for
 from mcugen.ops.base import qparams_from_range
 
+WEIGHTED_OPS = ("conv", "depthwise_conv", "fully_connected")
+WEIGHT_BITS = (8, 4)
+ACTIVATION_BITS = (8, 16)
 
-def quantize(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    weight_bits: int = 8  # 8 or 4
+    activation_bits: int = 8  # 8 or 16: the type of the layer's input and output activations
+
+    def __str__(self) -> str:
+        return f"w{self.weight_bits}a{self.activation_bits}"
+
+
+@dataclass
+class Precision:
+    """Per-layer bit widths: a default for every weighted layer, and overrides by node name."""
+
+    default: LayerPrecision = LayerPrecision()
+    layers: dict[str, LayerPrecision] = field(default_factory=dict)
+
+    def of(self, node: Node) -> LayerPrecision:
+        return self.layers.get(node.name, self.default) if node.op in WEIGHTED_OPS else LayerPrecision()
+
+    def describe(self) -> str:
+        parts = [f"default {self.default}"] + [f"{k} {v}" for k, v in sorted(self.layers.items())
+                                                 if v != self.default]
+        return ", ".join(parts)
+
+
+def check_precision(graph: Graph, precision: Precision) -> None:
+    """One clear sentence for a plan that names unknown layers or unsupported bit widths."""
+    weighted = {n.name for n in graph.nodes if n.op in WEIGHTED_OPS}
+    for name, p in [("default", precision.default), *precision.layers.items()]:
+        if p.weight_bits not in WEIGHT_BITS or p.activation_bits not in ACTIVATION_BITS:
+            raise McugenError(f"precision {p} for {name}: weights must be int8 or int4 and activations int8 "
+                              "or int16")
+        if name != "default" and name not in weighted:
+            shown = ", ".join(sorted(weighted)[:6]) or "none"
+            raise McugenError(f"precision given for {name!r}, which is not a conv, depthwise conv or fully "
+                              f"connected layer of this model (those are: {shown})")
+
+
+def quantize(graph: Graph, ranges: dict[str, tuple[float, float]], precision: Precision | None = None) -> Graph:
+    precision = precision or Precision()
+    check_precision(graph, precision)
     q = graph.copy()
+    copied_from = _assign_types(q, precision)
     for name in q.inputs:
-        t = q.tensors[name]
-        t.scale, t.zero_point = qparams_from_range(*ranges[name])
-        t.dtype = "int8"
+        _set_qparams(q, q.tensors[name], *ranges[name])
     for node in q.nodes:
         op = op_for(node)
         for name in node.outputs:
             t = q.tensors[name]
-            t.scale, t.zero_point = op.output_qparams(node, q, *ranges.get(name, (0.0, 0.0)))
-            t.dtype = "int8"
+            lo, hi = ranges.get(copied_from.get(name, name), (0.0, 0.0))
+            if t.dtype == "int16" or node.op == "requantize" or name in q.fixed_qparams:
+                _set_qparams(q, t, lo, hi)
+            else:
+                t.scale, t.zero_point = op.output_qparams(node, q, lo, hi)
+        if node.op in WEIGHTED_OPS:
+            node.q["weight_bits"] = precision.of(node).weight_bits
         op.quantize(node, q)
     return q
+
+
+def _set_qparams(graph: Graph, t: Tensor, lo: float, hi: float) -> None:
+    if t.name in graph.fixed_qparams and t.dtype == "int8":
+        t.scale, t.zero_point = graph.fixed_qparams[t.name]
+    elif t.dtype == "int16":  # symmetric, zero point 0, as the 16x8 kernels require
+        t.scale, t.zero_point = max(abs(lo), abs(hi), 1e-6) / 32767.0, 0
+    else:
+        t.scale, t.zero_point = qparams_from_range(lo, hi)
+
+
+def _assign_types(graph: Graph, precision: Precision) -> dict[str, str]:
+    """Set every activation's dtype and insert requantize nodes between 8- and 16-bit layers.
+
+    Returns {requantized copy: the tensor it copies}, whose calibrated range the copy shares.
+    """
+    for t in graph.activations():
+        t.dtype = "int8"
+    for node in graph.nodes:
+        if precision.of(node).activation_bits == 16:
+            graph.tensors[node.outputs[0]].dtype = "int16"
+        elif node.op == "reshape":  # an alias keeps its input's bytes, so its type too
+            graph.tensors[node.outputs[0]].dtype = graph.tensors[node.inputs[0]].dtype
+
+    converted: dict[tuple[str, str], str] = {}
+
+    def as_type(tensor: str, dtype: str, before: int) -> str:
+        if graph.tensors[tensor].dtype == dtype:
+            return tensor
+        key = (tensor, dtype)
+        if key not in converted:
+            src = graph.tensors[tensor]
+            name = graph.unique_name(f"{tensor}_{'s16' if dtype == 'int16' else 's8'}")
+            graph.add_tensor(Tensor(name, src.shape, dtype))
+            graph.nodes.insert(before, Node("requantize", graph.unique_name(f"{tensor}_to_{dtype}"), [tensor], [name]))
+            converted[key] = name
+        return converted[key]
+
+    i = 0
+    while i < len(graph.nodes):
+        node = graph.nodes[i]
+        if node.op != "reshape":
+            wanted = "int16" if precision.of(node).activation_bits == 16 else "int8"
+            for k, name in enumerate(node.inputs):
+                if graph.tensors[name].is_constant or (k > 0 and node.op in WEIGHTED_OPS):
+                    continue
+                before = len(graph.nodes)
+                node.inputs[k] = as_type(name, wanted, i)
+                i += len(graph.nodes) - before  # the inserted node ran first
+        i += 1
+    for k, name in enumerate(graph.outputs):  # the model's outputs stay int8
+        if graph.tensors[name].dtype != "int8":
+            new = as_type(name, "int8", len(graph.nodes))
+            graph.outputs[k] = new
+            graph.io[new] = graph.io.pop(name)
+    return {copy: tensor for (tensor, _), copy in converted.items()}

@@ -87,7 +87,7 @@ def first_differing_layer(compiled: CompiledModel, link, record, sample_input: b
     run = link.infer_layers(sample_input)
     values = run_int(compiled.graph, feeds1, keep_all=True)
     for (node_name, tensor), got in zip(record.layers, run.layers):
-        want = values[tensor].astype(np.int8).tobytes()
+        want = values[tensor].astype(compiled.graph.tensors[tensor].dtype).tobytes()
         if bytes(got) != want:
             return f"{node_name} (tensor {tensor})"
     return None

@@ -15,6 +15,7 @@ from mcugen.compiler import CompiledModel, compile_model
 from mcugen.data import to_physical
 from mcugen.emit import generate_library
 from mcugen.ops.base import quantize_array
+from mcugen.quantize import Precision
 from mcugen.reference import run_int
 
 SUPPORT = Path(__file__).parent / "support"
@@ -72,9 +73,10 @@ def golden(compiled: CompiledModel, qin: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def check_bit_exact(model: Path, calib: Path | None, tmp: Path, samples: dict[str, np.ndarray],
-                    compilers=("gcc", "clang"), sanitize: bool = False, name: str = "net") -> CompiledModel:
+                    compilers=("gcc", "clang"), sanitize: bool = False, name: str = "net",
+                    precision: Precision | None = None) -> CompiledModel:
     """Generate, compile with each compiler, run, and assert the outputs equal the golden reference."""
-    compiled = compile_model(model, calib, name)
+    compiled = compile_model(model, calib, name, precision=precision)
     lib = generate_library(compiled.graph, tmp / "lib", compiled.calibration)
     qin = quantized_inputs(compiled, samples)
     flat = np.concatenate([qin[n].reshape(len(qin[n]), -1) for n in compiled.graph.inputs], axis=1)

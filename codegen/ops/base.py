@@ -18,6 +18,7 @@ from mcugen.errors import McugenError
 from mcugen.ir import Graph, Node
 
 QMIN, QMAX = -128, 127
+INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767)}  # activation dtypes and their codes
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class KernelCall:
     kernel: str  # e.g. "conv_s8": firmware/kernels/mcugen_conv_s8.{c,h}
     params: dict[str, object] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)  # tensor names, passed as pointers in this order
+
+    @property
+    def params_type(self) -> str:
+        """The params struct: `<prefix>_conv_params_t` for conv_s8 (the int8 kernels came first),
+        `<prefix>_conv_s4_params_t` for conv_s4, and so on."""
+        return (self.kernel[: -len("_s8")] if self.kernel.endswith("_s8") else self.kernel) + "_params"
 
 
 class Op(ABC):
@@ -106,11 +113,12 @@ def dequantize_array(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray
     return (q.astype(np.float32) - zero_point) * np.float32(scale)
 
 
-def activation_bounds(node: Node, scale: float, zero_point: int) -> tuple[int, int]:
-    """The int8 clamp that implements a fused activation (attrs["act"] = (lo, hi) in float)."""
+def activation_bounds(node: Node, scale: float, zero_point: int, dtype: str = "int8") -> tuple[int, int]:
+    """The integer clamp that implements a fused activation (attrs["act"] = (lo, hi) in float)."""
+    qmin, qmax = INT_RANGES[dtype]
     lo, hi = node.attrs.get("act", (-np.inf, np.inf))
-    qlo = QMIN if not np.isfinite(lo) else max(QMIN, zero_point + int(round(lo / scale)))
-    qhi = QMAX if not np.isfinite(hi) else min(QMAX, zero_point + int(round(hi / scale)))
+    qlo = qmin if not np.isfinite(lo) else max(qmin, zero_point + int(round(lo / scale)))
+    qhi = qmax if not np.isfinite(hi) else min(qmax, zero_point + int(round(hi / scale)))
     return qlo, qhi
 
 
@@ -121,23 +129,42 @@ def apply_float_activation(node: Node, y: np.ndarray) -> np.ndarray:
     return y
 
 
-def per_channel_weights(w: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 weights, one scale per output channel (range +/-127, zero point 0)."""
-    reduce_axes = tuple(i for i in range(w.ndim) if i != axis)
-    max_abs = np.max(np.abs(w), axis=reduce_axes).astype(np.float64)
-    scale = np.where(max_abs > 0, max_abs / 127.0, 1.0 / 127.0)
+def per_channel_weights(w: np.ndarray, axis: int = 0, bits: int = 8, scale: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric weights, one scale per output channel, zero point 0: codes in +/-(2**(bits-1) - 1)
+    (+/-127 for int8, +/-7 for int4). A given scale (from a pre-quantized model) is kept as is."""
+    qmax = 2 ** (bits - 1) - 1
+    if scale is None:
+        reduce_axes = tuple(i for i in range(w.ndim) if i != axis)
+        max_abs = np.max(np.abs(w), axis=reduce_axes).astype(np.float64)
+        scale = np.where(max_abs > 0, max_abs / qmax, 1.0 / qmax)
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (w.shape[axis],)).copy()
     shape = [1] * w.ndim
     shape[axis] = -1
-    q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    q = np.clip(np.round(w / scale.reshape(shape)), -qmax, qmax).astype(np.int8)
     return q, scale
 
 
+def pack_int4(codes: np.ndarray) -> np.ndarray:
+    """int4 codes (in int8) → bytes, two per byte, low nibble first, in C (row-major) order.
+
+    The kernels read code i from byte i / 2 (low nibble when i is even) and sign-extend it.
+    An odd count leaves the last high nibble zero.
+    """
+    flat = codes.reshape(-1).astype(np.int64) & 0xF
+    if flat.size % 2:
+        flat = np.append(flat, 0)
+    return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
+
+
 def quantize_bias(bias: np.ndarray | None, input_scale: float, weight_scale: np.ndarray,
-                  channels: int) -> np.ndarray:
+                  channels: int, bits: int = 32) -> np.ndarray:
+    """Bias at scale input_scale * weight_scale: int32, or int64 for 16-bit activations."""
+    dtype = np.int32 if bits == 32 else np.int64
     if bias is None:
-        return np.zeros(channels, dtype=np.int32)
+        return np.zeros(channels, dtype=dtype)
     q = np.round(bias.astype(np.float64) / (input_scale * weight_scale))
-    return np.clip(q, -(2**31), 2**31 - 1).astype(np.int32)
+    return np.clip(q, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype(dtype)
 
 
 def output_multipliers(input_scale: float, weight_scale: np.ndarray, output_scale: float

@@ -1,15 +1,19 @@
-"""Conv2D, int8 (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_s8.c.
+"""Conv2D (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_{s8,s4,s16}.c.
 
   acc[oy,ox,oc] = bias[oc] + sum_{ky,kx,ic in group(oc)} (x[iy,ix,ic] - zp_in) * w[oc,ky,kx,ic]
   y = clamp(zp_out + requantize(acc, multiplier[oc], shift[oc]), act_min, act_max)
 Padded positions are skipped, i.e. they hold the real value 0. Weights are OHWI, per-channel.
+Variants (see `weighted_kernel`): s8 = int8 activations and weights; s4 = int8 activations,
+int4 weights packed two per byte; s16 = int16 activations (zero point 0), int8 weights, int64
+bias and accumulator, requantize_s64.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mcugen.fixedpoint import requantize
+from mcugen.errors import McugenError
+from mcugen.fixedpoint import requantize, requantize_s64
 from mcugen.ir import Graph, Node
 
 from .base import (
@@ -46,19 +50,29 @@ def conv_geometry(node: Node) -> dict:
 
 
 def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
-    """Shared by conv, depthwise conv and fully connected: int8 weights, int32 bias, multipliers."""
+    """Shared by conv, depthwise conv and fully connected: per-channel weights of node.q["weight_bits"]
+    (8 or 4), bias (int32, or int64 for int16 activations), multipliers and the output clamp."""
     x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
     y = graph.tensors[node.outputs[0]]
+    bits = node.q.setdefault("weight_bits", 8)
     bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
-    wq, wscale = per_channel_weights(w.data, axis=weight_axis)
+    fixed_scale = graph.fixed_weight_scales.get(w.name) if bits == 8 else None
+    wq, wscale = per_channel_weights(w.data, axis=weight_axis, bits=bits, scale=fixed_scale)
     channels = w.data.shape[weight_axis]
     multiplier, shift = output_multipliers(x.scale, wscale, y.scale)
-    act_min, act_max = activation_bounds(node, y.scale, y.zero_point)
+    wide = y.dtype == "int16"
+    if wide and np.any(shift > 14):
+        raise McugenError(f"layer {node.name!r}: its input, weight and output scales are too far apart for "
+                          "16-bit activations; keep this layer at 8-bit activations")
+    act_min, act_max = activation_bounds(node, y.scale, y.zero_point, y.dtype)
     wt = graph.add_constant(f"{node.name}_weights", wq)
     wt.scale = wscale
+    if bits == 4:
+        wt.dtype = "int4"  # codes kept unpacked here; the emitter packs them (ops.base.pack_int4)
     node.q.update(
         weights=wt.name,
-        bias=graph.add_constant(f"{node.name}_bias", quantize_bias(bias, x.scale, wscale, channels)).name,
+        bias=graph.add_constant(f"{node.name}_bias",
+                                quantize_bias(bias, x.scale, wscale, channels, 64 if wide else 32)).name,
         multiplier=graph.add_constant(f"{node.name}_multiplier", multiplier).name,
         shift=graph.add_constant(f"{node.name}_shift", shift).name,
         input_offset=-x.zero_point,
@@ -76,11 +90,21 @@ def quantized_fields(q: dict) -> dict:
                 multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]))
 
 
-def finish_int(node: Node, graph: Graph, acc: np.ndarray, channel_axis: int = -1) -> np.ndarray:
+def weighted_kernel(node: Node, graph: Graph, base: str) -> str:
+    """conv → conv_s8, conv_s4 (int4 weights) or conv_s16 (int16 activations)."""
+    if graph.tensors[node.outputs[0]].dtype == "int16":
+        return f"{base}_s16"
+    return f"{base}_s4" if node.q.get("weight_bits", 8) == 4 else f"{base}_s8"
+
+
+def finish_int(node: Node, graph: Graph, acc: np.ndarray) -> np.ndarray:
+    """Bias, requantize, output offset and clamp: the tail every weighted kernel shares."""
     q = node.q
+    y_dtype = graph.tensors[node.outputs[0]].dtype
     acc = acc + graph.const(q["bias"]).astype(np.int64)
-    y = requantize(acc, graph.const(q["multiplier"]), graph.const(q["shift"])) + q["output_offset"]
-    return np.clip(y, q["act_min"], q["act_max"]).astype(np.int8)
+    scaler = requantize_s64 if y_dtype == "int16" else requantize
+    y = scaler(acc, graph.const(q["multiplier"]), graph.const(q["shift"])) + q["output_offset"]
+    return np.clip(y, q["act_min"], q["act_max"]).astype(y_dtype)
 
 
 @register
@@ -111,7 +135,7 @@ class Conv(Op):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         w = graph.tensors[node.q["weights"]]
         q, a = node.q, node.attrs
-        return [KernelCall("conv_s8", dict(
+        return [KernelCall(weighted_kernel(node, graph, "conv"), dict(
             input_h=x.shape[1], input_w=x.shape[2], input_c=x.shape[3],
             output_h=y.shape[1], output_w=y.shape[2], output_c=y.shape[3],
             kernel_h=w.shape[1], kernel_w=w.shape[2],

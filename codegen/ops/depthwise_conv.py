@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import KernelCall, Op, apply_float_activation, register, window_patches
-from .conv import conv_geometry, finish_int, quantize_weighted, quantized_fields
+from .conv import conv_geometry, finish_int, quantize_weighted, quantized_fields, weighted_kernel
 
 
 def depthwise(patches: np.ndarray, w_hwo: np.ndarray, multiplier: int, mul) -> np.ndarray:
@@ -54,7 +54,7 @@ class DepthwiseConv(Op):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         w = graph.tensors[node.q["weights"]]
         q, a = node.q, node.attrs
-        return [KernelCall("depthwise_conv_s8", dict(
+        return [KernelCall(weighted_kernel(node, graph, "depthwise_conv"), dict(
             input_h=x.shape[1], input_w=x.shape[2], input_c=x.shape[3],
             output_h=y.shape[1], output_w=y.shape[2], output_c=y.shape[3],
             depth_multiplier=y.shape[3] // x.shape[3],

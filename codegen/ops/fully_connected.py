@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
-from .conv import finish_int, quantize_weighted, quantized_fields
+from .conv import finish_int, quantize_weighted, quantized_fields, weighted_kernel
 
 
 @register
@@ -38,7 +38,7 @@ class FullyConnected(Op):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         w = graph.tensors[node.q["weights"]]
         q = node.q
-        return [KernelCall("fully_connected_s8", dict(
+        return [KernelCall(weighted_kernel(node, graph, "fully_connected"), dict(
             rows=x.size // w.shape[1], input_size=w.shape[1], output_size=w.shape[0],
             **quantized_fields(q)), [x.name, y.name])]
 

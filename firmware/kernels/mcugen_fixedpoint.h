@@ -46,6 +46,24 @@ static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t
     return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(shifted, multiplier), right);
 }
 
+/* The 16-bit-activation variant (64-bit accumulators): the Q31 multiplier is rounded to Q15 so
+ * acc * multiplier fits in int64 for |acc| < 2^47, then shifted right by 15 - shift rounding
+ * ties toward +infinity. mcugen guarantees shift <= 14 for these layers. */
+static inline int32_t mcugen_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift)
+{
+    const int64_t reduced = multiplier < 0x7FFF0000 ? ((int64_t)multiplier + (1 << 15)) >> 16 : 0x7FFF;
+    const int32_t total_shift = 15 - shift;
+    const int64_t rounded = (acc * reduced + ((int64_t)1 << (total_shift - 1))) >> total_shift;
+    return mcugen_saturate_int32(rounded);
+}
+
+static inline int16_t mcugen_clamp_s16(int32_t x, int32_t lo, int32_t hi)
+{
+    if (x < lo) x = lo;
+    if (x > hi) x = hi;
+    return (int16_t)x;
+}
+
 static inline int8_t mcugen_clamp_s8(int32_t x, int32_t lo, int32_t hi)
 {
     if (x < lo) x = lo;
