@@ -22,26 +22,128 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
+def precision_of(args: argparse.Namespace):
+    from mcugen.quantize import Precision
+
+    if args.precision:
+        if args.weights or args.activations:
+            raise McugenError("give either --precision (a per-layer plan) or --weights/--activations, not both")
+        return Precision.load(args.precision)
+    return Precision.from_flags(args.weights, args.activations)
+
+
+def compile_from_args(args: argparse.Namespace):
     from mcugen.compiler import compile_model
+
+    compiled = compile_model(args.model, args.calib, args.name, args.calib_samples, precision=precision_of(args),
+                             method=args.method, percentile=args.percentile)
+    for w in compiled.warnings:
+        print(f"mcugen: warning: {w}", file=sys.stderr)
+    return compiled
+
+
+def validation_samples(args: argparse.Namespace, compiled, why: str):
+    from mcugen.data import load_samples
+
+    if not args.data:
+        raise McugenError(f"{why} needs validation data: pass --data val.npz (inputs, and labels y if any)")
+    samples = load_samples(args.data, compiled.float_graph, "validation")
+    return samples.take(args.samples) if getattr(args, "samples", None) else samples
+
+
+def choose_mixed_precision(args: argparse.Namespace, compiled):
+    """--flash-budget / --max-drop: search a per-layer plan, print it, and requantize with it."""
+    import dataclasses
+
+    from mcugen.mixed_precision import format_result, parse_size, search
+    from mcugen.quantize import quantize
+
+    if args.precision or args.weights or args.activations:
+        raise McugenError("--flash-budget/--max-drop choose the precision themselves; drop --precision, "
+                          "--weights and --activations")
+    samples = validation_samples(args, compiled, "mixed precision (--flash-budget/--max-drop)")
+    budget = parse_size(args.flash_budget) if args.flash_budget else None
+    result = search(compiled.float_graph, compiled.ranges, samples, budget, args.max_drop)
+    print(format_result(result, compiled.float_graph), file=sys.stderr if args.json else sys.stdout)
+    if args.save_plan:
+        result.plan.precision.save(args.save_plan)
+    graph = quantize(compiled.float_graph, compiled.ranges, result.plan.precision)
+    return dataclasses.replace(compiled, graph=graph, precision=result.plan.precision), result
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit import generate_library
 
     start = time.perf_counter()
-    compiled = compile_model(args.model, args.calib, args.name, args.calib_samples)
-    for w in compiled.warnings:
-        print(f"mcugen: warning: {w}", file=sys.stderr)
+    compiled = compile_from_args(args)
+    mixed = None
+    if args.flash_budget or args.max_drop is not None:
+        compiled, mixed = choose_mixed_precision(args, compiled)
+    elif args.save_plan:
+        compiled.precision.save(args.save_plan)
     lib = generate_library(compiled.graph, args.output, compiled.calibration, force=args.force)
     seconds = time.perf_counter() - start
     summary = dict(name=lib.name, folder=str(lib.folder), files=len(lib.files), layers=len(lib.layers),
                    macs=lib.macs, weight_bytes=lib.weight_bytes, arena_bytes=lib.arena_size,
-                   model_hash=lib.model_hash, calibration=compiled.calibration, seconds=round(seconds, 3))
+                   model_hash=lib.model_hash, calibration=compiled.calibration,
+                   precision=compiled.precision.as_dict(), seconds=round(seconds, 3))
+    if mixed is not None:
+        summary["mixed_precision"] = mixed.as_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {lib.folder}/ ({len(lib.files)} files) for model {lib.name!r} in {seconds:.2f} s")
         print(f"  layers {len(lib.layers)}, MACs {lib.macs:,}, weights {lib.weight_bytes:,} B (flash), "
               f"arena {lib.arena_size:,} B (RAM)")
-        print(f"  calibration: {compiled.calibration}; model hash {lib.model_hash}")
+        print(f"  calibration: {compiled.calibration}; precision {compiled.precision.describe()}; "
+              f"model hash {lib.model_hash}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from mcugen.compiler import load_float_graph
+    from mcugen.data import load_samples
+    from mcugen.quantize import parse_layer_precision
+    from mcugen.sweep import format_sweep, sweep
+
+    float_graph = load_float_graph(args.model, args.name)
+    calib = load_samples(args.calib, float_graph, "calibration")
+    data = load_samples(args.data, float_graph, "validation")
+    if args.samples:
+        data = data.take(args.samples)
+    try:
+        sizes = [int(s) for s in args.calib_sizes.split(",")] if args.calib_sizes else [10, 100, calib.count]
+    except ValueError:
+        raise McugenError(f"--calib-sizes {args.calib_sizes!r} is not a comma-separated list of counts") from None
+    methods = [m.strip() for m in args.methods.split(",")]
+    precisions = [parse_layer_precision(p.strip()) for p in args.precisions.split(",")]
+    float_acc, rows, notes = sweep(float_graph, calib, data, methods, sizes, precisions, args.percentile)
+    for n in notes:
+        print(f"mcugen: note: {n}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(dict(float_accuracy=float_acc, samples=data.count, rows=[asdict(r) for r in rows]), indent=2))
+    else:
+        print(format_sweep(float_acc, rows, data.count))
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from mcugen.sensitivity import analyze, format_report, plot_report
+
+    compiled = compile_from_args(args)
+    samples = validation_samples(args, compiled, "sensitivity analysis")
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else None
+    report = analyze(compiled.float_graph, compiled.ranges, samples, modes)
+    if args.plot:
+        plot_report(report, args.plot)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_report(report))
+        if args.plot:
+            print(f"plot: {args.plot}")
     return 0
 
 
@@ -141,15 +243,15 @@ def cmd_flash(args: argparse.Namespace) -> int:
         print(f"{session.name} booted {record.elf}: model {info.model_name} ({info.model_hash}), "
               f"{info.input_size} B in, {info.output_size} B out, ticks in {info.tick_unit}")
         return 0
-    print(flash_real(board, record.elf, method=args.method, binary=record.binary))
+    print(flash_real(board, record.elf, method=args.flash_method, binary=record.binary))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from mcugen.board import load_board
-    from mcugen.compiler import compile_model
     from mcugen.data import load_samples, random_samples
     from mcugen.flash import open_board
+    from mcugen.project import compile_project
     from mcugen.protocol import BoardLink
     from mcugen.verify import format_report, verify_on_board
 
@@ -158,7 +260,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.emulate and not board.is_emulated and not board.is_host:
         raise McugenError(f"{board.name} has no emulator; pick an emulated board (mcugen boards) or pass --port")
     record = _ensure_build(opts, quiet=args.json)
-    compiled = compile_model(opts.path(opts.model), opts.path(opts.calib), opts.name, opts.calib_samples)
+    compiled = compile_project(opts)
     if opts.data:
         samples = load_samples(opts.path(opts.data), compiled.float_graph, "verification")
     else:
@@ -192,7 +294,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder to write the C library into")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files (kept)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--flash-budget", help="mixed precision: fit the constants in this many bytes (e.g. 48K)")
+    p.add_argument("--max-drop", type=float, help="mixed precision: lose at most this much accuracy (points; "
+                   "without labels: dB of output SNR below all-int8)")
+    p.add_argument("--data", help="validation data for --flash-budget/--max-drop (.npz: inputs, labels y)")
+    p.add_argument("--samples", type=int, help="use only the first N validation samples")
+    p.add_argument("--save-plan", help="write the per-layer precision plan used to this JSON file")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("sensitivity", help="per-layer harm of int8 / int4 weights / int16 activations")
+    add_model_arguments(p)
+    p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
+    p.add_argument("--samples", type=int, help="use only the first N validation samples")
+    p.add_argument("--modes", help="comma-separated, from int8,int4,int16 (default: all)")
+    p.add_argument("--plot", help="also draw the table as a PNG bar chart (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("sweep", help="table of calibration method x calibration size x precision: accuracy, "
+                       "flash, arena")
+    p.add_argument("model", help="an .onnx file")
+    p.add_argument("--calib", required=True, help="calibration data (.npz or .npy)")
+    p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
+    p.add_argument("--samples", type=int, help="use only the first N validation samples")
+    p.add_argument("--name", help="C name of the model (default: the file name)")
+    p.add_argument("--methods", default="minmax,percentile,mse,entropy", help="calibration methods to compare")
+    p.add_argument("--calib-sizes", help="calibration sample counts (default: 10,100,all)")
+    p.add_argument("--precisions", default="w8a8,w4a8,w8a16", help="precisions to compare (w<bits>a<bits>)")
+    p.add_argument("--percentile", type=float, default=99.99, help="for the percentile method (default 99.99)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("boards", help="the boards mcugen can build for")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -212,14 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
             ("flash", "boot the firmware in QEMU (emulated boards) or write it to a real board", cmd_flash),
             ("verify", "run samples on the board and compare bit for bit with the golden reference", cmd_verify)):
         p = sub.add_parser(command, help=helptext)
-        add_model_arguments(p, model_required=False)
+        add_model_arguments(p, model_required=False, project=True)
         p.add_argument("--board", help="board name or alias (mcugen boards); default from mcugen.toml, else host")
         p.add_argument("-o", "--output", help="build folder (default: build/)")
         p.set_defaults(func=func)
         if command == "build":
             p.add_argument("--platformio", action="store_true", help="also write a PlatformIO project")
         if command == "flash":
-            p.add_argument("--method", help="st-flash, openocd or pio (default: the board's first)")
+            p.add_argument("--method", dest="flash_method",
+                           help="st-flash, openocd or pio (default: the board's first)")
             p.add_argument("--port", help="serial port of a real board")
         if command == "verify":
             p.add_argument("--data", help="inputs (.npz/.npy; labels y optional); default: random samples")
@@ -232,11 +364,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True) -> None:
+def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True, project: bool = False) -> None:
+    """The model, its calibration and its quantization; project commands default them from mcugen.toml."""
+    from mcugen.calibrate import METHODS
+
+    default = (lambda value: None) if project else (lambda value: value)  # noqa: E731
     p.add_argument("model", nargs=None if model_required else "?", help="an .onnx file")
     p.add_argument("--calib", help="representative inputs (.npz keyed by input name, or .npy) for calibration")
     p.add_argument("--calib-samples", type=int, help="use only the first N calibration samples")
     p.add_argument("--name", help="C name of the model (default: the file name)")
+    if p.prog.split()[-1] != "flash":  # flash has its own --method (how to write the board)
+        p.add_argument("--method", choices=METHODS, default=default("minmax"),
+                       help="how activation ranges are calibrated (default: minmax)")
+    p.add_argument("--percentile", type=float, default=default(99.99),
+                   help="for --method percentile: the percentile kept (default 99.99)")
+    p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
+    p.add_argument("--activations", choices=("int8", "int16"),
+                   help="activation bits of every conv/FC layer (default int8)")
+    p.add_argument("--precision", help="a per-layer precision plan (JSON, as written by generate --save-plan)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

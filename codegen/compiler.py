@@ -48,7 +48,8 @@ def load_float_graph(path: str | Path, name: str | None = None) -> Graph:
 
 
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
-                  calib_samples: int | None = None, precision: Precision | None = None) -> CompiledModel:
+                  calib_samples: int | None = None, precision: Precision | None = None,
+                  method: str = "minmax", percentile: float = 99.99) -> CompiledModel:
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
     if calib is None:
@@ -61,6 +62,8 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
         if calib_samples:
             samples = samples.take(calib_samples)
         source = f"{samples.count} samples from {calib}"
-    ranges = calibrate(float_graph, samples)
+    ranges = calibrate(float_graph, samples, method=method, percentile=percentile)
+    if method != "minmax":
+        source += f", {method}" + (f" {percentile:g}" if method == "percentile" else "") + " ranges"
     precision = precision or Precision()
     return CompiledModel(float_graph, quantize(float_graph, ranges, precision), ranges, source, warnings, precision)

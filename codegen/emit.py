@@ -75,6 +75,16 @@ def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[d
     return entries
 
 
+def constant_bytes(graph: Graph) -> int:
+    """Flash the model's constants take: what render_library would emit, without rendering."""
+    names: set[str] = set()
+    for node in graph.nodes:
+        for call in op_for(node).kernel_calls(node, graph):
+            names.update(v.tensor for v in call.params.values() if isinstance(v, ConstRef))
+            names.update(a for a in call.args if graph.tensors[a].is_constant)
+    return sum(graph.tensors[n].nbytes for n in names)
+
+
 def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str], Library]:
     """All files of the library, as {relative path: text}, without touching the disk."""
     name, NAME = graph.name, graph.name.upper()

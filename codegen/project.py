@@ -32,6 +32,11 @@ class Options:
     data: str | None = None
     samples: int | None = None
     seed: int = 0
+    method: str = "minmax"  # calibration method
+    percentile: float = 99.99
+    weights: str | None = None  # int8 / int4 for every weighted layer
+    activations: str | None = None  # int8 / int16
+    precision: str | None = None  # a per-layer plan file (JSON), e.g. from `generate --save-plan`
     base: Path = field(default_factory=Path.cwd)  # relative paths in mcugen.toml are relative to its folder
 
     def path(self, value: str | None) -> Path | None:
@@ -48,17 +53,20 @@ def load_options(overrides: dict, config_path: str | Path | None = None) -> Opti
         except tomllib.TOMLDecodeError as exc:
             raise McugenError(f"{config} is not valid TOML ({exc}); fix it or run `mcugen init --force`") from None
         model, build, verify = data.get("model", {}), data.get("build", {}), data.get("verify", {})
+        quant = data.get("quantize", {})
         opts = Options(model=model.get("path"), calib=model.get("calib"), calib_samples=model.get("calib_samples"),
                        name=model.get("name"), board=build.get("board", "host"), output=build.get("output", "build"),
                        data=verify.get("data"), samples=verify.get("samples"), seed=verify.get("seed", 0),
-                       base=config.parent.resolve())
+                       method=quant.get("method", "minmax"), percentile=quant.get("percentile", 99.99),
+                       weights=quant.get("weights"), activations=quant.get("activations"),
+                       precision=quant.get("precision"), base=config.parent.resolve())
     if overrides.get("model") is not None:
         # A model named on the command line brings its own [model] section: the file's calibration
         # data and C name belong to the file's model.
         opts.calib = opts.calib_samples = opts.name = None
     for key, value in overrides.items():
         if value is not None:
-            if key in ("model", "calib", "data", "output"):
+            if key in ("model", "calib", "data", "output", "precision"):
                 value = str(Path(value).resolve())  # flags are relative to the current folder
             setattr(opts, key, value)
     if opts.model is None:
@@ -113,8 +121,23 @@ def fingerprint(opts: Options) -> dict:
         raise McugenError(f"model file {model} does not exist; give the path of an .onnx file")
     if calib is not None and not calib.is_file():
         raise McugenError(f"calibration file {calib} does not exist; give an .npz or .npy file of samples")
+    plan = opts.path(opts.precision)
+    if plan is not None and not plan.is_file():
+        raise McugenError(f"precision plan {plan} does not exist; write one with `mcugen generate --save-plan`")
     return dict(mcugen=__version__, model=_digest(model), calib=_digest(calib), name=opts.name,
-                calib_samples=opts.calib_samples, board=opts.board)
+                calib_samples=opts.calib_samples, board=opts.board, method=opts.method, percentile=opts.percentile,
+                weights=opts.weights, activations=opts.activations, precision=_digest(plan))
+
+
+def compile_project(opts: Options):
+    """The model compiled as the options say: what `build` emits and `verify` checks against."""
+    from mcugen.compiler import compile_model
+    from mcugen.quantize import Precision
+
+    precision = (Precision.load(opts.path(opts.precision)) if opts.precision
+                 else Precision.from_flags(opts.weights, opts.activations))
+    return compile_model(opts.path(opts.model), opts.path(opts.calib), opts.name, opts.calib_samples,
+                         precision=precision, method=opts.method, percentile=opts.percentile)
 
 
 def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[str]]:
@@ -123,13 +146,12 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
 
     from mcugen.board import load_board
     from mcugen.build import build_firmware, export_platformio
-    from mcugen.compiler import compile_model
     from mcugen.emit import generate_library
 
     board = load_board(opts.board)
     out = build_dir(opts)
     start = time.perf_counter()
-    compiled = compile_model(opts.path(opts.model), opts.path(opts.calib), opts.name, opts.calib_samples)
+    compiled = compile_project(opts)
     lib = generate_library(compiled.graph, out / "lib", compiled.calibration, force=True)
     seconds = time.perf_counter() - start
     result = build_firmware(lib.folder, lib.name, board, out / "firmware")

@@ -13,7 +13,9 @@ The model's inputs and outputs stay int8.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, Node, Tensor
@@ -48,6 +50,49 @@ class Precision:
         parts = [f"default {self.default}"] + [f"{k} {v}" for k, v in sorted(self.layers.items())
                                                  if v != self.default]
         return ", ".join(parts)
+
+    def as_dict(self) -> dict:
+        return dict(default=str(self.default), layers={k: str(v) for k, v in sorted(self.layers.items())})
+
+    def save(self, path: str | Path) -> None:
+        try:
+            Path(path).write_text(json.dumps(self.as_dict(), indent=2) + "\n")
+        except OSError as exc:
+            raise McugenError(f"cannot write the precision plan {path} ({exc.strerror})") from None
+
+    @staticmethod
+    def load(path: str | Path) -> Precision:
+        """A plan saved by `mcugen generate --save-plan`: {"default": "w8a8", "layers": {"conv1": "w4a8"}}."""
+        try:
+            raw = json.loads(Path(path).read_text())
+            return Precision(parse_layer_precision(raw.get("default", "w8a8")),
+                             {k: parse_layer_precision(v) for k, v in raw.get("layers", {}).items()})
+        except FileNotFoundError:
+            raise McugenError(f"precision plan {path} does not exist") from None
+        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
+            raise McugenError(f"precision plan {path} is not a JSON object like "
+                              f'{{"default": "w8a8", "layers": {{"conv1": "w4a8"}}}} ({exc})') from None
+
+    @staticmethod
+    def from_flags(weights: str | None = None, activations: str | None = None) -> Precision:
+        """--weights int8|int4 and --activations int8|int16 for every weighted layer."""
+        w = {None: 8, "int8": 8, "int4": 4}.get(weights)
+        a = {None: 8, "int8": 8, "int16": 16}.get(activations)
+        if w is None:
+            raise McugenError(f"--weights {weights} is not supported; choose int8 or int4")
+        if a is None:
+            raise McugenError(f"--activations {activations} is not supported; choose int8 or int16")
+        return Precision(LayerPrecision(w, a))
+
+
+def parse_layer_precision(text: str) -> LayerPrecision:
+    """'w4a8' / 'w8a16' → LayerPrecision."""
+    try:
+        w, a = str(text).lower().removeprefix("w").split("a")
+        return LayerPrecision(int(w), int(a))
+    except ValueError:
+        raise McugenError(f"precision {text!r} is not of the form w<weight bits>a<activation bits>, "
+                          "e.g. w8a8, w4a8, w8a16") from None
 
 
 def check_precision(graph: Graph, precision: Precision) -> None:

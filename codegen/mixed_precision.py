@@ -1,0 +1,212 @@
+"""Mixed precision under a budget: choose int8 / int4 weights and int8 / int16 activations per
+layer so the model fits a flash budget with the least measured harm, or loses at most a given
+amount of accuracy with the least flash.
+
+The search is greedy and measured. Per-layer sensitivity (sensitivity.py) ranks the layers: the
+output noise a layer adds at int4 (10^(-SNR/10)) per byte that int4 saves. Layers go to int4 in
+that order until the budget is met; then, if the measured drop exceeds --max-drop, int16
+activations are tried on the layers they help most, and int4 layers are swapped for cheaper ones.
+Every plan the search keeps was quantized and run in full on the validation data — the numbers
+printed are measured, not predicted.
+
+Drop: with labels, float top-1 accuracy minus the plan's (points); without labels, the all-int8
+model's output SNR minus the plan's (dB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcugen.data import Samples
+from mcugen.emit import constant_bytes
+from mcugen.errors import McugenError
+from mcugen.evaluate import Score, float_outputs, quantized_outputs, score
+from mcugen.ir import Graph
+from mcugen.planner import plan_memory
+from mcugen.quantize import LayerPrecision, Precision, quantize
+from mcugen.sensitivity import SensitivityReport, analyze
+
+MAX_SWAPS = 24  # bounds the local search on large models
+
+
+@dataclass
+class Candidate:
+    precision: Precision
+    flash: int  # bytes of constants
+    arena: int
+    score: Score
+    drop: float
+    layer_bytes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class MixedResult:
+    plan: Candidate
+    int8: Candidate
+    float_score: Score
+    sensitivity: SensitivityReport
+    flash_budget: int | None
+    max_drop: float | None
+    evaluated: int
+
+    def as_dict(self) -> dict:
+        def cand(c: Candidate) -> dict:
+            return dict(flash_bytes=c.flash, arena_bytes=c.arena, drop=round(c.drop, 4), **c.score.as_dict())
+        return dict(plan=self.plan.precision.as_dict(), result=cand(self.plan), int8=cand(self.int8),
+                    float_score=self.float_score.value, unit=self.float_score.unit,
+                    flash_budget=self.flash_budget, max_drop=self.max_drop, plans_evaluated=self.evaluated)
+
+
+def parse_size(text: str) -> int:
+    """'48K', '48KB', '49152', '0.5M' → bytes (K = 1024)."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    scale = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t)
+    except ValueError:
+        raise McugenError(f"size {text!r} is not a number of bytes like 48K, 49152 or 0.5M") from None
+    if value <= 0:
+        raise McugenError(f"size {text!r} must be positive")
+    return int(value * scale)
+
+
+class _Evaluator:
+    """Quantizes and scores plans, remembering each so no plan is run twice."""
+
+    def __init__(self, float_graph: Graph, ranges: dict, samples: Samples, reference, float_score: Score):
+        self.graph, self.ranges, self.samples = float_graph, ranges, samples
+        self.reference, self.float_score = reference, float_score
+        self.int8_snr: float | None = None
+        self.cache: dict[tuple, Candidate] = {}
+
+    def flash(self, p: Precision) -> tuple[Graph, int]:
+        q = quantize(self.graph, self.ranges, p)
+        return q, constant_bytes(q)
+
+    def __call__(self, p: Precision) -> Candidate:
+        key = (p.default, tuple(sorted(p.layers.items())))
+        if key not in self.cache:
+            q, flash = self.flash(p)
+            s = score(self.reference, quantized_outputs(q, self.samples), self.samples.labels)
+            drop = s.drop_from(self.float_score) if s.accuracy is not None else (self.int8_snr or s.snr_db) - s.snr_db
+            self.cache[key] = Candidate(Precision(p.default, dict(p.layers)), flash, plan_memory(q).arena_size, s, drop)
+        return self.cache[key]
+
+
+def search(float_graph: Graph, ranges: dict[str, tuple[float, float]], samples: Samples,
+           flash_budget: int | None = None, max_drop: float | None = None) -> MixedResult:
+    if flash_budget is None and max_drop is None:
+        raise McugenError("mixed precision needs --flash-budget, --max-drop or both")
+    reference = float_outputs(float_graph, samples)
+    float_score = score(reference, reference, samples.labels)
+    evaluate = _Evaluator(float_graph, ranges, samples, reference, float_score)
+    int8 = evaluate(Precision())
+    evaluate.int8_snr = int8.score.snr_db
+
+    sens = analyze(float_graph, ranges, samples, ["int4", "int16"])
+    weights = {s.layer: s.weights for s in sens.layers}
+    saved = {s.layer: weights[s.layer] - (weights[s.layer] + 1) // 2 for s in sens.layers}
+    noise4 = {s.layer: 10 ** (-s.snr["int4"] / 10) for s in sens.layers}
+    to_int4 = sorted(saved, key=lambda name: noise4[name] / max(saved[name], 1))  # cheapest harm per byte first
+
+    plan = Precision()
+    if flash_budget is not None:
+        for name in to_int4:
+            if evaluate.flash(plan)[1] <= flash_budget:
+                break
+            plan.layers[name] = LayerPrecision(4, 8)
+        smallest = evaluate.flash(plan)[1]
+        if smallest > flash_budget:
+            raise McugenError(f"no plan meets the flash budget of {flash_budget:,} B: even with every weighted layer "
+                              f"at int4 the constants take {smallest:,} B (int8: {int8.flash:,} B); raise the "
+                              "budget or prune the model")
+        best = evaluate(plan)
+        if max_drop is not None and best.drop > max_drop:
+            best = _repair(evaluate, best, max_drop, flash_budget, sens, to_int4)
+    else:
+        best = int8
+        if best.drop > max_drop:
+            best = _repair(evaluate, best, max_drop, None, sens, to_int4)
+        for name in to_int4:  # shrink while the measured drop stays within bounds
+            if best.precision.layers.get(name, LayerPrecision()).activation_bits == 16:
+                continue
+            trial = evaluate(_with(best.precision, name, LayerPrecision(4, 8)))
+            if trial.drop <= max_drop and trial.flash < best.flash:
+                best = trial
+    if max_drop is not None and best.drop > max_drop:
+        what = f"within {flash_budget:,} B of flash" if flash_budget is not None else "at all"
+        unit = "points" if float_score.accuracy is not None else "dB"
+        raise McugenError(f"no plan {what} keeps the drop within {max_drop:g} {unit}: "
+                          f"the best found loses {best.drop:.2f} ({best.flash:,} B, plan {best.precision.describe()}); "
+                          "relax --max-drop or --flash-budget")
+    return MixedResult(best, int8, float_score, sens, flash_budget, max_drop, len(evaluate.cache))
+
+
+def _with(p: Precision, name: str, lp: LayerPrecision) -> Precision:
+    layers = dict(p.layers)
+    if lp == p.default:
+        layers.pop(name, None)
+    else:
+        layers[name] = lp
+    return Precision(p.default, layers)
+
+
+def _repair(evaluate: _Evaluator, best: Candidate, max_drop: float, flash_budget: int | None,
+            sens: SensitivityReport, to_int4: list[str]) -> Candidate:
+    """Lower the drop of a plan that loses too much, staying within the flash budget."""
+    # 1. int16 activations where they raise the SNR most (int8-weight layers only).
+    gain16 = sorted(sens.layers, key=lambda s: s.snr["int16"], reverse=True)
+    for s in gain16:
+        current = best.precision.layers.get(s.layer, best.precision.default)
+        if current.weight_bits != 8 or current.activation_bits == 16:
+            continue
+        try:
+            trial = evaluate(_with(best.precision, s.layer, LayerPrecision(8, 16)))
+        except McugenError:  # scales too far apart for 16x8 in this layer
+            continue
+        if trial.drop < best.drop and (flash_budget is None or trial.flash <= flash_budget):
+            best = trial
+        if best.drop <= max_drop:
+            return best
+    # 2. swap an int4 layer back to int8 for one (or more) cheaper layers at int4.
+    swaps = 0
+    for harmful in reversed(to_int4):
+        if best.drop <= max_drop or swaps >= MAX_SWAPS:
+            break
+        if best.precision.layers.get(harmful, LayerPrecision()).weight_bits != 4:
+            continue
+        trial_p = _with(best.precision, harmful, LayerPrecision())
+        for name in to_int4:
+            if flash_budget is None or evaluate.flash(trial_p)[1] <= flash_budget:
+                break
+            if name != harmful and trial_p.layers.get(name, trial_p.default).weight_bits == 8:
+                trial_p = _with(trial_p, name, LayerPrecision(4, 8))
+        swaps += 1
+        trial = evaluate(trial_p)
+        if trial.drop < best.drop and (flash_budget is None or trial.flash <= flash_budget):
+            best = trial
+    return best
+
+
+def format_result(r: MixedResult, graph: Graph) -> str:
+    unit = r.float_score.unit
+    ops = {n.name: n.op for n in graph.nodes}
+    p = r.plan.precision
+    rows = [["layer", "op", "weights", "precision"]]
+    for s in sorted(r.sensitivity.layers, key=lambda s: list(ops).index(s.layer)):
+        rows.append([s.layer, ops[s.layer], f"{s.weights:,}", str(p.layers.get(s.layer, p.default))])
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["mixed-precision plan:"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    budget = [f"flash budget {r.flash_budget:,} B"] if r.flash_budget is not None else []
+    budget += [f"max drop {r.max_drop:g}"] if r.max_drop is not None else []
+
+    def line(label: str, c: Candidate) -> str:
+        what = f"accuracy {c.score.accuracy:.2f} %" if c.score.accuracy is not None else f"SNR {c.score.snr_db:.1f} dB"
+        return f"  {label}: constants {c.flash:,} B, arena {c.arena:,} B, {what}, drop {c.drop:.2f}"
+
+    lines.append(f"  {', '.join(budget)}; {r.evaluated} plans measured on {r.sensitivity.samples} samples"
+                 + (f", float accuracy {r.float_score.value:.2f} {unit}" if unit == "%" else ""))
+    lines.append(line("all int8", r.int8))
+    lines.append(line("chosen  ", r.plan) + f" ({100.0 * r.plan.flash / max(r.int8.flash, 1):.0f} % of int8 flash)")
+    return "\n".join(lines)
