@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mcugen import __version__
+from mcugen.calibrate import DEFAULT_PERCENTILE
 from mcugen.errors import McugenError
 
 
@@ -321,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="minmax,percentile,mse,entropy", help="calibration methods to compare")
     p.add_argument("--calib-sizes", help="calibration sample counts (default: 10,100,all)")
     p.add_argument("--precisions", default="w8a8,w4a8,w8a16", help="precisions to compare (w<bits>a<bits>)")
-    p.add_argument("--percentile", type=float, default=99.99, help="for the percentile method (default 99.99)")
+    p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE,
+                   help="for the percentile method (default 99.9)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sweep)
 
@@ -376,8 +378,8 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     if p.prog.split()[-1] != "flash":  # flash has its own --method (how to write the board)
         p.add_argument("--method", choices=METHODS, default=default("minmax"),
                        help="how activation ranges are calibrated (default: minmax)")
-    p.add_argument("--percentile", type=float, default=default(99.99),
-                   help="for --method percentile: the percentile kept (default 99.99)")
+    p.add_argument("--percentile", type=float, default=default(DEFAULT_PERCENTILE),
+                   help="for --method percentile: the percentile kept (default 99.9)")
     p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
     p.add_argument("--activations", choices=("int8", "int16"),
                    help="activation bits of every conv/FC layer (default int8)")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcugen.calibrate import calibrate
+from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples, load_samples, random_samples
 from mcugen.errors import McugenError
 from mcugen.frontend import import_onnx
@@ -49,7 +49,7 @@ def load_float_graph(path: str | Path, name: str | None = None) -> Graph:
 
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
                   calib_samples: int | None = None, precision: Precision | None = None,
-                  method: str = "minmax", percentile: float = 99.99) -> CompiledModel:
+                  method: str = "minmax", percentile: float = DEFAULT_PERCENTILE) -> CompiledModel:
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
     if calib is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import tomllib
 
 from mcugen import __version__
+from mcugen.calibrate import DEFAULT_PERCENTILE
 from mcugen.errors import McugenError
 
 CONFIG = "mcugen.toml"
@@ -33,7 +34,7 @@ class Options:
     samples: int | None = None
     seed: int = 0
     method: str = "minmax"  # calibration method
-    percentile: float = 99.99
+    percentile: float = DEFAULT_PERCENTILE
     weights: str | None = None  # int8 / int4 for every weighted layer
     activations: str | None = None  # int8 / int16
     precision: str | None = None  # a per-layer plan file (JSON), e.g. from `generate --save-plan`
@@ -57,7 +58,7 @@ def load_options(overrides: dict, config_path: str | Path | None = None) -> Opti
         opts = Options(model=model.get("path"), calib=model.get("calib"), calib_samples=model.get("calib_samples"),
                        name=model.get("name"), board=build.get("board", "host"), output=build.get("output", "build"),
                        data=verify.get("data"), samples=verify.get("samples"), seed=verify.get("seed", 0),
-                       method=quant.get("method", "minmax"), percentile=quant.get("percentile", 99.99),
+                       method=quant.get("method", "minmax"), percentile=quant.get("percentile", DEFAULT_PERCENTILE),
                        weights=quant.get("weights"), activations=quant.get("activations"),
                        precision=quant.get("precision"), base=config.parent.resolve())
     if overrides.get("model") is not None:

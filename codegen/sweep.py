@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from mcugen.calibrate import calibrate
+from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples
 from mcugen.emit import constant_bytes
 from mcugen.errors import McugenError
@@ -33,7 +33,7 @@ class SweepRow:
 
 
 def sweep(float_graph: Graph, calib: Samples, data: Samples, methods: list[str], sizes: list[int],
-          precisions: list[LayerPrecision], percentile: float = 99.99
+          precisions: list[LayerPrecision], percentile: float = DEFAULT_PERCENTILE
           ) -> tuple[float | None, list[SweepRow], list[str]]:
     """Returns (float accuracy or None, one row per combination, notes on skipped combinations)."""
     reference = float_outputs(float_graph, data)

@@ -237,7 +237,8 @@ def test_digits_cnn_every_method_gives_finite_ranges(digits, method):
         assert minmax[name][0] <= lo <= hi <= minmax[name][1], (name, lo, hi, minmax[name])
 
 
-def test_digits_cnn_default_percentile_wants_more_samples(digits):
+def test_digits_cnn_percentile_99_99_wants_more_samples(digits):
     graph, samples = digits
+    calibrate(graph, samples, "percentile")  # the default, 99.9, needs 1000 values: 100 samples of logits
     with pytest.raises(McugenError, match="'logits' has only 2000 .* at least 1000 calibration samples"):
-        calibrate(graph, samples, "percentile")
+        calibrate(graph, samples, "percentile", percentile=99.99)
