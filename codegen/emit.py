@@ -153,7 +153,8 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
             lines.append(f"{name}_{call.kernel}(&{var}, {args});")
             if call.kernel not in kernels:
                 kernels.append(call.kernel)
-        lines.append(f"{NAME}_LAYER_DONE({len(layers)}, {pointer(node.outputs[0])}, {out.nbytes});")
+        where = plan.where[node.outputs[0]]  # the layer hook takes bytes (const int8_t *) whatever the type
+        lines.append(f"{NAME}_LAYER_DONE({len(layers)}, {where.region} + {where.offset}, {out.nbytes});")
         steps.append(dict(index=len(layers), comment=comment, lines=lines))
         layers.append((node.name, node.outputs[0]))
 

@@ -39,8 +39,10 @@ class KernelCall:
     @property
     def params_type(self) -> str:
         """The params struct: `<prefix>_conv_params_t` for conv_s8 (the int8 kernels came first),
-        `<prefix>_conv_s4_params_t` for conv_s4, and so on."""
-        return (self.kernel[: -len("_s8")] if self.kernel.endswith("_s8") else self.kernel) + "_params"
+        `<prefix>_conv_s4_params_t` for conv_s4, and so on; a type conversion keeps both types
+        (`<prefix>_requantize_s16_s8_params_t`)."""
+        base = self.kernel[: -len("_s8")] if self.kernel.endswith("_s8") else self.kernel
+        return (self.kernel if base.endswith(("_s8", "_s16")) else base) + "_params"
 
 
 class Op(ABC):

@@ -93,6 +93,9 @@ def quantized_fields(q: dict) -> dict:
 def weighted_kernel(node: Node, graph: Graph, base: str) -> str:
     """conv → conv_s8, conv_s4 (int4 weights) or conv_s16 (int16 activations)."""
     if graph.tensors[node.outputs[0]].dtype == "int16":
+        if node.q.get("weight_bits", 8) == 4:
+            raise McugenError(f"layer {node.name!r}: int4 weights with int16 activations (w4a16) are not "
+                              "supported; give it w4a8 or w8a16")
         return f"{base}_s16"
     return f"{base}_s4" if node.q.get("weight_bits", 8) == 4 else f"{base}_s8"
 

@@ -1,0 +1,28 @@
+/* mcugen_conv_s4.h — 2-D convolution (grouped or not), NHWC, int8 activations and int4 weights.
+ * See mcugen_conv_s4.c. */
+#ifndef MCUGEN_CONV_S4_H
+#define MCUGEN_CONV_S4_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t input_h, input_w, input_c;
+    int32_t output_h, output_w, output_c;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t groups;
+    int32_t input_offset;  /* minus the input zero point */
+    int32_t output_offset; /* the output zero point */
+    int32_t act_min, act_max;
+    const uint8_t *weights;    /* int4 [output_c][kernel_h][kernel_w][input_c / groups], two per byte,
+                                  low nibble first */
+    const int32_t *bias;       /* [output_c], at scale input_scale * weight_scale[oc] */
+    const int32_t *multiplier; /* [output_c], Q31 */
+    const int32_t *shift;      /* [output_c] */
+} mcugen_conv_s4_params_t;
+
+void mcugen_conv_s4(const mcugen_conv_s4_params_t *p, const int8_t *input, int8_t *output);
+
+#endif /* MCUGEN_CONV_S4_H */

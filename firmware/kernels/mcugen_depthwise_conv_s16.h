@@ -1,0 +1,27 @@
+/* mcugen_depthwise_conv_s16.h — depthwise 2-D convolution, NHWC, int16 activations and int8 weights.
+ * See the .c file. */
+#ifndef MCUGEN_DEPTHWISE_CONV_S16_H
+#define MCUGEN_DEPTHWISE_CONV_S16_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t input_h, input_w, input_c;
+    int32_t output_h, output_w, output_c;
+    int32_t depth_multiplier; /* output_c / input_c */
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t input_offset;  /* minus the input zero point (0 for int16 activations) */
+    int32_t output_offset; /* the output zero point (0 for int16 activations) */
+    int32_t act_min, act_max;
+    const int8_t *weights;     /* [kernel_h][kernel_w][output_c] */
+    const int64_t *bias;       /* [output_c] */
+    const int32_t *multiplier; /* [output_c], Q31 */
+    const int32_t *shift;      /* [output_c], at most 14 */
+} mcugen_depthwise_conv_s16_params_t;
+
+void mcugen_depthwise_conv_s16(const mcugen_depthwise_conv_s16_params_t *p, const int16_t *input, int16_t *output);
+
+#endif /* MCUGEN_DEPTHWISE_CONV_S16_H */

@@ -1,0 +1,22 @@
+/* mcugen_fully_connected_s4.h — fully connected layer, int8 activations and int4 weights.
+ * See the .c file. */
+#ifndef MCUGEN_FULLY_CONNECTED_S4_H
+#define MCUGEN_FULLY_CONNECTED_S4_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t rows;          /* input vectors processed one after another (usually 1) */
+    int32_t input_size, output_size;
+    int32_t input_offset;  /* minus the input zero point */
+    int32_t output_offset; /* the output zero point */
+    int32_t act_min, act_max;
+    const uint8_t *weights;    /* int4 [output_size][input_size], two per byte, low nibble first */
+    const int32_t *bias;       /* [output_size] */
+    const int32_t *multiplier; /* [output_size], Q31 */
+    const int32_t *shift;      /* [output_size] */
+} mcugen_fully_connected_s4_params_t;
+
+void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output);
+
+#endif /* MCUGEN_FULLY_CONNECTED_S4_H */

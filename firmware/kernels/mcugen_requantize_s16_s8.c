@@ -1,0 +1,23 @@
+/*
+ * mcugen_requantize_s16_s8.c — the seam from a 16-bit layer to an 8-bit one: each element moved
+ * from int16 to int8 and to the new scale.
+ *
+ *   output[i] = clamp(requantize(input[i] + input_offset, multiplier, shift) + output_offset,
+ *                     -128, 127)
+ *
+ * with multiplier * 2^(shift - 31) = input_scale / output_scale (mcugen_requantize, int32).
+ * The output offset is added in int64, so a saturated requantize cannot overflow.
+ * Numpy twin: codegen/ops/requantize.py.
+ */
+#include "mcugen_requantize_s16_s8.h"
+#include "mcugen_fixedpoint.h"
+
+void mcugen_requantize_s16_s8(const mcugen_requantize_s16_s8_params_t *p, const int16_t *input, int8_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = (int32_t)input[i] + p->input_offset;
+        const int64_t y = (int64_t)mcugen_requantize(x, p->multiplier, p->shift) + p->output_offset;
+        output[i] = mcugen_clamp_s8(mcugen_saturate_int32(y), INT8_MIN, INT8_MAX);
+    }
+}
