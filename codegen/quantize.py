@@ -144,12 +144,15 @@ def _assign_types(graph: Graph, precision: Precision) -> dict[str, str]:
 
     Returns {requantized copy: the tensor it copies}, whose calibrated range the copy shares.
     """
+    # A reshape (an alias keeps its input's bytes) and a max pool (int8 or int16 kernel, same
+    # scale) take either type and keep it: no seam before them.
+    follow_input_type = ("reshape", "max_pool")
     for t in graph.activations():
         t.dtype = "int8"
     for node in graph.nodes:
         if precision.of(node).activation_bits == 16:
             graph.tensors[node.outputs[0]].dtype = "int16"
-        elif node.op == "reshape":  # an alias keeps its input's bytes, so its type too
+        elif node.op in follow_input_type:
             graph.tensors[node.outputs[0]].dtype = graph.tensors[node.inputs[0]].dtype
 
     converted: dict[tuple[str, str], str] = {}
@@ -169,7 +172,7 @@ def _assign_types(graph: Graph, precision: Precision) -> dict[str, str]:
     i = 0
     while i < len(graph.nodes):
         node = graph.nodes[i]
-        if node.op != "reshape":
+        if node.op not in follow_input_type:
             wanted = "int16" if precision.of(node).activation_bits == 16 else "int8"
             for k, name in enumerate(node.inputs):
                 if graph.tensors[name].is_constant or (k > 0 and node.op in WEIGHTED_OPS):

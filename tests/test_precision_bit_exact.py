@@ -111,7 +111,7 @@ def test_int4_weights_with_int16_activations_are_refused(tmp_path):
 
 
 def mixed_model(tmp_path):
-    """conv1 (16-bit, reads the graph input) → depthwise (8-bit, int4) → conv3 (16-bit) → maxpool (8-bit)
+    """conv1 (16-bit, reads the graph input) → depthwise (8-bit, int4) → conv3 (16-bit) → maxpool (16-bit)
     → flatten → fc1 (int4) → fc2 (16-bit, feeds the graph output). Seams both ways."""
     nodes = [
         helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
@@ -153,7 +153,7 @@ def test_mixed_model_with_seams_both_ways(tmp_path):
     compiled = check_bit_exact(model, calib, tmp_path, test, precision=plan)
     g = compiled.graph
     assert kernels_of(compiled) >= {"conv_s16", "depthwise_conv_s4", "fully_connected_s4", "fully_connected_s16",
-                                    "requantize_s8_s16", "requantize_s16_s8", "max_pool_s8"}
+                                    "requantize_s8_s16", "requantize_s16_s8", "max_pool_s16"}
     first = g.nodes[0]
     assert first.op == "requantize" and first.inputs == g.inputs  # the 16-bit first layer reads a seam
     last = g.producer(g.outputs[0])
@@ -199,6 +199,38 @@ def test_every_layer_bit_exact_through_the_layer_hook(tmp_path):
     model, calib, test = mixed_model(tmp_path)
     compiled = compile_model(model, calib, "net", precision=mixed_plan(weighted_names(model, calib)))
     assert check_every_layer(compiled, tmp_path, test, ("gcc", "clang")) == {"int8", "int16"}
+
+
+def pool_between_convs(tmp_path, pool_feeds_output: bool):
+    """conv (relu) → MaxPool (pads, ceil mode, fused Clip) → conv, or → the graph output."""
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("MaxPool", ["r1"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                              ceil_mode=1),
+             helper.make_node("Clip", ["p", "lo", "hi"], ["y" if pool_feeds_output else "q"])]
+    inits = {"W1": w(5, 3, 3, 3), "B1": w(5), "lo": np.array(0.0, np.float32), "hi": np.array(1.0, np.float32)}
+    if not pool_feeds_output:
+        nodes.append(helper.make_node("Conv", ["q", "W2", "B2"], ["y"], pads=[0, 1, 0, 1]))
+        inits.update(W2=w(3, 5, 2, 2), B2=w(3))
+    return make_model(tmp_path / "pool.onnx", nodes, {"x": [1, 3, 11, 10]}, {"y": None}, inits)
+
+
+@pytest.mark.parametrize("pool_feeds_output", [False, True], ids=["between_convs", "feeds_output"])
+def test_int16_max_pool_needs_no_seam(pool_feeds_output, tmp_path):
+    """A 16-bit conv's output is pooled as int16 (max_pool_s16), with its scale: no requantize
+    around the pool, only at the graph's int8 input and output."""
+    model = pool_between_convs(tmp_path, pool_feeds_output)
+    calib, test = samples({"x": [1, 3, 11, 10]}, 4)
+    compiled = check_bit_exact(model, save_samples(tmp_path / "calib.npz", calib), tmp_path, test,
+                               precision=Precision(W8A16))
+    g = compiled.graph
+    assert [n.op for n in g.nodes].count("requantize") == 2
+    pool = next(n for n in g.nodes if n.op == "max_pool")
+    x, y = g.tensors[pool.inputs[0]], g.tensors[pool.outputs[0]]
+    assert x.dtype == y.dtype == "int16" and (x.scale, x.zero_point) == (y.scale, y.zero_point)
+    assert (pool.q["act_min"], pool.q["act_max"]) == (0, min(32767, round(1.0 / y.scale)))  # the fused Clip
+    assert "max_pool_s16" in kernels_of(compiled)
+    assert check_every_layer(compiled, tmp_path, test) == {"int8", "int16"}
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")

@@ -1,14 +1,15 @@
-"""MaxPool, int8: the twin of firmware/kernels/mcugen_max_pool_s8.c.
+"""MaxPool, int8 or int16: the twin of firmware/kernels/mcugen_max_pool_{s8,s16}.c.
 
   y[oy,ox,c] = clamp(max over the window's valid positions of x[iy,ix,c], act_min, act_max)
-The output keeps the input's scale and zero point, so no requantization is needed.
+The output keeps the input's type, scale and zero point, so no requantization is needed: a
+16-bit layer's output is pooled as int16 (quantize.py lets max_pool follow its input's type).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import QMIN, KernelCall, Op, activation_bounds, apply_float_activation, register, window_patches
+from .base import INT_RANGES, KernelCall, Op, activation_bounds, apply_float_activation, register, window_patches
 
 
 def pool_params(node, graph) -> dict:
@@ -36,15 +37,19 @@ class MaxPool(Op):
         return x.scale, x.zero_point
 
     def quantize(self, node, graph):
-        y = graph.tensors[node.outputs[0]]
-        node.q["act_min"], node.q["act_max"] = activation_bounds(node, y.scale, y.zero_point)
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        if y.dtype == "int16":  # quantize() gave every int16 tensor a scale from its own range
+            y.scale, y.zero_point = x.scale, x.zero_point
+        node.q["act_min"], node.q["act_max"] = activation_bounds(node, y.scale, y.zero_point, y.dtype)
 
     def run_int(self, node, graph, xs):
         a = node.attrs
-        p = window_patches(xs[0].astype(np.int64), a["kernel"], a["strides"], (1, 1), a["pads"], QMIN)
-        return np.clip(p.max(axis=(3, 4)), node.q["act_min"], node.q["act_max"]).astype(np.int8)
+        dtype = graph.tensors[node.outputs[0]].dtype
+        p = window_patches(xs[0].astype(np.int64), a["kernel"], a["strides"], (1, 1), a["pads"], INT_RANGES[dtype][0])
+        return np.clip(p.max(axis=(3, 4)), node.q["act_min"], node.q["act_max"]).astype(dtype)
 
     def kernel_calls(self, node, graph):
         params = pool_params(node, graph)
         params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
-        return [KernelCall("max_pool_s8", params, [node.inputs[0], node.outputs[0]])]
+        kernel = "max_pool_s16" if graph.tensors[node.outputs[0]].dtype == "int16" else "max_pool_s8"
+        return [KernelCall(kernel, params, [node.inputs[0], node.outputs[0]])]
