@@ -4,8 +4,10 @@ run on the host must equal the numpy golden reference bit for bit."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +263,29 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
     (total8, w8, count), (total4, w4, _) = sizes[W8A8], sizes[W4A8]
     assert w8 == count and w4 == (count + 1) // 2
     assert total8 - total4 == w8 - w4  # bias, multipliers and shifts are unchanged
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm is not installed")
+def test_mixed_precision_digits_cnn_bit_exact_on_qemu(tmp_path, monkeypatch, capsys):
+    """On a Cortex-M4 in QEMU (int64 arithmetic of the 16-bit kernels included), through the project
+    file's [quantize] precision plan: every sample bit-exact."""
+    from mcugen.cli import main
+
+    digits = Path(__file__).resolve().parent.parent / "examples" / "digits"
+    for f in ("cnn.onnx", "calib_cnn.npz", "test_cnn.npz"):
+        shutil.copy(digits / f, tmp_path / f)
+    (tmp_path / "plan.json").write_text(json.dumps(
+        {"default": "w8a8", "layers": {"conv1": "w8a16", "conv2": "w4a8", "fc": "w8a16"}}))
+    (tmp_path / "mcugen.toml").write_text('[model]\npath = "cnn.onnx"\ncalib = "calib_cnn.npz"\n'
+                                          '[build]\nboard = "stm32"\n[verify]\ndata = "test_cnn.npz"\n'
+                                          '[quantize]\nprecision = "plan.json"\n')
+    monkeypatch.chdir(tmp_path)
+    code = main(["verify", "--samples", "20", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["bit_exact"] == report["samples"] == 20 and report["mismatches"] == []
+    lib = json.loads((tmp_path / "build" / "stm32f405" / "build.json").read_text())
+    kernels = {p.name for p in Path(lib["library"]).glob("kernels/*.c")}
+    assert {"cnn_conv_s16.c", "cnn_conv_s4.c", "cnn_fully_connected_s16.c", "cnn_max_pool_s16.c",
+            "cnn_requantize_s8_s16.c", "cnn_requantize_s16_s8.c"} <= kernels
