@@ -14,6 +14,7 @@ from onnx import numpy_helper, shape_inference
 
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, IOInfo, Node, Tensor
+from mcugen.qdq_import import attach, strip_qdq
 
 MIN_OPSET = 11
 
@@ -34,6 +35,7 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
 
 def import_onnx(path: str | Path, name: str | None = None) -> Graph:
     model = load_onnx(path)
+    model, qdq = strip_qdq(model)  # a pre-quantized model: its float twin, and the scales it fixed
     graph = Graph(name or Path(path).stem)
     graph.source = str(path)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -52,6 +54,7 @@ def import_onnx(path: str | Path, name: str | None = None) -> Graph:
     except Exception as exc:
         raise McugenError(f"ONNX shape inference failed on {path}: {exc}".split("\n")[0]) from None
     _Importer(model, graph, opset).run()
+    attach(graph, qdq)
     return graph
 
 

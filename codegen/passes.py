@@ -38,17 +38,39 @@ def _sole_consumer(graph: Graph, tensor: str) -> Node | None:
     return None
 
 
-def _bypass(graph: Graph, node: Node) -> None:
-    """Remove a node whose output equals its first input."""
+def _bypass(graph: Graph, node: Node, same_values: bool = True) -> None:
+    """Remove a node whose output equals its first input — or, when a fold moved its work into
+    the producer (same_values=False), whose output the producer now writes."""
     graph.nodes.remove(node)
     src, dst = node.inputs[0], node.outputs[0]
+    survivor = src
     if dst in graph.outputs and src not in graph.inputs:
         # Keep the user-facing output name: the producer of src now writes dst.
         producer = graph.producer(src)
         if producer is not None and src not in graph.outputs and len(graph.consumers(src)) == 0:
             producer.outputs = [dst if o == src else o for o in producer.outputs]
-            return
-    graph.replace_uses(dst, src)
+            survivor = dst
+    if survivor == src:
+        graph.replace_uses(dst, src)
+    _merge_fixed_qparams(graph, src, dst, survivor, same_values)
+
+
+def _merge_fixed_qparams(graph: Graph, src: str, dst: str, survivor: str, same_values: bool) -> None:
+    """A pre-quantized model's fixed quantization follows the values: after a fold the surviving
+    tensor holds what dst held, so it takes dst's (src's described values no longer exist)."""
+    fixed = graph.fixed_qparams
+    qp = fixed.get(src, fixed.get(dst)) if same_values else fixed.get(dst)
+    fixed.pop(src, None)
+    fixed.pop(dst, None)
+    if qp is not None:
+        fixed[survivor] = qp
+
+
+def _carry_weight_scales(graph: Graph, old: str, new: str) -> None:
+    """A weight constant rewritten without changing its values per output channel keeps its
+    pre-quantized scales (a BatchNorm fold changes the values, so its new constant gets none)."""
+    if old in graph.fixed_weight_scales:
+        graph.fixed_weight_scales[new] = graph.fixed_weight_scales[old]
 
 
 def remove_identities(graph: Graph) -> None:
@@ -69,7 +91,7 @@ def fold_batch_norm(graph: Graph) -> None:
             new_b = (bias * scale + shift).astype(np.float32)
             b_name = graph.add_constant(f"{producer.name}_bias_bn", new_b).name
             producer.inputs = producer.inputs[:2] + [b_name]
-            _bypass(graph, bn)
+            _bypass(graph, bn, same_values=False)
             continue
         x = graph.tensors[bn.inputs[0]]
         if len(x.shape) != 4:
@@ -102,7 +124,7 @@ def fold_bias_add(graph: Graph) -> None:
         total = (np.broadcast_to(c.reshape(-1), (out_features,)) + bias).astype(np.float32)
         producer.inputs = producer.inputs[:2] + [graph.add_constant(f"{producer.name}_bias", total).name]
         add.op, add.inputs, add.attrs = "identity", [other], {}
-        _bypass(graph, add)
+        _bypass(graph, add, same_values=False)
 
 
 def fuse_activations(graph: Graph) -> None:
@@ -115,7 +137,7 @@ def fuse_activations(graph: Graph) -> None:
         lo, hi = (0.0, np.inf) if act.attrs["fn"] == "relu" else (act.attrs["min"], act.attrs["max"])
         old_lo, old_hi = producer.attrs.get("act", (-np.inf, np.inf))
         producer.attrs["act"] = (max(lo, old_lo), min(hi, old_hi))
-        _bypass(graph, act)
+        _bypass(graph, act, same_values=False)
 
 
 # --- layout -------------------------------------------------------------------------------
@@ -163,6 +185,7 @@ def to_channels_last(graph: Graph) -> None:
             w = graph.tensors[node.inputs[1]]
             node.inputs[1] = graph.add_constant(f"{node.name}_weight_ohwi",
                                                 np.ascontiguousarray(w.data.transpose(0, 2, 3, 1))).name
+            _carry_weight_scales(graph, w.name, node.inputs[1])
         if op == "transpose":
             # physical out = logical in .transpose(perm) .transpose(out layout), and
             # logical in = physical in .transpose(inverse of the input layout): compose the three.
@@ -249,7 +272,9 @@ def fold_transpose_into_fully_connected(graph: Graph) -> None:
         order = np.arange(src.size).reshape(src.shape).transpose(transpose.attrs["perm"]).reshape(-1)
         new_w = np.empty_like(w)
         new_w[:, order] = w
+        old_w = fc.inputs[1]
         fc.inputs[1] = graph.add_constant(f"{fc.name}_weight_nhwc", new_w).name
+        _carry_weight_scales(graph, old_w, fc.inputs[1])
         reshape.inputs = [transpose.inputs[0]]
         graph.nodes.remove(transpose)
 
