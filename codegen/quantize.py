@@ -46,10 +46,20 @@ class Precision:
     def of(self, node: Node) -> LayerPrecision:
         return self.layers.get(node.name, self.default) if node.op in WEIGHTED_OPS else LayerPrecision()
 
+    @property
+    def weight_only(self) -> bool:
+        """Float32 activations everywhere (check_precision refuses a plan that mixes 32 with 8/16)."""
+        return self.default.activation_bits == 32
+
     def describe(self) -> str:
-        parts = [f"default {self.default}"] + [f"{k} {v}" for k, v in sorted(self.layers.items())
-                                                 if v != self.default]
-        return ", ".join(parts)
+        """'w8a8', 'w8a8, conv1 w4a8', or for many overrides 'w8a8, 6 layers w4a8'."""
+        overrides = {k: v for k, v in sorted(self.layers.items()) if v != self.default}
+        if len(overrides) <= 2:
+            return ", ".join([str(self.default)] + [f"{k} {v}" for k, v in overrides.items()])
+        counts: dict[str, int] = {}
+        for v in overrides.values():
+            counts[str(v)] = counts.get(str(v), 0) + 1
+        return ", ".join([str(self.default)] + [f"{n} layers {v}" for v, n in sorted(counts.items())])
 
     def as_dict(self) -> dict:
         return dict(default=str(self.default), layers={k: str(v) for k, v in sorted(self.layers.items())})
@@ -181,9 +191,16 @@ def _assign_types(graph: Graph, precision: Precision) -> dict[str, str]:
                 node.inputs[k] = as_type(name, wanted, i)
                 i += len(graph.nodes) - before  # the inserted node ran first
         i += 1
-    for k, name in enumerate(graph.outputs):  # the model's outputs stay int8
-        if graph.tensors[name].dtype != "int8":
-            new = as_type(name, "int8", len(graph.nodes))
-            graph.outputs[k] = new
-            graph.io[new] = graph.io.pop(name)
-    return {copy: tensor for (tensor, _), copy in converted.items()}
+    copied_from = {copy: tensor for (tensor, _), copy in converted.items()}
+    for name in graph.outputs:  # the model's outputs stay int8 and keep their names
+        t = graph.tensors[name]
+        if t.dtype == "int8":
+            continue
+        wide = graph.add_tensor(Tensor(graph.unique_name(f"{name}_s16"), t.shape, t.dtype)).name
+        for node in graph.nodes:
+            node.outputs = [wide if o == name else o for o in node.outputs]
+            node.inputs = [wide if i == name else i for i in node.inputs]
+        t.dtype = "int8"
+        graph.nodes.append(Node("requantize", graph.unique_name(f"{name}_to_int8"), [wide], [name]))
+        copied_from[wide] = name
+    return copied_from

@@ -156,3 +156,11 @@ def test_bad_precision_plans(capsys, tmp_path):
         code, _, err = run_cli(capsys, "generate", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
                                "--precision", plan, "-o", tmp_path / "lib")
         assert code == 1 and message in err, (text, err)
+
+
+def test_a_16_bit_last_layer_keeps_the_output_name_and_int8_type():
+    graph, ranges, _ = digits("mlp")
+    q = quantize(graph, ranges, Precision(LayerPrecision(8, 16)))
+    assert q.outputs == graph.outputs and set(q.io) == set(graph.io)
+    out = q.tensors[q.outputs[0]]
+    assert out.dtype == "int8" and q.nodes[-1].op == "requantize" and q.nodes[-1].outputs == q.outputs

@@ -77,3 +77,36 @@ def test_boards_table(capsys):
     for name in ("stm32f405", "nucleo-f446re", "mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "microbit",
                  "host"):
         assert name in out
+
+
+@pytest.mark.parametrize("board,extra", [
+    ("stm32", ["--weights", "int4"]),
+    ("stm32", ["--activations", "int16", "--method", "mse"]),
+    ("mps2-an505", ["--weights", "int4", "--method", "percentile"]),
+    ("host", ["--activations", "int16"]),
+])
+def test_quantization_modes_bit_exact_on_the_board(capsys, tmp_path, board, extra):
+    report = verify(capsys, tmp_path, board, "cnn", 10, *extra)
+    assert report["bit_exact"] == report["samples"] == 10 and report["mismatches"] == []
+    assert report["float_top1_agreement"] >= 0.9
+
+
+def test_quantize_section_of_the_project_file_reaches_build_and_verify(capsys, tmp_path, monkeypatch):
+    for f in ("cnn.onnx", "calib_cnn.npz", "test_cnn.npz"):
+        shutil.copy(DIGITS / f, tmp_path / f)
+    (tmp_path / "plan.json").write_text('{"default": "w8a8", "layers": {"conv2": "w4a8", "fc": "w8a16"}}')
+    (tmp_path / "mcugen.toml").write_text('[model]\npath = "cnn.onnx"\ncalib = "calib_cnn.npz"\n\n[build]\n'
+                                          'board = "host"\n\n[quantize]\nmethod = "entropy"\nprecision = "plan.json"\n'
+                                          '\n[verify]\ndata = "test_cnn.npz"\nsamples = 8\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 0
+    record = json.loads((tmp_path / "build" / "host" / "build.json").read_text())
+    assert record["fingerprint"]["method"] == "entropy" and record["fingerprint"]["precision"]
+    assert any("fully_connected" in name or "fc" in name for name, _ in record["layers"])
+    capsys.readouterr()
+    assert main(["verify", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bit_exact"] == 8
+    (tmp_path / "plan.json").write_text('{"default": "w8a8", "layers": {"conv2": "w8a8"}}')
+    assert main(["verify", "--json"]) == 0  # a changed plan rebuilds
+    assert json.loads(capsys.readouterr().out)["model_hash"] != report["model_hash"]
