@@ -101,6 +101,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from mcugen.qdq_export import export_qdq
+
+    out = Path(args.output)
+    if out.resolve() == Path(args.model).resolve():
+        raise McugenError("-o names the input model itself; write the quantized model to another file")
+    if out.exists() and not args.force:
+        raise McugenError(f"{out} already exists; pass --force to replace it, or choose another -o")
+    if args.bits is not None:
+        if args.weights or args.precision:
+            raise McugenError("give either --bits or --weights/--precision, not both")
+        args.weights = f"int{args.bits}"
+    if args.activations not in (None, "int8"):
+        raise McugenError(f"--activations {args.activations} cannot be exported: mcugen writes QDQ models with "
+                          "int8 activations; generate C for the other modes")
+    compiled = compile_from_args(args)
+    if any(t.dtype != "int8" for t in compiled.graph.activations()):
+        raise McugenError("this precision plan has int16 activations, which the QDQ export does not write; "
+                          "use an int8-activation plan")
+    export_qdq(compiled, out)
+    print(f"wrote {out}: {len(compiled.graph.nodes)} quantized layers as QuantizeLinear/DequantizeLinear "
+          f"(ONNX Runtime runs it); calibration: {compiled.calibration}; precision {compiled.precision.describe()}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -311,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="also draw the table as a PNG bar chart (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("quantize", help="write mcugen's quantization as a QDQ ONNX model (for ONNX Runtime)")
+    add_model_arguments(p)
+    p.add_argument("--bits", type=int, choices=(8, 4), help="weight bits of every conv/FC layer (default 8)")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("sweep", help="table of calibration method x calibration size x precision: accuracy, "
                        "flash, arena")

@@ -11,6 +11,8 @@ from mcugen.data import Samples, load_samples, random_samples
 from mcugen.errors import McugenError
 from mcugen.frontend import import_onnx
 from mcugen.ir import Graph
+from mcugen.ops import op_for
+from mcugen.ops.base import Op
 from mcugen.passes import optimize
 from mcugen.quantize import Precision, quantize
 
@@ -47,13 +49,26 @@ def load_float_graph(path: str | Path, name: str | None = None) -> Graph:
     return optimize(graph)
 
 
+def calibrated_tensors(graph: Graph) -> list[str]:
+    """Activations whose quantization comes from calibration: neither fixed by a pre-quantized
+    model nor dictated by their operator (pass-through, softmax, sigmoid...)."""
+    producers = {n.outputs[0]: n for n in graph.nodes}
+    free = [t.name for t in graph.activations() if t.name not in graph.fixed_qparams]
+    return [n for n in free if n not in producers
+            or type(op_for(producers[n])).output_qparams is Op.output_qparams]
+
+
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
                   calib_samples: int | None = None, precision: Precision | None = None,
                   method: str = "minmax", percentile: float = DEFAULT_PERCENTILE) -> CompiledModel:
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
-    if calib is None:
+    if calib is None and float_graph.fixed_qparams and not calibrated_tensors(float_graph):
+        # a QDQ model that fixed every scale calibration could choose: nothing to calibrate
         samples: Samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
+        source = "scales from the pre-quantized (QDQ) model"
+    elif calib is None:
+        samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
         source = f"{RANDOM_CALIBRATION_SAMPLES} random normal samples (no --calib given)"
         warnings.append("no --calib data given: activation ranges come from random normal samples, so int8 "
                         "accuracy will suffer; pass --calib with a few hundred representative inputs")
