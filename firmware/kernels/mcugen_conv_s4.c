@@ -15,19 +15,33 @@
 #include "mcugen_conv_s4.h"
 #include "mcugen_fixedpoint.h"
 
-/* The int4 code at index i of a packed array, sign-extended. */
-static inline int32_t mcugen_conv_s4_weight(const uint8_t *packed, int32_t i)
+/* sum over i < n of (x[i] + offset) * code[first + i], codes int4 packed two per byte, low nibble
+ * first: ((nibble ^ 8) - 8) sign-extends a nibble. A run may start or end in the middle of a byte. */
+static int32_t mcugen_conv_s4_dot(const int8_t *x, const uint8_t *packed, int32_t first, int32_t n, int32_t offset)
 {
-    const int32_t byte = packed[i >> 1];
-    const int32_t nibble = (i & 1) ? (byte >> 4) : (byte & 0x0F);
-    return nibble - ((nibble & 0x08) << 1);
+    const uint8_t *b = packed + (first >> 1);
+    int32_t acc = 0;
+    int32_t i = 0;
+    if ((first & 1) && n > 0) {
+        acc += ((int32_t)x[0] + offset) * ((((int32_t)*b++ >> 4) ^ 8) - 8);
+        i = 1;
+    }
+    for (; i + 1 < n; i += 2) {
+        const int32_t byte = *b++;
+        acc += ((int32_t)x[i] + offset) * (((byte & 0x0F) ^ 8) - 8);
+        acc += ((int32_t)x[i + 1] + offset) * (((byte >> 4) ^ 8) - 8);
+    }
+    if (i < n) {
+        acc += ((int32_t)x[i] + offset) * ((((int32_t)*b & 0x0F) ^ 8) - 8);
+    }
+    return acc;
 }
 
 void mcugen_conv_s4(const mcugen_conv_s4_params_t *p, const int8_t *input, int8_t *output)
 {
     const int32_t group_in = p->input_c / p->groups;
     const int32_t group_out = p->output_c / p->groups;
-    int32_t oy, ox, oc, ky, kx, ic;
+    int32_t oy, ox, oc, ky, kx;
 
     for (oy = 0; oy < p->output_h; ++oy) {
         const int32_t in_y0 = oy * p->stride_h - p->pad_top;
@@ -47,10 +61,7 @@ void mcugen_conv_s4(const mcugen_conv_s4_params_t *p, const int8_t *input, int8_
                         if (ix < 0 || ix >= p->input_w) continue;
                         in_px = input + ((int32_t)iy * p->input_w + ix) * p->input_c + first_ic;
                         w_px = filter + (ky * p->kernel_w + kx) * group_in;
-                        for (ic = 0; ic < group_in; ++ic) {
-                            acc += ((int32_t)in_px[ic] + p->input_offset) *
-                                   mcugen_conv_s4_weight(p->weights, w_px + ic);
-                        }
+                        acc += mcugen_conv_s4_dot(in_px, p->weights, w_px, group_in, p->input_offset);
                     }
                 }
                 acc = mcugen_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;

@@ -43,7 +43,8 @@ void mcugen_depthwise_conv_s4(const mcugen_depthwise_conv_s4_params_t *p, const 
                         if (ix < 0 || ix >= p->input_w) continue;
                         x = input[((int32_t)iy * p->input_w + ix) * p->input_c + ic];
                         acc += (x + p->input_offset) *
-                               mcugen_depthwise_conv_s4_weight(p->weights, (ky * p->kernel_w + kx) * p->output_c + oc);
+                               mcugen_depthwise_conv_s4_weight(p->weights,
+                                                               (ky * p->kernel_w + kx) * p->output_c + oc);
                     }
                 }
                 acc = mcugen_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
