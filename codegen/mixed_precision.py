@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from mcugen.data import Samples
 from mcugen.emit import constant_bytes
 from mcugen.errors import McugenError
-from mcugen.evaluate import Score, float_outputs, quantized_outputs, score
+from mcugen.evaluate import Score, display_names, float_outputs, quantized_outputs, score
 from mcugen.ir import Graph
 from mcugen.planner import plan_memory
 from mcugen.quantize import LayerPrecision, Precision, quantize
@@ -193,8 +193,9 @@ def format_result(r: MixedResult, graph: Graph) -> str:
     ops = {n.name: n.op for n in graph.nodes}
     p = r.plan.precision
     rows = [["layer", "op", "weights", "precision"]]
+    shown = display_names([s.layer for s in r.sensitivity.layers])
     for s in sorted(r.sensitivity.layers, key=lambda s: list(ops).index(s.layer)):
-        rows.append([s.layer, ops[s.layer], f"{s.weights:,}", str(p.layers.get(s.layer, p.default))])
+        rows.append([shown[s.layer], ops[s.layer], f"{s.weights:,}", str(p.layers.get(s.layer, p.default))])
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["mixed-precision plan:"]
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]

@@ -17,7 +17,7 @@ import numpy as np
 
 from mcugen.data import Samples, to_physical
 from mcugen.errors import McugenError
-from mcugen.evaluate import BATCH, Score, float_outputs, score
+from mcugen.evaluate import BATCH, Score, display_names, float_outputs, score
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import INT_RANGES, dequantize_array
@@ -122,10 +122,11 @@ def format_report(report: SensitivityReport) -> str:
              + f"; {what} when only that layer is quantized, most harmful first"]
     head = [f"{m} {k}" for m in report.modes for k in (("drop", "SNR") if labelled else ("SNR",))]
     rows = [["layer", "op", "weights"] + head]
+    shown = display_names([s.layer for s in report.layers])
     for s in report.layers:
         cells = [c for m in report.modes
                  for c in ((f"{s.drops[m]:+.2f}", f"{s.snr[m]:.1f}") if labelled else (f"{s.snr[m]:.1f}",))]
-        rows.append([s.layer, s.op, f"{s.weights:,}"] + cells)
+        rows.append([shown[s.layer], s.op, f"{s.weights:,}"] + cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for k, r in enumerate(rows):
         lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
@@ -145,7 +146,7 @@ def plot_report(report: SensitivityReport, path: str | Path) -> None:
         raise McugenError("--plot needs matplotlib; install it with: pip install 'mcugen[plot]'") from None
     layers = report.layers[::-1]
     height = 0.8 / len(report.modes)
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(layers) * max(1, len(report.modes) / 2)))
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(layers) * max(1, len(report.modes) / 2)))
     y = np.arange(len(layers))
     for k, m in enumerate(report.modes):
         # Output SNR is finer than the accuracy of a few hundred samples; lower bars = more harm.
@@ -154,8 +155,9 @@ def plot_report(report: SensitivityReport, path: str | Path) -> None:
             if s.drops.get(m, 0) > 0:
                 ax.annotate(f"-{s.drops[m]:.2f} pt", (s.snr[m], yy + (k - (len(report.modes) - 1) / 2) * height),
                             xytext=(3, -3), textcoords="offset points", fontsize=7)
-    ax.set_yticks(y, [f"{s.layer} ({s.op})" for s in layers])
-    ax.set_xlabel("output SNR against float (dB) when only this layer is quantized; shorter = more harm"
+    shown = display_names([s.layer for s in layers], 32)
+    ax.set_yticks(y, [f"{shown[s.layer]} ({s.op})" for s in layers])
+    ax.set_xlabel("output SNR against float (dB) when only this layer is quantized\nshorter bar = more harm"
                   + ("\nlabels: accuracy drop in points" if report.unit == "%" else ""))
     title = f"Layer sensitivity, {report.samples} samples"
     if report.unit == "%":
