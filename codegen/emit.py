@@ -1,7 +1,8 @@
 """Emitter: integer graph + memory plan → a C library folder a firmware team can vendor as is.
 
 Files: <name>.h (the whole API), <name>.c (the schedule), <name>_weights.{h,c} (constants in
-flash), <name>_float.c (float convenience API), kernels/ (only the kernels this model calls,
+flash), <name>_float.c (float convenience API; none for a weight-only model, whose API is float),
+kernels/ (only the kernels this model calls,
 every symbol renamed from mcugen_ to <name>_ so two models link into one firmware), and build
 glue: CMakeLists.txt, library.json (PlatformIO) and <name>.mk (Makefile fragment).
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from mcugen import __version__
 from mcugen.errors import McugenError
+from mcugen.float32 import c_float
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import ConstRef, KernelCall, pack_int4
@@ -52,7 +54,10 @@ def c_ident(text: str) -> str:
 
 
 def format_values(values: np.ndarray, per_line: int) -> str:
-    flat = [str(v) for v in values.reshape(-1).tolist()]
+    if values.dtype.kind == "f":  # exact float32 literals
+        flat = [c_float(v) for v in values.reshape(-1).tolist()]
+    else:
+        flat = [str(v) for v in values.reshape(-1).tolist()]
     rows = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
     return ",\n".join("    " + r for r in rows)
 
@@ -67,10 +72,11 @@ def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[d
     entries, offset = [], 0
     for index, n in enumerate(names):
         t, info = graph.tensors[n], graph.io[n]
+        quantized = t.dtype != "float32"  # weight-only models take and give float32
         entries.append(dict(kind=kind, index=index, onnx_name=info.name, onnx_shape=list(info.onnx_shape),
                             layout=info.layout, shape=list(t.shape), offset=offset, size=t.nbytes,
-                            scale=f"{float(t.scale):.9g}", zero_point=int(t.zero_point),
-                            macro=f"{prefix}{index}"))
+                            count=t.size, scale=f"{float(t.scale):.9g}" if quantized else None,
+                            zero_point=int(t.zero_point), macro=f"{prefix}{index}"))
         offset += t.nbytes
     return entries
 
@@ -79,7 +85,7 @@ def constant_bytes(graph: Graph) -> int:
     """Flash the model's constants take: what render_library would emit, without rendering."""
     names: set[str] = set()
     for node in graph.nodes:
-        for call in op_for(node).kernel_calls(node, graph):
+        for call in op_for(node).calls(node, graph):
             names.update(v.tensor for v in call.params.values() if isinstance(v, ConstRef))
             names.update(a for a in call.args if graph.tensors[a].is_constant)
     return sum(graph.tensors[n].nbytes for n in names)
@@ -114,12 +120,16 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         p = plan.where[tensor]
         dtype = graph.tensors[tensor].dtype
         if dtype != "int8":  # regions are int8_t *; the planner keeps every offset 4-byte aligned
+            if p.region == "input":
+                return f"(const {CTYPES[dtype]} *)(const void *)({p.region} + {p.offset})"
             return f"({CTYPES[dtype]} *)(void *)({p.region} + {p.offset})"
         return f"{p.region} + {p.offset}"
 
     def field_value(value: object) -> str:
         if isinstance(value, ConstRef):
             return const_name(value.tensor)
+        if isinstance(value, (float, np.floating)):
+            return c_float(value)
         if isinstance(value, (list, tuple)):
             return "{" + ", ".join(str(int(v)) for v in value) + "}"
         return str(int(value))
@@ -144,7 +154,7 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
                 steps.append(dict(index="-", comment=comment + " (same bytes, no code)", lines=[]))
                 continue
             lines.append(f"memcpy({pointer(node.outputs[0])}, {pointer(node.inputs[0])}, {out.nbytes});")
-        calls: list[KernelCall] = op.kernel_calls(node, graph)
+        calls: list[KernelCall] = op.calls(node, graph)
         for call in calls:
             var = params_var(node.name)
             params.append(dict(var=var, struct=call.params_type,
@@ -158,6 +168,7 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         steps.append(dict(index=len(layers), comment=comment, lines=lines))
         layers.append((node.name, node.outputs[0]))
 
+    float_io = graph.tensors[graph.inputs[0]].dtype == "float32"  # a weight-only model
     inputs = io_entries(graph, graph.inputs, "input", f"{NAME}_INPUT")
     outputs = io_entries(graph, graph.outputs, "output", f"{NAME}_OUTPUT")
     weight_bytes = sum(c["nbytes"] for c in constants.values())
@@ -168,7 +179,8 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
                uses_arena=any(p.region == "arena" for p in plan.where.values()),
                inputs=inputs, outputs=outputs, input_size=sum(i["size"] for i in inputs),
                output_size=sum(o["size"] for o in outputs), layers=layers, macs=macs,
-               weight_bytes=weight_bytes)
+               weight_bytes=weight_bytes, float_io=float_io, io_ctype="float" if float_io else "int8_t",
+               input_count=sum(i["count"] for i in inputs), output_count=sum(o["count"] for o in outputs))
     env = _environment()
     files = {
         f"{name}.c": env.get_template("model.c.j2").render(ctx),
@@ -178,13 +190,15 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
     model_hash = hashlib.sha256("".join(files.values()).encode()).hexdigest()[:16]
     ctx["model_hash"] = model_hash
     files[f"{name}.h"] = env.get_template("model.h.j2").render(ctx)
-    files[f"{name}_float.c"] = env.get_template("float.c.j2").render(ctx)
+    if not float_io:  # a weight-only model's own API is float already
+        files[f"{name}_float.c"] = env.get_template("float.c.j2").render(ctx)
     files["CMakeLists.txt"] = env.get_template("CMakeLists.txt.j2").render(ctx)
     files["library.json"] = env.get_template("library.json.j2").render(ctx)
     files[f"{name}.mk"] = env.get_template("model.mk.j2").render(ctx)
     kernel_dir = data_dir("firmware") / "kernels"
-    for k in sorted(kernels) + ["fixedpoint"]:
-        for suffix in ((".h",) if k == "fixedpoint" else (".h", ".c")):
+    headers = ["fixedpoint"] + (["f32", "exp_f32"] if float_io else [])  # header-only helpers
+    for k in sorted(kernels) + headers:
+        for suffix in ((".h",) if k in headers else (".h", ".c")):
             text = (kernel_dir / f"mcugen_{k}{suffix}").read_text()
             files[f"kernels/{name}_{k}{suffix}"] = rename_symbols(text, name)
     lib = Library(name, Path(), sorted(files), model_hash, plan.arena_size, weight_bytes, macs, layers, plan)

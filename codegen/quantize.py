@@ -9,6 +9,11 @@ otherwise), insert `requantize` nodes where a consumer needs the other type, giv
 activation its (scale, zero point) — from the calibrated range, from the producing operator, or
 as a pre-quantized (QDQ) model fixed it — then let each operator make its integer parameters.
 The model's inputs and outputs stay int8.
+
+Weight-only quantization (activation_bits 32, for the whole model: w8a32 or w4a32): every
+activation stays float32 with no scale and no seams; weighted layers quantize only their weights
+(per-channel int8 or int4 codes, float32 scales and bias), the other operators keep float
+parameters, and each operator runs its float32 kernel (`Op.run_f32`, codegen/float32.py).
 """
 
 from __future__ import annotations
@@ -24,13 +29,13 @@ from mcugen.ops.base import qparams_from_range
 
 WEIGHTED_OPS = ("conv", "depthwise_conv", "fully_connected")
 WEIGHT_BITS = (8, 4)
-ACTIVATION_BITS = (8, 16)
+ACTIVATION_BITS = (8, 16, 32)  # 32: float32 activations (weight-only quantization)
 
 
 @dataclass(frozen=True)
 class LayerPrecision:
     weight_bits: int = 8  # 8 or 4
-    activation_bits: int = 8  # 8 or 16: the type of the layer's input and output activations
+    activation_bits: int = 8  # 8 or 16: the type of the layer's input and output activations; 32: float32
 
     def __str__(self) -> str:
         return f"w{self.weight_bits}a{self.activation_bits}"
@@ -87,11 +92,11 @@ class Precision:
     def from_flags(weights: str | None = None, activations: str | None = None) -> Precision:
         """--weights int8|int4 and --activations int8|int16 for every weighted layer."""
         w = {None: 8, "int8": 8, "int4": 4}.get(weights)
-        a = {None: 8, "int8": 8, "int16": 16}.get(activations)
+        a = {None: 8, "int8": 8, "int16": 16, "float32": 32}.get(activations)
         if w is None:
             raise McugenError(f"--weights {weights} is not supported; choose int8 or int4")
         if a is None:
-            raise McugenError(f"--activations {activations} is not supported; choose int8 or int16")
+            raise McugenError(f"--activations {activations} is not supported; choose int8, int16 or float32")
         return Precision(LayerPrecision(w, a))
 
 
@@ -110,17 +115,24 @@ def check_precision(graph: Graph, precision: Precision) -> None:
     weighted = {n.name for n in graph.nodes if n.op in WEIGHTED_OPS}
     for name, p in [("default", precision.default), *precision.layers.items()]:
         if p.weight_bits not in WEIGHT_BITS or p.activation_bits not in ACTIVATION_BITS:
-            raise McugenError(f"precision {p} for {name}: weights must be int8 or int4 and activations int8 "
-                              "or int16")
+            raise McugenError(f"precision {p} for {name}: weights must be int8 or int4 and activations int8, "
+                              "int16 or float32 (a32)")
         if name != "default" and name not in weighted:
             shown = ", ".join(sorted(weighted)[:6]) or "none"
             raise McugenError(f"precision given for {name!r}, which is not a conv, depthwise conv or fully "
                               f"connected layer of this model (those are: {shown})")
+    floats = sorted({p.activation_bits == 32 for p in [precision.default, *precision.layers.values()]})
+    if len(floats) > 1:
+        raise McugenError(f"precision plan ({precision.describe()}) mixes float32 activations (a32) with "
+                          "integer ones; weight-only quantization is for the whole model, so give every "
+                          "layer a32 or none")
 
 
 def quantize(graph: Graph, ranges: dict[str, tuple[float, float]], precision: Precision | None = None) -> Graph:
     precision = precision or Precision()
     check_precision(graph, precision)
+    if precision.weight_only:
+        return quantize_weights_only(graph, precision)
     q = graph.copy()
     copied_from = _assign_types(q, precision)
     for name in q.inputs:
@@ -137,6 +149,22 @@ def quantize(graph: Graph, ranges: dict[str, tuple[float, float]], precision: Pr
         if node.op in WEIGHTED_OPS:
             node.q["weight_bits"] = precision.of(node).weight_bits
         op.quantize(node, q)
+    return q
+
+
+def quantize_weights_only(graph: Graph, precision: Precision) -> Graph:
+    """Float32 activations, int8/int4 weights: each operator's quantize_f32, no activation ranges."""
+    q = graph.copy()
+    for t in q.activations():
+        t.dtype, t.scale, t.zero_point = "float32", None, 0
+    for node in q.nodes:
+        op = op_for(node)
+        if not op.weight_only:
+            raise McugenError(f"operator {node.op} (node {node.name!r}) has no float32 kernel, so this model "
+                              "cannot be quantized weight-only (a32); use int8 or int16 activations")
+        if node.op in WEIGHTED_OPS:
+            node.q["weight_bits"] = precision.of(node).weight_bits
+        op.quantize_f32(node, q)
     return q
 
 

@@ -1,6 +1,7 @@
 """Run a graph in numpy: the float graph (for calibration) and the integer graph (the golden
-reference every C build must equal bit for bit). Arrays carry a leading batch axis of samples,
-in physical layout.
+reference every C build must equal bit for bit; a weight-only graph, whose activations are
+float32, runs each operator's float32 twin `run_f32`). Arrays carry a leading batch axis of
+samples, in physical layout.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def run_graph(graph: Graph, feeds: dict[str, np.ndarray], integer: bool, keep_al
         op = op_for(node)
         names = node.q.get("operands", node.inputs) if integer else node.inputs
         xs = [values[n] if n in values else graph.tensors[n].data for n in names]
-        out = op.run_int(node, graph, xs) if integer else op.run_float(node, graph, xs)
+        out = op.run_golden(node, graph, xs) if integer else op.run_float(node, graph, xs)
         values[node.outputs[0]] = out
         if not keep_all:  # free what no later node reads, so large batches fit in memory
             for n in names:

@@ -46,8 +46,10 @@ def compile_c(lib_dir: Path, name: str, compiler: str = "gcc", extra: list[str] 
     sources = [str(p) for p in sorted(lib_dir.rglob("*.c")) if not p.name.endswith("_float.c")]
     exe = lib_dir / f"run_{compiler}{'_san' if extra else ''}"
     up = name.upper()
+    float_io = f"{up}_INPUT_COUNT" in (lib_dir / f"{name}.h").read_text()  # a weight-only model
+    io = ["-DMODEL_IO_TYPE=float", "-ffp-contract=off"] if float_io else []
     cmd = [compiler, *WARNINGS, "-O2", f"-I{lib_dir}", f'-DMODEL_HEADER="{name}.h"', f"-DMODEL_INVOKE={name}_invoke",
-           f"-DMODEL_INPUT_SIZE={up}_INPUT_SIZE", f"-DMODEL_OUTPUT_SIZE={up}_OUTPUT_SIZE",
+           f"-DMODEL_INPUT_SIZE={up}_INPUT_SIZE", f"-DMODEL_OUTPUT_SIZE={up}_OUTPUT_SIZE", *io,
            *(extra or []), *sources, str(SUPPORT / "run_model.c"), "-o", str(exe)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, f"{compiler} failed:\n{result.stderr[:4000]}"
@@ -55,14 +57,17 @@ def compile_c(lib_dir: Path, name: str, compiler: str = "gcc", extra: list[str] 
 
 
 def run_c(exe: Path, inputs: np.ndarray, output_size: int) -> np.ndarray:
-    result = subprocess.run([str(exe)], input=inputs.astype(np.int8).tobytes(), capture_output=True, timeout=120)
+    """Inputs int8 codes, or float32 for a weight-only model; the outputs come back in the same type."""
+    dtype = np.float32 if inputs.dtype == np.float32 else np.int8
+    result = subprocess.run([str(exe)], input=inputs.astype(dtype).tobytes(), capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()[:4000]
-    return np.frombuffer(result.stdout, dtype=np.int8).reshape(len(inputs), output_size)
+    return np.frombuffer(result.stdout, dtype=dtype).reshape(len(inputs), output_size)
 
 
 def quantized_inputs(compiled: CompiledModel, samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     g = compiled.graph
-    return {n: quantize_array(to_physical(g, n, samples[n]), g.tensors[n].scale, g.tensors[n].zero_point)
+    return {n: to_physical(g, n, samples[n]).astype(np.float32) if g.tensors[n].dtype == "float32"
+            else quantize_array(to_physical(g, n, samples[n]), g.tensors[n].scale, g.tensors[n].zero_point)
             for n in g.inputs}
 
 
@@ -87,7 +92,10 @@ def check_bit_exact(model: Path, calib: Path | None, tmp: Path, samples: dict[st
             raise AssertionError(f"compiler {cc} is not installed; run scripts/setup.sh")
         extra = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"] if sanitize else None
         got = run_c(compile_c(lib.folder, name, cc, extra), flat, out_size)
-        mismatch = np.argwhere(got != expected)
+        if got.dtype == np.float32:  # weight-only: the float32 bit patterns must be equal
+            mismatch = np.argwhere(got.view(np.uint32) != expected.view(np.uint32))
+        else:
+            mismatch = np.argwhere(got != expected)
         assert mismatch.size == 0, f"{cc}: {len(mismatch)} elements differ, first at {mismatch[0]}: " \
                                    f"C {got[tuple(mismatch[0])]} vs reference {expected[tuple(mismatch[0])]}"
     return compiled

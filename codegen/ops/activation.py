@@ -4,11 +4,20 @@ Every int8 input code x maps to one output code, so any unary function f is exac
   lut[x + 128] = clamp(round(f(s_in * (x - zp_in)) / s_out) + zp_out, act_min, act_max)
 The table is computed here at compile time; the kernel only indexes it. Relu, Clip, LeakyRelu,
 Sigmoid, Tanh, HardSigmoid and HardSwish all take this path when they cannot be fused.
+
+Weight-only mode (float32, activation_f32.c): the function itself, in float32, then the clamp:
+  relu, clip: y = x (clamped to the function's bounds)     leaky_relu: x >= 0 ? x : alpha * x
+  sigmoid: 1 / (1 + exp_f32(-x))                            hard_sigmoid: clamp(alpha * x + beta, 0, 1)
+  hard_swish: x * clamp(x * (1/6) + 0.5, 0, 1)
+  tanh: |x| < 0.3: x + ((((T11 x2 + T9) x2 + T7) x2 + T5) x2 + T3) x2 * x  (Taylor, x2 = x * x),
+        else t = (1 - e) / (1 + e), e = exp_f32(-2|x|), and y = -t for x < 0
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from mcugen.float32 import F32, F32_MAX, clamp_f32, exp_f32
 
 from .base import (
     QMAX,
@@ -38,6 +47,24 @@ FUNCTIONS = {
 
 # Functions with a known output range get the TFLite convention's fixed output quantization.
 FIXED_OUTPUT = {"sigmoid": (1.0 / 256, -128), "hard_sigmoid": (1.0 / 256, -128), "tanh": (1.0 / 128, 0)}
+
+
+F32_CODES = {"relu": 0, "clip": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "hard_sigmoid": 4, "hard_swish": 5}
+TANH_SMALL = F32(float.fromhex("0x1.333334p-2"))  # 0.3: below, the Taylor polynomial
+TANH_TAYLOR = [F32(float.fromhex(h)) for h in ("-0x1.226e36p-7", "0x1.664f48p-6", "-0x1.ba1ba2p-5",
+                                                "0x1.111112p-3", "-0x1.555556p-2")]  # x^11 ... x^3
+
+
+def tanh_f32(x: np.ndarray) -> np.ndarray:
+    a = np.where(x < 0, -x, x)
+    x2 = x * x
+    p = np.full_like(x, TANH_TAYLOR[0])
+    for c in TANH_TAYLOR[1:]:
+        p = p * x2 + c
+    small = x + (p * x2) * x
+    e = exp_f32(a * F32(-2.0))
+    t = (F32(1.0) - e) / (F32(1.0) + e)
+    return np.where(a < TANH_SMALL, small, np.where(x < 0, -t, t))
 
 
 @register
@@ -70,3 +97,47 @@ class Activation(Op):
 
     def inplace_input(self, node, graph):
         return 0
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        fn, a = node.attrs["fn"], node.attrs
+        lo, hi = -F32_MAX, F32_MAX
+        if fn == "relu":
+            lo = F32(0.0)
+        elif fn == "clip":
+            lo = F32(max(a.get("min", -np.inf), -F32_MAX))
+            hi = F32(min(a.get("max", np.inf), F32_MAX))
+        act_lo, act_hi = a.get("act", (-np.inf, np.inf))
+        lo, hi = max(lo, F32(max(act_lo, -F32_MAX))), min(hi, F32(min(act_hi, F32_MAX)))
+        alpha, beta = {"leaky_relu": (a.get("alpha", 0.01), 0.0), "hard_sigmoid": (a.get("alpha", 0.2),
+                                                                                 a.get("beta", 0.5)),
+                       "hard_swish": (1.0 / 6.0, 0.5)}.get(fn, (0.0, 0.0))
+        node.q.update(fn=F32_CODES[fn], alpha=float(F32(alpha)), beta=float(F32(beta)),
+                      act_min=float(lo), act_max=float(hi))
+
+    def run_f32(self, node, graph, xs):
+        q = node.q
+        x = xs[0].astype(F32, copy=False)
+        alpha, beta, one, zero = F32(q["alpha"]), F32(q["beta"]), F32(1.0), F32(0.0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if q["fn"] == 1:
+                y = np.where(x >= 0, x, alpha * x)
+            elif q["fn"] == 2:
+                y = one / (one + exp_f32(-x))
+            elif q["fn"] == 3:
+                y = tanh_f32(x)
+            elif q["fn"] == 4:
+                y = clamp_f32(alpha * x + beta, zero, one)
+            elif q["fn"] == 5:
+                y = x * clamp_f32(x * alpha + beta, zero, one)
+            else:
+                y = x
+        return clamp_f32(y.astype(F32), q["act_min"], q["act_max"])
+
+    def kernel_calls_f32(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        q = node.q
+        return [KernelCall("activation_f32", dict(size=x.size, fn=q["fn"], alpha=q["alpha"], beta=q["beta"],
+                                                  act_min=q["act_min"], act_max=q["act_max"]),
+                           [x.name, y.name])]

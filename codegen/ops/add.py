@@ -4,6 +4,7 @@ TFLite's int8 ADD: both inputs are brought to a common scale 2*max(s1, s2) with 
 headroom, summed, then rescaled to the output:
   a = requantize((x1 - zp1) << 20, m1, e1);  b = requantize((x2 - zp2) << 20, m2, e2)
   y = clamp(zp_out + requantize(a + b, m_out, e_out), act_min, act_max)
+Weight-only mode (float32, add_f32): y = clamp(x1 + x2, act_min, act_max), one rounding.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.fixedpoint import quantize_multiplier, requantize
+from mcugen.float32 import F32, clamp_f32, float_bounds
 
 from .base import (
     KernelCall,
@@ -40,6 +42,22 @@ def quantize_constant_operands(node, graph) -> list[str]:
             name = q.name
         names.append(name)
     return names
+
+
+def quantize_binary_f32(node, graph) -> None:
+    """Weight-only: the operands stay float32 (constants too); the fused clamp in float."""
+    for name in node.inputs:
+        t = graph.tensors[name]
+        if t.is_constant and t.data.dtype != F32:
+            t.data, t.dtype = t.data.astype(F32), "float32"
+    node.q["operands"] = list(node.inputs)
+    node.q["act_min"], node.q["act_max"] = float_bounds(node.attrs)
+
+
+def binary_calls_f32(node, graph, kernel: str) -> list[KernelCall]:
+    params = binary_shapes(node, graph)
+    params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
+    return [KernelCall(kernel, params, [*node.q["operands"], node.outputs[0]])]
 
 
 def binary_shapes(node, graph) -> dict:
@@ -87,6 +105,17 @@ class Add(Op):
             "input1_offset", "input2_offset", "input1_multiplier", "input1_shift", "input2_multiplier",
             "input2_shift", "output_multiplier", "output_shift", "output_offset", "act_min", "act_max")})
         return [KernelCall("add_s8", params, [*q["operands"], node.outputs[0]])]
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        quantize_binary_f32(node, graph)
+
+    def run_f32(self, node, graph, xs):
+        return clamp_f32(xs[0].astype(F32) + xs[1].astype(F32), node.q["act_min"], node.q["act_max"])
+
+    def kernel_calls_f32(self, node, graph):
+        return binary_calls_f32(node, graph, "add_f32")
 
     def inplace_input(self, node, graph):
         y = graph.tensors[node.outputs[0]]

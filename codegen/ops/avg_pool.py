@@ -5,6 +5,10 @@
 where n is the divisor: the full window size (count_include_pad) or the number of valid positions.
 Dividing inside the requantization rounds once, not twice. When the divisor varies over the
 output (padding without count_include_pad) the multipliers form a table indexed by n.
+
+Weight-only mode (float32, avg_pool_f32): acc = 0.0f; acc += x over the valid positions (row by
+row); y = clamp(acc / (float)n, act_min, act_max). The numpy twin adds the padding's zeros
+instead of skipping them: acc starts at +0 and is never -0, so adding +0 changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.fixedpoint import quantize_multiplier, requantize
+from mcugen.float32 import F32, clamp_f32, float_bounds
 
 from .base import (
     ConstRef,
@@ -80,3 +85,24 @@ class AvgPool(Op):
                       output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
                       multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]))
         return [KernelCall("avg_pool_s8", params, [node.inputs[0], node.outputs[0]])]
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        node.q["act_min"], node.q["act_max"] = float_bounds(node.attrs)
+
+    def run_f32(self, node, graph, xs):
+        a = node.attrs
+        p = window_patches(xs[0].astype(F32, copy=False), a["kernel"], a["strides"], (1, 1), a["pads"], 0.0)
+        acc = np.zeros(p.shape[:3] + p.shape[5:], F32)
+        for ky in range(p.shape[3]):
+            for kx in range(p.shape[4]):
+                acc = acc + p[:, :, :, ky, kx, :]
+        y = acc / divisors(node, graph).astype(F32)[None, :, :, None]
+        return clamp_f32(y, node.q["act_min"], node.q["act_max"])
+
+    def kernel_calls_f32(self, node, graph):
+        params = pool_params(node, graph)
+        params.update(count_include_pad=int(node.attrs.get("count_include_pad", False)),
+                      act_min=node.q["act_min"], act_max=node.q["act_max"])
+        return [KernelCall("avg_pool_f32", params, [node.inputs[0], node.outputs[0]])]

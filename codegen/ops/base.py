@@ -68,6 +68,32 @@ class Op(ABC):
     def kernel_calls(self, node: Node, graph: Graph) -> list[KernelCall]:
         """The C calls that compute what run_int computes."""
 
+    # --- weight-only mode: float32 activations, int8/int4 weights (see codegen/float32.py) ---
+    weight_only: ClassVar[bool] = False  # has run_f32 and float kernels
+
+    def quantize_f32(self, node: Node, graph: Graph) -> None:  # noqa: B027  (optional)
+        """Fill node.q for float32 activations: quantized weights, float parameters."""
+
+    def run_f32(self, node: Node, graph: Graph, xs: list[np.ndarray]) -> np.ndarray:
+        """The float32 forward of the weight-only kernel: its exact operations, in its order."""
+        raise McugenError(f"operator {self.name} has no float32 kernel")
+
+    def kernel_calls_f32(self, node: Node, graph: Graph) -> list[KernelCall]:
+        """The float kernel calls that compute what run_f32 computes."""
+        raise McugenError(f"operator {self.name} has no float32 kernel")
+
+    def run_golden(self, node: Node, graph: Graph, xs: list[np.ndarray]) -> np.ndarray:
+        """The golden reference of a quantized graph: run_f32 for float32 activations, else run_int."""
+        if graph.tensors[node.outputs[0]].dtype == "float32":
+            return self.run_f32(node, graph, xs)
+        return self.run_int(node, graph, xs)
+
+    def calls(self, node: Node, graph: Graph) -> list[KernelCall]:
+        """The C calls of a quantized graph's node: float kernels for float32 activations."""
+        if graph.tensors[node.outputs[0]].dtype == "float32":
+            return self.kernel_calls_f32(node, graph)
+        return self.kernel_calls(node, graph)
+
     def macs(self, node: Node, graph: Graph) -> int:
         return 0
 

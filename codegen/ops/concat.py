@@ -3,6 +3,7 @@
 Each input is copied into its slice of the output; an input whose scale or zero point differs
 from the output's is requantized on the way:
   y = clamp(zp_out + requantize(x - zp_in, m, e), -128, 127),  m * 2**(e - 31) = s_in / s_out
+Weight-only mode (float32, concat_f32): a plain copy of each input into its slice.
 """
 
 from __future__ import annotations
@@ -40,6 +41,24 @@ class Concat(Op):
                 x = np.clip(x + y.zero_point, -128, 127)
             parts.append(x.astype(np.int8))
         return np.concatenate(parts, axis=node.attrs["axis"])
+
+    weight_only = True
+
+    def run_f32(self, node, graph, xs):
+        return np.concatenate([x.astype(np.float32, copy=False) for x in xs], axis=node.attrs["axis"])
+
+    def kernel_calls_f32(self, node, graph):
+        y = graph.tensors[node.outputs[0]]
+        axis = node.attrs["axis"]
+        outer, inner = int(np.prod(y.shape[:axis])), int(np.prod(y.shape[axis + 1:]))
+        calls, offset = [], 0
+        for name in node.inputs:
+            chunk = graph.tensors[name].shape[axis] * inner
+            calls.append(KernelCall("concat_f32", dict(outer=outer, input_chunk=chunk,
+                                                       output_chunk=y.shape[axis] * inner, output_start=offset),
+                                    [name, y.name]))
+            offset += chunk
+        return calls
 
     def kernel_calls(self, node, graph):
         y = graph.tensors[node.outputs[0]]

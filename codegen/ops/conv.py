@@ -6,6 +6,13 @@ Padded positions are skipped, i.e. they hold the real value 0. Weights are OHWI,
 Variants (see `weighted_kernel`): s8 = int8 activations and weights; s4 = int8 activations,
 int4 weights packed two per byte; s16 = int16 activations (zero point 0), int8 weights, int64
 bias and accumulator, requantize_s64.
+
+Weight-only mode (float32 activations; kernels conv_f32_w8 / conv_f32_w4, see `run_f32`):
+  acc = 0.0f; for ky, kx, ic (in that order, padding skipped): acc += x[iy,ix,ic] * (float)w[oc,ky,kx,ic]
+  y = clamp(acc * scale[oc] + bias[oc], act_min, act_max)
+every product and sum rounded to float32. The numpy twin adds the padded positions' products
+0 * w = +/-0 instead of skipping them: acc starts at +0 and a float sum is -0 only when both
+terms are -0, so acc is never -0 and adding +/-0 leaves it unchanged, bit for bit.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import numpy as np
 
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import requantize, requantize_s64
+from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
 from mcugen.ir import Graph, Node
 
 from .base import (
@@ -110,6 +118,54 @@ def finish_int(node: Node, graph: Graph, acc: np.ndarray) -> np.ndarray:
     return np.clip(y, q["act_min"], q["act_max"]).astype(y_dtype)
 
 
+def quantize_weighted_f32(node: Node, graph: Graph) -> None:
+    """Weight-only: per-channel int8/int4 weight codes, float32 scales and bias, the float clamp."""
+    w = graph.tensors[node.inputs[1]]
+    bits = node.q.setdefault("weight_bits", 8)
+    bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
+    fixed_scale = graph.fixed_weight_scales.get(w.name) if bits == 8 else None
+    wq, wscale = per_channel_weights(w.data, axis=0, bits=bits, scale=fixed_scale)
+    wt = graph.add_constant(f"{node.name}_weights", wq)
+    wt.scale = wscale
+    if bits == 4:
+        wt.dtype = "int4"  # codes kept unpacked here; the emitter packs them (ops.base.pack_int4)
+    bias = np.zeros(len(wscale), F32) if bias is None else bias.astype(F32).reshape(-1)
+    node.q.update(weights=wt.name,
+                  scale=graph.add_constant(f"{node.name}_scale", wscale.astype(F32)).name,
+                  bias=graph.add_constant(f"{node.name}_bias", bias).name)
+    node.q["act_min"], node.q["act_max"] = float_bounds(node.attrs)
+
+
+def f32_fields(node: Node) -> dict:
+    """The kernel-struct fields every weight-only layer shares."""
+    q = node.q
+    return dict(act_min=q["act_min"], act_max=q["act_max"], weights=ConstRef(q["weights"]),
+                scale=ConstRef(q["scale"]), bias=ConstRef(q["bias"]))
+
+
+def f32_kernel(node: Node, base: str) -> str:
+    """conv → conv_f32_w8 or conv_f32_w4: float32 activations, 8- or 4-bit weights."""
+    return f"{base}_f32_w{node.q.get('weight_bits', 8)}"
+
+
+def finish_f32(node: Node, graph: Graph, acc: np.ndarray) -> np.ndarray:
+    """y = clamp(acc * scale + bias, act_min, act_max): two float32 roundings, then the clamp."""
+    q = node.q
+    y = acc * graph.const(q["scale"]) + graph.const(q["bias"])
+    return clamp_f32(y, q["act_min"], q["act_max"])
+
+
+def conv_shape_fields(node: Node, graph: Graph, kernel_hw: tuple[int, int]) -> dict:
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+    a = node.attrs
+    return dict(input_h=x.shape[1], input_w=x.shape[2], input_c=x.shape[3],
+                output_h=y.shape[1], output_w=y.shape[2], output_c=y.shape[3],
+                kernel_h=kernel_hw[0], kernel_w=kernel_hw[1],
+                stride_h=a["strides"][0], stride_w=a["strides"][1],
+                dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
+                pad_top=a["pads"][0], pad_left=a["pads"][1])
+
+
 @register
 class Conv(Op):
     name = "conv"
@@ -146,6 +202,24 @@ class Conv(Op):
             dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
             pad_top=a["pads"][0], pad_left=a["pads"][1], groups=a["group"],
             **quantized_fields(q)), [x.name, y.name])]
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        quantize_weighted_f32(node, graph)
+
+    def run_f32(self, node, graph, xs):
+        w = graph.const(node.q["weights"]).astype(F32)
+        geo = conv_geometry(node)
+        x = xs[0].astype(F32, copy=False)
+        patches = window_patches(x, w.shape[1:3], geo["strides"], geo["dilations"], geo["pads"], 0.0)
+        return finish_f32(node, graph, grouped_conv(patches, w, node.attrs["group"], ordered_matmul))
+
+    def kernel_calls_f32(self, node, graph):
+        w = graph.tensors[node.q["weights"]]
+        return [KernelCall(f32_kernel(node, "conv"), dict(
+            **conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"], **f32_fields(node)),
+            [node.inputs[0], node.outputs[0]])]
 
     def macs(self, node, graph):
         w = graph.tensors[node.inputs[1]]

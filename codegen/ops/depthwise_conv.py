@@ -5,14 +5,31 @@ oc / depth_multiplier only:
   acc[oy,ox,oc] = bias[oc] + sum_{ky,kx} (x[iy,ix,oc/m] - zp_in) * w[ky,kx,oc]
   y = clamp(zp_out + requantize(acc, multiplier[oc], shift[oc]), act_min, act_max)
 Weights are stored [KH][KW][C_out] so the inner loop walks contiguous channels.
+
+Weight-only mode (float32 activations; depthwise_conv_f32_w8 / _w4), as conv.py's:
+  acc = 0.0f; for ky, kx (padding skipped): acc += x[iy,ix,oc/m] * (float)w[ky,kx,oc]
+  y = clamp(acc * scale[oc] + bias[oc], act_min, act_max)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from mcugen.float32 import F32
+
 from .base import KernelCall, Op, apply_float_activation, register, window_patches
-from .conv import conv_geometry, finish_int, quantize_weighted, quantized_fields, weighted_kernel
+from .conv import (
+    conv_geometry,
+    conv_shape_fields,
+    f32_fields,
+    f32_kernel,
+    finish_f32,
+    finish_int,
+    quantize_weighted,
+    quantize_weighted_f32,
+    quantized_fields,
+    weighted_kernel,
+)
 
 
 def depthwise(patches: np.ndarray, w_hwo: np.ndarray, multiplier: int, mul) -> np.ndarray:
@@ -63,6 +80,35 @@ class DepthwiseConv(Op):
             dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
             pad_top=a["pads"][0], pad_left=a["pads"][1],
             **quantized_fields(q)), [x.name, y.name])]
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        quantize_weighted_f32(node, graph)
+        w = graph.tensors[node.q["weights"]]
+        w.data = np.ascontiguousarray(w.data[..., 0].transpose(1, 2, 0))  # OHW1 → HWO
+        w.shape = w.data.shape
+
+    def run_f32(self, node, graph, xs):
+        w = graph.const(node.q["weights"]).astype(F32)  # [KH, KW, C_out]
+        geo = conv_geometry(node)
+        x = xs[0].astype(F32, copy=False)
+        patches = window_patches(x, w.shape[0:2], geo["strides"], geo["dilations"], geo["pads"], 0.0)
+        mult = w.shape[2] // x.shape[3]
+        if mult > 1:
+            patches = np.repeat(patches, mult, axis=-1)
+        acc = np.zeros(patches.shape[:3] + (w.shape[2],), dtype=F32)
+        for ky in range(w.shape[0]):
+            for kx in range(w.shape[1]):
+                acc = acc + patches[:, :, :, ky, kx, :] * w[ky, kx]
+        return finish_f32(node, graph, acc)
+
+    def kernel_calls_f32(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.q["weights"]]
+        return [KernelCall(f32_kernel(node, "depthwise_conv"), dict(
+            **conv_shape_fields(node, graph, w.shape[0:2]), depth_multiplier=y.shape[3] // x.shape[3],
+            **f32_fields(node)), [x.name, y.name])]
 
     def macs(self, node, graph):
         w = graph.tensors[node.inputs[1]]

@@ -3,11 +3,15 @@
   y[oy,ox,c] = clamp(max over the window's valid positions of x[iy,ix,c], act_min, act_max)
 The output keeps the input's type, scale and zero point, so no requantization is needed: a
 16-bit layer's output is pooled as int16 (quantize.py lets max_pool follow its input's type).
+Weight-only mode (float32, max_pool_f32): the first valid position, replaced by every later one
+that is greater (v > best), then the float clamp; `run_f32` walks the window in the same order.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from mcugen.float32 import F32, clamp_f32, float_bounds
 
 from .base import INT_RANGES, KernelCall, Op, activation_bounds, apply_float_activation, register, window_patches
 
@@ -53,3 +57,29 @@ class MaxPool(Op):
         params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
         kernel = "max_pool_s16" if graph.tensors[node.outputs[0]].dtype == "int16" else "max_pool_s8"
         return [KernelCall(kernel, params, [node.inputs[0], node.outputs[0]])]
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        node.q["act_min"], node.q["act_max"] = float_bounds(node.attrs)
+
+    def run_f32(self, node, graph, xs):
+        a = node.attrs
+        x = xs[0].astype(F32, copy=False)
+        p = window_patches(x, a["kernel"], a["strides"], (1, 1), a["pads"], 0.0)
+        valid = window_patches(np.ones((1,) + x.shape[1:3] + (1,), bool), a["kernel"], a["strides"], (1, 1),
+                               a["pads"], False)
+        best = np.zeros(p.shape[:3] + p.shape[5:], F32)
+        seen = np.zeros(best.shape, bool)
+        for ky in range(p.shape[3]):
+            for kx in range(p.shape[4]):
+                v, ok = p[:, :, :, ky, kx, :], valid[:, :, :, ky, kx, :]
+                take = ok & (~seen | (v > best))
+                best = np.where(take, v, best)
+                seen = seen | ok
+        return clamp_f32(best, node.q["act_min"], node.q["act_max"])
+
+    def kernel_calls_f32(self, node, graph):
+        params = pool_params(node, graph)
+        params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
+        return [KernelCall("max_pool_f32", params, [node.inputs[0], node.outputs[0]])]

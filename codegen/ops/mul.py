@@ -2,6 +2,7 @@
 
   y = clamp(zp_out + requantize((x1 - zp1) * (x2 - zp2), m, e), act_min, act_max)
 with m * 2**(e - 31) = s1 * s2 / s_out, as TFLite's int8 MUL.
+Weight-only mode (float32, mul_f32): y = clamp(x1 * x2, act_min, act_max), one rounding.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.fixedpoint import quantize_multiplier, requantize
+from mcugen.float32 import F32, clamp_f32
 
-from .add import Add, binary_shapes, quantize_constant_operands
+from .add import Add, binary_calls_f32, binary_shapes, quantize_constant_operands
 from .base import KernelCall, Op, activation_bounds, apply_float_activation, register
 
 
@@ -46,3 +48,12 @@ class Mul(Op):
         return [KernelCall("mul_s8", params, [*q["operands"], node.outputs[0]])]
 
     inplace_input = Add.inplace_input
+
+    weight_only = True
+    quantize_f32 = Add.quantize_f32
+
+    def run_f32(self, node, graph, xs):
+        return clamp_f32(xs[0].astype(F32) * xs[1].astype(F32), node.q["act_min"], node.q["act_max"])
+
+    def kernel_calls_f32(self, node, graph):
+        return binary_calls_f32(node, graph, "mul_f32")

@@ -1,6 +1,7 @@
 """Constant Pad of up to four axes, int8: the twin of firmware/kernels/mcugen_pad_s8.c.
 
 The output keeps the input's scale and zero point; the pad value is quantized with them.
+Weight-only mode (float32, pad_f32): the same copy with the float32 pad value.
 """
 
 from __future__ import annotations
@@ -35,3 +36,17 @@ class Pad(Op):
         return [KernelCall("pad_s8", dict(input_dims=rank4(x.shape), output_dims=rank4(y.shape),
                                           before=before, pad_value=node.q["pad_value"]),
                            [x.name, y.name])]
+
+    weight_only = True
+
+    def quantize_f32(self, node, graph):
+        node.q["pad_value"] = float(np.float32(node.attrs.get("value", 0.0)))
+
+    def run_f32(self, node, graph, xs):
+        return np.pad(xs[0].astype(np.float32, copy=False), node.attrs["pads"],
+                      constant_values=np.float32(node.q["pad_value"]))
+
+    def kernel_calls_f32(self, node, graph):
+        call = self.kernel_calls(node, graph)[0]
+        call.kernel = "pad_f32"
+        return [call]

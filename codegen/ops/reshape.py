@@ -28,3 +28,11 @@ class Reshape(Op):
 
     def aliases_input(self, node, graph):
         return True
+
+    weight_only = True
+
+    def run_f32(self, node, graph, xs):
+        return self.run_int(node, graph, xs)
+
+    def kernel_calls_f32(self, node, graph):
+        return []

@@ -4,11 +4,17 @@ For each row, with d = max(x) - x in [0, 255]:
   e = table[d] = round(65536 * exp(-s_in * d))          (so the row's maximum weighs 65536)
   y = min(127, (256 * e + sum(e) / 2) / sum(e) - 128)   (integer division)
 The output quantization is fixed to scale 1/256, zero point -128, the TFLite convention.
+
+Weight-only mode (float32, softmax_f32), per row:
+  m = x[0], then m = x[i] wherever x[i] > m;  e[i] = exp_f32(x[i] - m)  (codegen/float32.py)
+  s = 0.0f; s += e[i] for i = 0, 1, ...;      y[i] = e[i] / s
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from mcugen.float32 import F32, exp_f32
 
 from .base import ConstRef, KernelCall, Op, register
 
@@ -44,3 +50,21 @@ class Softmax(Op):
         return [KernelCall("softmax_s8", dict(rows=x.size // depth, depth=depth,
                                               exp_table=ConstRef(node.q["table"])),
                            [x.name, node.outputs[0]])]
+
+    weight_only = True
+
+    def run_f32(self, node, graph, xs):
+        x = xs[0].astype(F32, copy=False)
+        m = x[..., 0]
+        for i in range(1, x.shape[-1]):
+            m = np.where(x[..., i] > m, x[..., i], m)
+        e = exp_f32(x - m[..., None])
+        s = np.zeros(m.shape, F32)
+        for i in range(x.shape[-1]):
+            s = s + e[..., i]
+        return e / s[..., None]
+
+    def kernel_calls_f32(self, node, graph):
+        x = graph.tensors[node.inputs[0]]
+        depth = x.shape[-1]
+        return [KernelCall("softmax_f32", dict(rows=x.size // depth, depth=depth), [x.name, node.outputs[0]])]

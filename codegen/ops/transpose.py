@@ -1,7 +1,7 @@
 """Transpose of up to four axes, int8: the twin of firmware/kernels/mcugen_transpose_s8.c.
 
   output[i0][i1][i2][i3] = input[...], the input index being the output index permuted by perm.
-Scale and zero point pass through unchanged.
+Scale and zero point pass through unchanged. Weight-only mode: transpose_f32, the same gather.
 """
 
 from __future__ import annotations
@@ -33,3 +33,13 @@ class Transpose(Op):
         in_strides = [int(np.prod(in_dims[a + 1:])) for a in range(4)]
         return [KernelCall("transpose_s8", dict(
             dims=rank4(y.shape), strides=[in_strides[p] for p in perm]), [x.name, y.name])]
+
+    weight_only = True
+
+    def run_f32(self, node, graph, xs):
+        return self.run_int(node, graph, xs)
+
+    def kernel_calls_f32(self, node, graph):
+        call = self.kernel_calls(node, graph)[0]
+        call.kernel = "transpose_f32"
+        return [call]

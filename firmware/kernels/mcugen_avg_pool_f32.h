@@ -1,0 +1,19 @@
+/* mcugen_avg_pool_f32.h — float32 average pooling, NHWC. See the .c file. */
+#ifndef MCUGEN_AVG_POOL_F32_H
+#define MCUGEN_AVG_POOL_F32_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t input_h, input_w, channels;
+    int32_t output_h, output_w;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t count_include_pad; /* divide by the full window, padding included */
+    float act_min, act_max;
+} mcugen_avg_pool_f32_params_t;
+
+void mcugen_avg_pool_f32(const mcugen_avg_pool_f32_params_t *p, const float *input, float *output);
+
+#endif /* MCUGEN_AVG_POOL_F32_H */

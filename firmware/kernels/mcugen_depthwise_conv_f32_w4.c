@@ -1,0 +1,44 @@
+/*
+ * mcugen_depthwise_conv_f32_w4.c — depthwise 2-D convolution with float32 activations and int4 weights
+ * dequantized on the fly, NHWC, weights [KH][KW][C_out].
+ *
+ *   acc = 0.0f; for ky, kx (padded positions skipped):
+ *       acc = acc + input[iy][ix][oc / depth_multiplier] * (float)code[ky][kx][oc]
+ *   output = clamp(acc * scale[oc] + bias[oc], act_min, act_max)
+ *
+ * Every multiply and add is its own float32 rounding. Compile with -ffp-contract=off (see mcugen_f32.h).
+ * Numpy twin: codegen/ops/depthwise_conv.py (run_f32).
+ */
+#include "mcugen_depthwise_conv_f32_w4.h"
+#include "mcugen_f32.h"
+
+void mcugen_depthwise_conv_f32_w4(const mcugen_depthwise_conv_f32_w4_params_t *p, const float *input, float *output)
+{
+    int32_t oy, ox, oc, ky, kx;
+
+    for (oy = 0; oy < p->output_h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->output_w; ++ox) {
+            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+            for (oc = 0; oc < p->output_c; ++oc) {
+                const int32_t ic = oc / p->depth_multiplier;
+                float acc = 0.0f;
+                float y;
+                for (ky = 0; ky < p->kernel_h; ++ky) {
+                    const int32_t iy = in_y0 + ky * p->dilation_h;
+                    if (iy < 0 || iy >= p->input_h) continue;
+                    for (kx = 0; kx < p->kernel_w; ++kx) {
+                        const int32_t ix = in_x0 + kx * p->dilation_w;
+                        int32_t w_at;
+                        if (ix < 0 || ix >= p->input_w) continue;
+                        w_at = (ky * p->kernel_w + kx) * p->output_c + oc;
+                        acc = acc + input[((int32_t)iy * p->input_w + ix) * p->input_c + ic] * mcugen_weight_s4(p->weights, w_at);
+                    }
+                }
+                y = acc * p->scale[oc];
+                y = y + p->bias[oc];
+                *output++ = mcugen_clamp_f32(y, p->act_min, p->act_max);
+            }
+        }
+    }
+}
