@@ -200,7 +200,8 @@ def project_options(args: argparse.Namespace):
     from mcugen.project import load_options
 
     return load_options({k: getattr(args, k, None) for k in (
-        "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed")})
+        "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed",
+        "method", "percentile", "weights", "activations", "precision")})
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -89,6 +89,15 @@ def test_quantization_modes_bit_exact_on_the_board(capsys, tmp_path, board, extr
     report = verify(capsys, tmp_path, board, "cnn", 10, *extra)
     assert report["bit_exact"] == report["samples"] == 10 and report["mismatches"] == []
     assert report["float_top1_agreement"] >= 0.9
+    record = json.loads((tmp_path / "build" / report["board"] / "build.json").read_text())
+    flags = dict(zip(extra[::2], extra[1::2]))  # the flags reached the build, not only the parser
+    assert record["fingerprint"]["weights"] == flags.get("--weights")
+    assert record["fingerprint"]["activations"] == flags.get("--activations")
+    assert record["fingerprint"]["method"] == flags.get("--method", "minmax")
+    library = Path(record["library"])
+    kernels = {p.name for p in (library / "kernels").iterdir()}
+    assert ("cnn_conv_s4.c" in kernels) == (flags.get("--weights") == "int4"), kernels
+    assert ("cnn_conv_s16.c" in kernels) == (flags.get("--activations") == "int16"), kernels
 
 
 def test_quantize_section_of_the_project_file_reaches_build_and_verify(capsys, tmp_path, monkeypatch):
