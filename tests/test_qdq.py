@@ -628,3 +628,13 @@ def test_quantize_command_writes_a_model_onnxruntime_runs(tmp_path, capsys):
     assert main(["generate", str(out), "-o", str(tmp_path / "lib")]) == 0
     captured = capsys.readouterr()
     assert "scales from the pre-quantized (QDQ) model" in captured.out and "--calib" not in captured.err
+
+
+def test_given_weight_scales_keep_minus_128():
+    from mcugen.ops.base import per_channel_weights
+
+    w = np.array([[-128.0, 0.5, 127.0], [-2.0, 1.0, 2.0]], dtype=np.float32) * np.array([[0.01], [0.5]])
+    q, scale = per_channel_weights(w, scale=np.array([0.01, 0.5]))
+    np.testing.assert_array_equal(q, [[-128, 0, 127], [-2, 1, 2]])  # round half to even: 0.5 -> 0
+    q, _ = per_channel_weights(w)  # mcugen's own quantization stays symmetric
+    assert q.min() >= -127

@@ -162,6 +162,7 @@ def per_channel_weights(w: np.ndarray, axis: int = 0, bits: int = 8, scale: np.n
     """Symmetric weights, one scale per output channel, zero point 0: codes in +/-(2**(bits-1) - 1)
     (+/-127 for int8, +/-7 for int4). A given scale (from a pre-quantized model) is kept as is."""
     qmax = 2 ** (bits - 1) - 1
+    qmin = -qmax - 1 if scale is not None else -qmax  # a pre-quantized model (e.g. PyTorch's) may use -128
     if scale is None:
         reduce_axes = tuple(i for i in range(w.ndim) if i != axis)
         max_abs = np.max(np.abs(w), axis=reduce_axes).astype(np.float64)
@@ -171,7 +172,7 @@ def per_channel_weights(w: np.ndarray, axis: int = 0, bits: int = 8, scale: np.n
     scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (w.shape[axis],)).copy()
     shape = [1] * w.ndim
     shape[axis] = -1
-    q = np.clip(np.round(w / scale.reshape(shape)), -qmax, qmax).astype(np.int8)
+    q = np.clip(np.round(w / scale.reshape(shape)), qmin, qmax).astype(np.int8)
     return q, scale
 
 
