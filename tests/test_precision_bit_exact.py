@@ -235,7 +235,6 @@ def test_int16_max_pool_needs_no_seam(pool_feeds_output, tmp_path):
     assert check_every_layer(compiled, tmp_path, test) == {"int8", "int16"}
 
 
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 def test_cross_compiles_for_cortex_m4(tmp_path):
     model, calib, _ = mixed_model(tmp_path)
     compiled = compile_model(model, calib, "net", precision=mixed_plan(weighted_names(model, calib)))
@@ -265,7 +264,6 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
     assert total8 - total4 == w8 - w4  # bias, multipliers and shifts are unchanged
 
 
-@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm is not installed")
 def test_mixed_precision_digits_cnn_bit_exact_on_qemu(tmp_path, monkeypatch, capsys):
     """On a Cortex-M4 in QEMU (int64 arithmetic of the 16-bit kernels included), through the project
     file's [quantize] precision plan: every sample bit-exact."""
