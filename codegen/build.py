@@ -197,6 +197,8 @@ def build_firmware(
     cflags = [*board.cflags, *COMMON_CFLAGS, *extra_cflags, *(f"-I{d}" for d in includes)]
     if layer_hook:
         cflags.append(f"-D{model_name.upper()}_LAYER_HOOK={LAYER_HOOK_FUNCTION}")
+    if header_define(library_dir, model_name, "INPUT_COUNT") is not None:
+        cflags.append("-ffp-contract=off")  # a weight-only (float32) model: no fused multiply-adds
 
     model_sources = model_library_sources(library_dir, model_name)
     sources = model_sources + firmware_sources(board)

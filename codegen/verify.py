@@ -39,18 +39,24 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
-def quantize_inputs(compiled: CompiledModel, samples: Samples) -> np.ndarray:
-    """[S, INPUT_SIZE] int8: every input quantized and laid out as the board wants, concatenated."""
+def _board_input(compiled: CompiledModel, samples: Samples, name: str) -> np.ndarray:
+    """One input as the board takes it: int8 codes, or float32 for a weight-only model."""
     g = compiled.graph
-    parts = [quantize_array(to_physical(g, n, samples.inputs[n]), g.tensors[n].scale, g.tensors[n].zero_point)
-             .reshape(samples.count, -1) for n in g.inputs]
+    t = g.tensors[name]
+    x = to_physical(g, name, samples.inputs[name])
+    return x.astype(np.float32) if t.dtype == "float32" else quantize_array(x, t.scale, t.zero_point)
+
+
+def quantize_inputs(compiled: CompiledModel, samples: Samples) -> np.ndarray:
+    """[S, input elements]: every input quantized (int8, or float32 for a weight-only model) and laid
+    out as the board wants, concatenated."""
+    parts = [_board_input(compiled, samples, n).reshape(samples.count, -1) for n in compiled.graph.inputs]
     return np.concatenate(parts, axis=1)
 
 
 def golden_outputs(compiled: CompiledModel, samples: Samples) -> tuple[dict, np.ndarray]:
     g = compiled.graph
-    feeds = {n: quantize_array(to_physical(g, n, samples.inputs[n]), g.tensors[n].scale, g.tensors[n].zero_point)
-             for n in g.inputs}
+    feeds = {n: _board_input(compiled, samples, n) for n in g.inputs}
     outs = run_int(g, feeds)
     return feeds, np.concatenate([outs[n].reshape(samples.count, -1) for n in g.outputs], axis=1)
 
@@ -77,7 +83,8 @@ def dequantize_outputs(compiled: CompiledModel, q: np.ndarray) -> np.ndarray:
     parts, at = [], 0
     for n in g.outputs:
         t = g.tensors[n]
-        parts.append(dequantize_array(q[:, at:at + t.size], t.scale, t.zero_point))
+        part = q[:, at:at + t.size]
+        parts.append(part if t.dtype == "float32" else dequantize_array(part, t.scale, t.zero_point))
         at += t.size
     return np.concatenate(parts, axis=1)
 
@@ -113,10 +120,13 @@ def verify_on_board(compiled: CompiledModel, model_path: str, samples: Samples, 
     ticks = []
     for i in range(samples.count):
         out, t = link.infer(inputs[i].tobytes())
-        got[i] = np.frombuffer(out, dtype=np.int8)
+        got[i] = np.frombuffer(out, dtype=expected.dtype)
         ticks.append(t)
         progress(i + 1, samples.count, start)
-    equal = np.all(got == expected, axis=1)
+    if expected.dtype == np.float32:  # weight-only: the float32 bit patterns must be equal
+        equal = np.all(got.view(np.uint32) == expected.view(np.uint32), axis=1)
+    else:
+        equal = np.all(got == expected, axis=1)
     mismatches = [int(i) for i in np.flatnonzero(~equal)]
     sizes = record.sizes
     report = Report(board=board.name, samples=samples.count, bit_exact=int(equal.sum()), mismatches=mismatches,

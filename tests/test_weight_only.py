@@ -2,11 +2,14 @@
 
 Every operator swept over its parameters with int8 and int4 weights: the generated float C (gcc
 and clang, -Werror -pedantic, -ffp-contract=off) must equal the numpy float32 twin bit for bit,
-as must the digits CNN and MLP on their whole test split. Accuracy is measured, not assumed.
+as must the digits CNN and MLP on their whole test split, on the host and in QEMU (Cortex-M4F
+with its FPU, Cortex-M0 and M3 with soft float). Accuracy is measured, not assumed.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ import pytest
 from onnx import helper
 
 from helpers import check_bit_exact, make_model, save_samples
+from mcugen.cli import main
 from mcugen.compiler import compile_model
 from mcugen.data import load_samples
 from mcugen.emit import render_library
@@ -230,3 +234,24 @@ def test_an_operator_without_a_float_kernel_is_refused(monkeypatch):
     monkeypatch.setattr(Softmax, "weight_only", False)
     with pytest.raises(McugenError, match=r"operator softmax \(node 'softmax'\) has no float32 kernel"):
         compile_model(DIGITS / "cnn.onnx", DIGITS / "calib_cnn.npz", "digits", precision=W8)
+
+
+@pytest.mark.parametrize("board,kind,plan", [("stm32", "cnn", "w8a32"), ("microbit", "cnn", "w4a32"),
+                                             ("mps2-an385", "mlp", "w4a32")])
+def test_weight_only_bit_exact_on_the_board(capsys, tmp_path, monkeypatch, board, kind, plan):
+    """The float kernels on a Cortex-M4F FPU (stm32, QEMU) and with soft-float Cortex-M0/M3 (micro:bit,
+    AN385): every sample's float32 output bit for bit the golden reference, through `mcugen verify`."""
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    for f in (f"{kind}.onnx", f"calib_{kind}.npz", f"test_{kind}.npz"):
+        shutil.copy(DIGITS / f, tmp_path / f)
+    (tmp_path / "plan.json").write_text(json.dumps({"default": plan}))
+    (tmp_path / "mcugen.toml").write_text(f'[model]\npath = "{kind}.onnx"\ncalib = "calib_{kind}.npz"\n\n[build]\n'
+                                          f'board = "{board}"\n\n[quantize]\nprecision = "plan.json"\n\n'
+                                          f'[verify]\ndata = "test_{kind}.npz"\nsamples = 24\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bit_exact"] == report["samples"] == 24 and report["mismatches"] == []
+    assert report["arena_bytes"] == {"cnn": 2560, "mlp": 128}[kind]  # float32 activations
+    assert report["float_top1_agreement"] >= 0.95

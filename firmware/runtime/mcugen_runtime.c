@@ -21,8 +21,18 @@
 #endif
 
 static uint8_t rx_payload[MCUGEN_MAX_PAYLOAD];
-static int8_t model_input[MODEL_INPUT_SIZE];
-static int8_t model_output[MODEL_OUTPUT_SIZE];
+/* The model's input and output as bytes: int8 codes, or the float32 values of a weight-only
+ * model, hence word-aligned (an FPU load from an odd address faults). */
+static union {
+    uint32_t align;
+    int8_t bytes[MODEL_INPUT_SIZE];
+} input_buffer;
+static union {
+    uint32_t align;
+    int8_t bytes[MODEL_OUTPUT_SIZE];
+} output_buffer;
+static int8_t *const model_input = input_buffer.bytes;
+static int8_t *const model_output = output_buffer.bytes;
 static uint32_t input_received; /* bytes of model_input filled, in order, since the last INFER */
 
 static volatile int streaming_layers;    /* set only during an INFER that asked for layers */
@@ -232,7 +242,8 @@ static void answer_infer(uint32_t length)
     layers_streamed = 0;
 
     board_ticks_start();
-    int32_t result = MODEL_INVOKE(model_input, model_output);
+    /* void * converts to the API's pointer type: const int8_t * or, weight-only, const float * */
+    int32_t result = MODEL_INVOKE((const void *)model_input, (void *)model_output);
     uint64_t ticks = board_ticks_elapsed() - ticks_spent_streaming;
 
     streaming_layers = 0;
