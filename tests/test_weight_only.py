@@ -255,3 +255,13 @@ def test_weight_only_bit_exact_on_the_board(capsys, tmp_path, monkeypatch, board
     assert report["bit_exact"] == report["samples"] == 24 and report["mismatches"] == []
     assert report["arena_bytes"] == {"cnn": 2560, "mlp": 128}[kind]  # float32 activations
     assert report["float_top1_agreement"] >= 0.95
+
+
+def test_int8_and_int4_weighted_layers_in_one_weight_only_model(tmp_path):
+    samples = dict(np.load(DIGITS / "test_mlp.npz"))
+    plan = Precision(LayerPrecision(8, 32), {"fc1": LayerPrecision(4, 32)})
+    compiled = check_bit_exact(DIGITS / "mlp.onnx", DIGITS / "calib_mlp.npz", tmp_path, {"x": samples["x"][:50]},
+                               name="mlp", precision=plan)
+    kernels = sorted(p.name for p in (tmp_path / "lib" / "kernels").glob("*.c"))
+    assert kernels == ["mlp_fully_connected_f32_w4.c", "mlp_fully_connected_f32_w8.c"]
+    assert compiled.graph.tensors["fc1_weights"].dtype == "int4"
