@@ -74,7 +74,12 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
                         "accuracy will suffer; pass --calib with a few hundred representative inputs")
     else:
         samples = load_samples(calib, float_graph, "calibration")
-        if calib_samples:
+        if calib_samples is not None:
+            if calib_samples < 1:
+                raise McugenError(f"--calib-samples {calib_samples} must be at least 1")
+            if calib_samples > samples.count:
+                warnings.append(f"--calib-samples {calib_samples}: {calib} holds only {samples.count} samples; "
+                                "all are used")
             samples = samples.take(calib_samples)
         source = f"{samples.count} samples from {calib}"
     ranges = calibrate(float_graph, samples, method=method, percentile=percentile)

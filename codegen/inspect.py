@@ -15,10 +15,10 @@ def layer_table(graph: Graph) -> dict:
         params = sum(t.size for t in consts)
         weight_bytes = 0
         for t in consts:
-            # weights become int8, biases int32; per-channel multiplier and shift add 8 bytes a channel
+            # weights become int8, biases int32; a per-channel multiplier (4) and shift (1) add 5 bytes a channel
             weight_bytes += t.size * (4 if len(t.shape) == 1 and node.op in _WEIGHTED else 1)
         if node.op in _WEIGHTED:
-            weight_bytes += 8 * graph.tensors[node.inputs[1]].shape[0]
+            weight_bytes += 5 * graph.tensors[node.inputs[1]].shape[0]
         x = [graph.tensors[i] for i in node.inputs if not graph.tensors[i].is_constant]
         y = graph.tensors[node.outputs[0]]
         rows.append(dict(name=node.name, op=node.op + (f"+{_act_name(node)}" if "act" in node.attrs else ""),

@@ -121,3 +121,16 @@ def test_inspect_json_and_table(capsys, tmp_path, command):
     code = main([command, str(DIGITS / "cnn.onnx"), *map(str, extra)])
     out = capsys.readouterr().out
     assert code == 0 and '"macs": 25600' in out
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--method", "entropy", "--calib-samples", "5"], "entropy calibration needs at least 512 values"),
+    (["--method", "percentile", "--percentile", "99.99"], "needs at least 10000 values per activation"),
+    (["--method", "percentile", "--percentile", "30"], "outside (50, 100]"),
+    (["--calib-samples", "0"], "--calib-samples 0 must be at least 1"),
+])
+def test_calibration_data_too_small_for_the_method(capsys, tmp_path, extra, message):
+    code, err = run_cli(capsys, "generate", DIGITS / "cnn.onnx", "--calib", DIGITS / "calib_cnn.npz",
+                        "-o", tmp_path / "out", *extra)
+    assert code == 1 and message in error_line(err)
+    assert not (tmp_path / "out").exists()

@@ -63,7 +63,7 @@ class AvgPool(Op):
             per_count=per_count,
             multiplier=graph.add_constant(f"{node.name}_multiplier",
                                           np.array([m for m, _ in pairs], dtype=np.int32)).name,
-            shift=graph.add_constant(f"{node.name}_shift", np.array([s for _, s in pairs], dtype=np.int32)).name,
+            shift=graph.add_constant(f"{node.name}_shift", np.array([s for _, s in pairs], dtype=np.int8)).name,
             input_offset=-x.zero_point, output_offset=y.zero_point,
         )
         node.q["act_min"], node.q["act_max"] = activation_bounds(node, y.scale, y.zero_point)

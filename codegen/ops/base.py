@@ -214,7 +214,8 @@ def output_multipliers(input_scale: float, weight_scale: np.ndarray, output_scal
     from mcugen.fixedpoint import quantize_multiplier
 
     pairs = [quantize_multiplier(float(input_scale * ws / output_scale)) for ws in weight_scale]
-    return (np.array([m for m, _ in pairs], dtype=np.int32), np.array([s for _, s in pairs], dtype=np.int32))
+    # Shifts lie in [-31, 30]: one byte each in flash instead of four.
+    return (np.array([m for m, _ in pairs], dtype=np.int32), np.array([s for _, s in pairs], dtype=np.int8))
 
 
 def window_patches(x: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int],

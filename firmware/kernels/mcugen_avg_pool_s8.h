@@ -15,7 +15,7 @@ typedef struct {
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
     const int32_t *multiplier; /* Q31 of s_in / (s_out * divisor) */
-    const int32_t *shift;
+    const int8_t *shift;
 } mcugen_avg_pool_params_t;
 
 void mcugen_avg_pool_s8(const mcugen_avg_pool_params_t *p, const int8_t *input, int8_t *output);

@@ -19,7 +19,7 @@ typedef struct {
     const int8_t *weights;     /* [output_c][kernel_h][kernel_w][input_c / groups] */
     const int64_t *bias;       /* [output_c], at scale input_scale * weight_scale[oc] */
     const int32_t *multiplier; /* [output_c], Q31 */
-    const int32_t *shift;      /* [output_c], at most 14 */
+    const int8_t *shift;       /* [output_c], at most 14 */
 } mcugen_conv_s16_params_t;
 
 void mcugen_conv_s16(const mcugen_conv_s16_params_t *p, const int16_t *input, int16_t *output);

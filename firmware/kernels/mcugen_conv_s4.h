@@ -20,7 +20,7 @@ typedef struct {
                                   low nibble first */
     const int32_t *bias;       /* [output_c], at scale input_scale * weight_scale[oc] */
     const int32_t *multiplier; /* [output_c], Q31 */
-    const int32_t *shift;      /* [output_c] */
+    const int8_t *shift;       /* [output_c] */
 } mcugen_conv_s4_params_t;
 
 void mcugen_conv_s4(const mcugen_conv_s4_params_t *p, const int8_t *input, int8_t *output);

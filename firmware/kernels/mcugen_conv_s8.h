@@ -18,7 +18,7 @@ typedef struct {
     const int8_t *weights;     /* [output_c][kernel_h][kernel_w][input_c / groups] */
     const int32_t *bias;       /* [output_c], at scale input_scale * weight_scale[oc] */
     const int32_t *multiplier; /* [output_c], Q31 */
-    const int32_t *shift;      /* [output_c] */
+    const int8_t *shift;       /* [output_c] */
 } mcugen_conv_params_t;
 
 void mcugen_conv_s8(const mcugen_conv_params_t *p, const int8_t *input, int8_t *output);

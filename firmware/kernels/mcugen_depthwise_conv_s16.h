@@ -19,7 +19,7 @@ typedef struct {
     const int8_t *weights;     /* [kernel_h][kernel_w][output_c] */
     const int64_t *bias;       /* [output_c] */
     const int32_t *multiplier; /* [output_c], Q31 */
-    const int32_t *shift;      /* [output_c], at most 14 */
+    const int8_t *shift;       /* [output_c], at most 14 */
 } mcugen_depthwise_conv_s16_params_t;
 
 void mcugen_depthwise_conv_s16(const mcugen_depthwise_conv_s16_params_t *p, const int16_t *input, int16_t *output);

@@ -19,7 +19,7 @@ typedef struct {
     const uint8_t *weights;    /* int4 [kernel_h][kernel_w][output_c], two per byte, low nibble first */
     const int32_t *bias;       /* [output_c] */
     const int32_t *multiplier; /* [output_c], Q31 */
-    const int32_t *shift;      /* [output_c] */
+    const int8_t *shift;       /* [output_c] */
 } mcugen_depthwise_conv_s4_params_t;
 
 void mcugen_depthwise_conv_s4(const mcugen_depthwise_conv_s4_params_t *p, const int8_t *input, int8_t *output);

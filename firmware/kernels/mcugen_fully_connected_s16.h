@@ -14,7 +14,7 @@ typedef struct {
     const int8_t *weights;     /* [output_size][input_size] */
     const int64_t *bias;       /* [output_size] */
     const int32_t *multiplier; /* [output_size], Q31 */
-    const int32_t *shift;      /* [output_size], at most 14 */
+    const int8_t *shift;       /* [output_size], at most 14 */
 } mcugen_fully_connected_s16_params_t;
 
 void mcugen_fully_connected_s16(const mcugen_fully_connected_s16_params_t *p, const int16_t *input, int16_t *output);

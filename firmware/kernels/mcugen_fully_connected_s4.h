@@ -14,7 +14,7 @@ typedef struct {
     const uint8_t *weights;    /* int4 [output_size][input_size], two per byte, low nibble first */
     const int32_t *bias;       /* [output_size] */
     const int32_t *multiplier; /* [output_size], Q31 */
-    const int32_t *shift;      /* [output_size] */
+    const int8_t *shift;       /* [output_size] */
 } mcugen_fully_connected_s4_params_t;
 
 void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output);

@@ -13,7 +13,7 @@ typedef struct {
     const int8_t *weights;     /* [output_size][input_size] */
     const int32_t *bias;       /* [output_size] */
     const int32_t *multiplier; /* [output_size], Q31 */
-    const int32_t *shift;      /* [output_size] */
+    const int8_t *shift;       /* [output_size] */
 } mcugen_fully_connected_params_t;
 
 void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const int8_t *input, int8_t *output);
