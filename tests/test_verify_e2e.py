@@ -84,6 +84,7 @@ def test_boards_table(capsys):
     ("stm32", ["--activations", "int16", "--method", "mse"]),
     ("mps2-an505", ["--weights", "int4", "--method", "percentile"]),
     ("host", ["--activations", "int16"]),
+    ("stm32", ["--activations", "float32", "--weights", "int4"]),
 ])
 def test_quantization_modes_bit_exact_on_the_board(capsys, tmp_path, board, extra):
     report = verify(capsys, tmp_path, board, "cnn", 10, *extra)
@@ -96,8 +97,9 @@ def test_quantization_modes_bit_exact_on_the_board(capsys, tmp_path, board, extr
     assert record["fingerprint"]["method"] == flags.get("--method", "minmax")
     library = Path(record["library"])
     kernels = {p.name for p in (library / "kernels").iterdir()}
-    assert ("cnn_conv_s4.c" in kernels) == (flags.get("--weights") == "int4"), kernels
-    assert ("cnn_conv_s16.c" in kernels) == (flags.get("--activations") == "int16"), kernels
+    conv = {(None, None): "s8", ("int4", None): "s4", (None, "int16"): "s16",
+            ("int4", "float32"): "f32_w4"}[flags.get("--weights"), flags.get("--activations")]
+    assert f"cnn_conv_{conv}.c" in kernels, kernels
 
 
 def test_quantize_section_of_the_project_file_reaches_build_and_verify(capsys, tmp_path, monkeypatch):
