@@ -118,8 +118,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
                           "int8 activations; generate C for the other modes")
     compiled = compile_from_args(args)
     if any(t.dtype != "int8" for t in compiled.graph.activations()):
-        raise McugenError("this precision plan has int16 activations, which the QDQ export does not write; "
-                          "use an int8-activation plan")
+        raise McugenError("this precision plan has int16 or float32 activations, which the QDQ export does not "
+                          "write; use a plan with int8 activations (w8a8, w4a8)")
     export_qdq(compiled, out)
     print(f"wrote {out}: {len(compiled.graph.nodes)} quantized layers as QuantizeLinear/DequantizeLinear "
           f"(ONNX Runtime runs it); calibration: {compiled.calibration}; precision {compiled.precision.describe()}")

@@ -63,6 +63,11 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
                   method: str = "minmax", percentile: float = DEFAULT_PERCENTILE) -> CompiledModel:
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
+    precision = precision or Precision()
+    if precision.weight_only:  # float32 activations have no ranges to calibrate
+        graph = quantize(float_graph, {}, precision)
+        return CompiledModel(float_graph, graph, {}, "none needed (weight-only: float32 activations)", warnings,
+                             precision)
     if calib is None and float_graph.fixed_qparams and not calibrated_tensors(float_graph):
         # a QDQ model that fixed every scale calibration could choose: nothing to calibrate
         samples: Samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
@@ -85,5 +90,4 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
     ranges = calibrate(float_graph, samples, method=method, percentile=percentile)
     if method != "minmax":
         source += f", {method}" + (f" {percentile:g}" if method == "percentile" else "") + " ranges"
-    precision = precision or Precision()
     return CompiledModel(float_graph, quantize(float_graph, ranges, precision), ranges, source, warnings, precision)
