@@ -39,6 +39,12 @@ def sweep(float_graph: Graph, calib: Samples, data: Samples, methods: list[str],
     reference = float_outputs(float_graph, data)
     float_score = score(reference, reference, data.labels)
     rows, notes = [], []
+    for p in [p for p in precisions if p.activation_bits == 32]:  # weight-only: no ranges, one row
+        q = quantize(float_graph, {}, Precision(p))
+        s = score(reference, quantized_outputs(q, data), data.labels)
+        rows.append(SweepRow("none", 0, str(p), s.accuracy, round(s.snr_db, 2), constant_bytes(q),
+                             plan_memory(q).arena_size, 0.0))
+    precisions = [p for p in precisions if p.activation_bits != 32]
     for size in sorted(set(min(s, calib.count) for s in sizes)):
         subset = calib.take(size)
         for method in methods:
@@ -62,7 +68,7 @@ def format_sweep(float_accuracy: float | None, rows: list[SweepRow], samples: in
         ["SNR dB", "flash B", "arena B"]
     table = [head]
     for r in rows:
-        table.append([r.method, str(r.calib_samples), r.precision]
+        table.append([r.method, str(r.calib_samples) if r.calib_samples else "-", r.precision]
                      + ([f"{r.accuracy:.2f} %"] if float_accuracy is not None else [])
                      + [f"{r.snr_db:.1f}", f"{r.flash_bytes:,}", f"{r.arena_bytes:,}"])
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]

@@ -122,13 +122,15 @@ def test_mixed_int4_int16_plan_is_bit_exact(tmp_path):
 def test_sweep_table(capsys):
     code, out, err = run_cli(capsys, "sweep", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
                              "--data", DIGITS / "test_mlp.npz", "--methods", "minmax,entropy",
-                             "--calib-sizes", "10,100", "--precisions", "w8a8,w4a8", "--json")
+                             "--calib-sizes", "10,100", "--precisions", "w8a8,w4a8,w8a32", "--json")
     table = json.loads(out)
     assert code == 0 and table["float_accuracy"] == pytest.approx(97.22, abs=0.01)
     rows = {(r["method"], r["calib_samples"], r["precision"]): r for r in table["rows"]}
     assert ("minmax", 10, "w8a8") in rows and ("entropy", 100, "w4a8") in rows
     assert ("entropy", 10, "w8a8") not in rows and "entropy with 10 calibration samples skipped" in err
     assert rows[("minmax", 100, "w4a8")]["flash_bytes"] < rows[("minmax", 100, "w8a8")]["flash_bytes"]
+    weight_only = [r for r in table["rows"] if r["precision"] == "w8a32"]
+    assert len(weight_only) == 1 and weight_only[0]["method"] == "none"  # nothing to calibrate: one row
 
 
 @pytest.mark.parametrize("extra,message", [
