@@ -90,3 +90,17 @@ def requantize_s64(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -
     product = np.asarray(acc, dtype=np.int64) * reduced
     rounded = (product + (np.int64(1) << (total_shift - 1))) >> total_shift
     return saturate_int32(rounded)
+
+
+def requantize_round_once(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """acc * multiplier * 2**(shift-31) with a single rounding, half away from zero.
+
+    requantize() rounds twice (in the doubling high multiply, then in the shift), which with a
+    power-of-two multiplier turns 15.25 into 16. Average pooling divides by the window size
+    through its multiplier, so it uses this: round(acc / n) exactly, as TFLite's average pool
+    and ONNX Runtime compute it. Needs |acc * multiplier| < 2**62.
+    """
+    product = np.asarray(acc, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+    total_shift = 31 - np.asarray(shift, dtype=np.int64)
+    half = np.int64(1) << (total_shift - 1)
+    return saturate_int32((product + np.where(product >= 0, half, half - 1)) >> total_shift)

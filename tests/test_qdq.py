@@ -552,7 +552,10 @@ def test_export_runs_in_onnxruntime_and_agrees_with_the_golden_reference(tmp_pat
     expected = golden(compiled, qin)
     whole = agreement(output_codes(compiled, ort_run(model, x)["y"]), expected)
     print(f"\nexport agreement per layer: {per_layer}\nwhole model: {whole}")
-    assert whole["max"] <= 3 and whole["identical"] >= 0.5 and whole["identical"] + whole["off_by_1"] >= 0.95
+    # Measured with ONNX Runtime 1.32: whole model 82 % identical, the rest off by 1; average pooling
+    # (one rounding, as ORT) 100 % identical. A little margin for other ORT versions.
+    assert per_layer["ap"]["identical"] >= 0.99
+    assert whole["max"] <= 2 and whole["identical"] >= 0.75 and whole["identical"] + whole["off_by_1"] >= 0.98
 
 
 def test_digits_export_agrees_and_round_trips(digits, tmp_path):

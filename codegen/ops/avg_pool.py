@@ -1,10 +1,11 @@
 """AveragePool and GlobalAveragePool, int8: the twin of firmware/kernels/mcugen_avg_pool_s8.c.
 
   acc = sum over the window's valid positions of (x - zp_in)
-  y = clamp(zp_out + requantize(acc, m[n], e[n]), act_min, act_max),  m[n] ~ s_in / (s_out * n)
+  y = clamp(zp_out + requantize_round_once(acc, m[n], e[n]), act_min, act_max),  m[n] ~ s_in / (s_out * n)
 where n is the divisor: the full window size (count_include_pad) or the number of valid positions.
-Dividing inside the requantization rounds once, not twice. When the divisor varies over the
-output (padding without count_include_pad) the multipliers form a table indexed by n.
+The divide lives in the multiplier and is rounded once (requantize() would round twice), so equal
+scales give round(acc / n) exactly. When the divisor varies over the output (padding without
+count_include_pad) the multipliers form a table indexed by n.
 
 Weight-only mode (float32, avg_pool_f32): acc = 0.0f; acc += x over the valid positions (row by
 row); y = clamp(acc / (float)n, act_min, act_max). The numpy twin adds the padding's zeros
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.fixedpoint import quantize_multiplier, requantize
+from mcugen.fixedpoint import quantize_multiplier, requantize_round_once
 from mcugen.float32 import F32, clamp_f32, float_bounds
 
 from .base import (
@@ -74,7 +75,7 @@ class AvgPool(Op):
         acc = window_patches(x, a["kernel"], a["strides"], (1, 1), a["pads"], 0).sum(axis=(3, 4))
         index = divisors(node, graph)[None, :, :, None] if q["per_count"] else 0
         mult, shift = graph.const(q["multiplier"])[index], graph.const(q["shift"])[index]
-        y = requantize(acc, mult, shift) + q["output_offset"]
+        y = requantize_round_once(acc, mult, shift) + q["output_offset"]
         return np.clip(y, q["act_min"], q["act_max"]).astype(np.int8)
 
     def kernel_calls(self, node, graph):

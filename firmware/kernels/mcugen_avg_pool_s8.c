@@ -3,9 +3,10 @@
  *
  *   acc = sum of (input[iy][ix][c] + input_offset) over the valid window positions
  *   n = kernel_h * kernel_w if count_include_pad, else the number of valid positions
- *   output = clamp(requantize(acc, multiplier[i], shift[i]) + output_offset, act_min, act_max)
+ *   output = clamp(requantize_round_once(acc, multiplier[i], shift[i]) + output_offset, act_min, act_max)
  *   with i = n when per_count (a table over divisors), else 0: the division by n is folded
- *   into the multiplier so the result is rounded only once.
+ *   into the multiplier, and the product is rounded once (half away from zero), so equal input
+ *   and output scales give round(acc / n) exactly, as TFLite and ONNX Runtime do.
  *
  * Numpy twin: codegen/ops/avg_pool.py.
  */
@@ -36,7 +37,7 @@ void mcugen_avg_pool_s8(const mcugen_avg_pool_params_t *p, const int8_t *input, 
                     }
                 }
                 idx = p->per_count ? (p->count_include_pad ? p->kernel_h * p->kernel_w : n) : 0;
-                acc = mcugen_requantize(acc, p->multiplier[idx], p->shift[idx]) + p->output_offset;
+                acc = mcugen_requantize_round_once(acc, p->multiplier[idx], p->shift[idx]) + p->output_offset;
                 *output++ = mcugen_clamp_s8(acc, p->act_min, p->act_max);
             }
         }

@@ -57,6 +57,17 @@ static inline int32_t mcugen_requantize_s64(int64_t acc, int32_t multiplier, int
     return mcugen_saturate_int32(rounded);
 }
 
+/* acc * m * 2^(s - 31) rounded once, half away from zero (mcugen_requantize rounds twice, which
+ * turns 15.25 into 16 when m is a power of two). Average pooling divides by the window size
+ * through m, so it uses this to get round(acc / n) exactly. Needs |acc * m| < 2^62. */
+static inline int32_t mcugen_requantize_round_once(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    const int64_t product = (int64_t)acc * (int64_t)multiplier;
+    const int32_t total_shift = 31 - shift;
+    const int64_t half = (int64_t)1 << (total_shift - 1);
+    return mcugen_saturate_int32((product + (product >= 0 ? half : half - 1)) >> total_shift);
+}
+
 static inline int16_t mcugen_clamp_s16(int32_t x, int32_t lo, int32_t hi)
 {
     if (x < lo) x = lo;
