@@ -3,9 +3,11 @@ layer so the model fits a flash budget with the least measured harm, or loses at
 amount of accuracy with the least flash.
 
 The search is greedy and measured. Per-layer sensitivity (sensitivity.py) ranks the layers: the
-output noise a layer adds at int4 (10^(-SNR/10)) per byte that int4 saves. Layers go to int4 in
-that order until the budget is met; then, if the measured drop exceeds --max-drop, int16
-activations are tried on the layers they help most, and int4 layers are swapped for cheaper ones.
+output noise a layer adds at int4 (10^(-SNR/10)) per byte that int4 saves. Under a flash budget,
+layers go to int4 in that order until the budget is met; then int16 activations are tried on the
+layers they help most, and int4 layers are swapped back to int8 for cheaper ones, each change
+kept when it lowers the measured drop within the budget. Under --max-drop alone, layers go to
+int4 in the same order while the measured drop stays within it.
 Every plan the search keeps was quantized and run in full on the validation data — the numbers
 printed are measured, not predicted.
 
@@ -27,6 +29,7 @@ from mcugen.quantize import LayerPrecision, Precision, quantize
 from mcugen.sensitivity import SensitivityReport, analyze
 
 MAX_SWAPS = 24  # bounds the local search on large models
+MIN_GAIN_DB = 0.1  # the least SNR gain a change must bring to be kept
 
 
 @dataclass
@@ -103,14 +106,14 @@ def search(float_graph: Graph, ranges: dict[str, tuple[float, float]], samples: 
     int8 = evaluate(Precision())
     evaluate.int8_snr = int8.score.snr_db
 
-    sens = analyze(float_graph, ranges, samples, ["int4", "int16"])
+    sens = analyze(float_graph, ranges, samples, ["int8", "int4", "int16"])
     weights = {s.layer: s.weights for s in sens.layers}
     saved = {s.layer: weights[s.layer] - (weights[s.layer] + 1) // 2 for s in sens.layers}
     noise4 = {s.layer: 10 ** (-s.snr["int4"] / 10) for s in sens.layers}
     to_int4 = sorted(saved, key=lambda name: noise4[name] / max(saved[name], 1))  # cheapest harm per byte first
 
-    plan = Precision()
-    if flash_budget is not None:
+    if flash_budget is not None:  # fit the budget, then lower the drop as far as the budget allows
+        plan = Precision()
         for name in to_int4:
             if evaluate.flash(plan)[1] <= flash_budget:
                 break
@@ -120,14 +123,10 @@ def search(float_graph: Graph, ranges: dict[str, tuple[float, float]], samples: 
             raise McugenError(f"no plan meets the flash budget of {flash_budget:,} B: even with every weighted layer "
                               f"at int4 the constants take {smallest:,} B (int8: {int8.flash:,} B); raise the "
                               "budget or prune the model")
-        best = evaluate(plan)
-        if max_drop is not None and best.drop > max_drop:
-            best = _repair(evaluate, best, max_drop, flash_budget, sens, to_int4)
-    else:
-        best = int8
-        if best.drop > max_drop:
-            best = _repair(evaluate, best, max_drop, None, sens, to_int4)
-        for name in to_int4:  # shrink while the measured drop stays within bounds
+        best = _improve(evaluate, evaluate(plan), None, flash_budget, sens, to_int4)
+    else:  # the least flash whose measured drop stays within max_drop
+        best = int8 if int8.drop <= max_drop else _improve(evaluate, int8, max_drop, None, sens, to_int4)
+        for name in to_int4:
             if best.precision.layers.get(name, LayerPrecision()).activation_bits == 16:
                 continue
             trial = evaluate(_with(best.precision, name, LayerPrecision(4, 8)))
@@ -151,27 +150,41 @@ def _with(p: Precision, name: str, lp: LayerPrecision) -> Precision:
     return Precision(p.default, layers)
 
 
-def _repair(evaluate: _Evaluator, best: Candidate, max_drop: float, flash_budget: int | None,
-            sens: SensitivityReport, to_int4: list[str]) -> Candidate:
-    """Lower the drop of a plan that loses too much, staying within the flash budget."""
-    # 1. int16 activations where they raise the SNR most (int8-weight layers only).
-    gain16 = sorted(sens.layers, key=lambda s: s.snr["int16"], reverse=True)
+def _better(a: Candidate, b: Candidate) -> bool:
+    """Less drop; on an accuracy tie (it moves in steps of one sample) a higher output SNR. SNR must
+    gain MIN_GAIN_DB to count, so a change that costs arena and seams is not kept for noise."""
+    if a.score.accuracy is not None and a.drop != b.drop:
+        return a.drop < b.drop
+    return a.score.snr_db > b.score.snr_db + MIN_GAIN_DB
+
+
+def _improve(evaluate: _Evaluator, best: Candidate, stop_at: float | None, flash_budget: int | None,
+             sens: SensitivityReport, to_int4: list[str]) -> Candidate:
+    """Lower the measured drop within the flash budget, until it is at most stop_at (None: as far
+    as these moves go): int16 activations where they gain the most SNR, then int4 layers swapped
+    back to int8 for cheaper ones."""
+    def fits(c: Candidate) -> bool:
+        return flash_budget is None or c.flash <= flash_budget
+
+    def done() -> bool:
+        return stop_at is not None and best.drop <= stop_at
+
+    gain16 = sorted(sens.layers, key=lambda s: s.snr["int16"] - s.snr["int8"], reverse=True)
     for s in gain16:
+        if done():
+            return best
         current = best.precision.layers.get(s.layer, best.precision.default)
-        if current.weight_bits != 8 or current.activation_bits == 16:
+        if current.weight_bits != 8 or current.activation_bits == 16 or s.snr["int16"] <= s.snr["int8"]:
             continue
         try:
             trial = evaluate(_with(best.precision, s.layer, LayerPrecision(8, 16)))
         except McugenError:  # scales too far apart for 16x8 in this layer
             continue
-        if trial.drop < best.drop and (flash_budget is None or trial.flash <= flash_budget):
+        if fits(trial) and _better(trial, best):
             best = trial
-        if best.drop <= max_drop:
-            return best
-    # 2. swap an int4 layer back to int8 for one (or more) cheaper layers at int4.
     swaps = 0
-    for harmful in reversed(to_int4):
-        if best.drop <= max_drop or swaps >= MAX_SWAPS:
+    for harmful in reversed(to_int4):  # most harm per byte first
+        if done() or swaps >= MAX_SWAPS:
             break
         if best.precision.layers.get(harmful, LayerPrecision()).weight_bits != 4:
             continue
@@ -179,11 +192,11 @@ def _repair(evaluate: _Evaluator, best: Candidate, max_drop: float, flash_budget
         for name in to_int4:
             if flash_budget is None or evaluate.flash(trial_p)[1] <= flash_budget:
                 break
-            if name != harmful and trial_p.layers.get(name, trial_p.default).weight_bits == 8:
+            if name != harmful and trial_p.layers.get(name, trial_p.default) == LayerPrecision():
                 trial_p = _with(trial_p, name, LayerPrecision(4, 8))
         swaps += 1
         trial = evaluate(trial_p)
-        if trial.drop < best.drop and (flash_budget is None or trial.flash <= flash_budget):
+        if fits(trial) and _better(trial, best):
             best = trial
     return best
 
