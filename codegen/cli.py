@@ -415,7 +415,7 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
                    help="for --method percentile: the percentile kept (default 99.9)")
     p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
     p.add_argument("--activations", choices=("int8", "int16", "float32"),
-                   help="activations of every conv/FC layer (default int8); float32: weight-only quantization")
+                   help="int8 (default); int16 in every conv/FC layer (16x8); float32 everywhere (weight-only)")
     p.add_argument("--precision", help="a per-layer precision plan (JSON, as written by generate --save-plan)")
 
 
