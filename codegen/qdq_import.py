@@ -18,6 +18,11 @@ instead of calibrating:
   QuantizeLinear, and MaxPool/Reshape/... applied to int8 tensors as DequantizeLinear → op →
   QuantizeLinear with the input's parameters, so the same path handles them.
 
+PyTorch's exports (tests/test_torch_qdq.py): zero points shared through Identity nodes are
+constants; an eager/FX QAT Conv+BatchNorm (Conv with fake-quantized w·k, then / k, BatchNorm)
+becomes the conv with those weight codes and the BatchNorm in its bias; an average pool the model
+leaves in float takes the quantization of a Reshape → QuantizeLinear after it, else its input's.
+
 Anything else quantized (QLinearAdd, ConvInteger, DynamicQuantizeLinear, int16 or block-wise
 quantization, ...) is reported in one McugenError naming every offending node.
 """
@@ -45,6 +50,10 @@ SUPPORTED = ("mcugen reads QuantizeLinear/DequantizeLinear pairs with int8 or ui
 # mcugen operators whose output quantization the kernel dictates: a fixed one that differs is dropped.
 _PASS_THROUGH_OPS = ("max_pool", "reshape", "transpose", "pad")
 _SOFTMAX_QPARAMS = (1.0 / 256, -128)
+# mcugen operators that move values without changing them: a float input takes the output's quantization.
+_MOVES_VALUES = ("reshape", "transpose")
+# mcugen operators whose output, when a QDQ model leaves it float, takes its input's quantization.
+_KEEPS_INPUT_QPARAMS = ("avg_pool",)
 
 
 @dataclass
@@ -108,6 +117,13 @@ def attach(graph: Graph, info: QdqInfo) -> None:
                 fixed_w[node.inputs[1]] = scales
     fixed = dict(info.activations)
     producers = {n.outputs[0]: n for n in graph.nodes}
+    for node in reversed(graph.nodes):
+        # x → Reshape → Q/DQ with x left float (PyTorch's PT2E export after an average pool): the
+        # reshape moves values without changing them, so x takes the quantization they are given.
+        src = node.inputs[0] if node.inputs else ""
+        if node.op in _MOVES_VALUES and node.outputs[0] in fixed and src not in fixed and \
+                src in graph.tensors and not graph.tensors[src].is_constant:
+            fixed[src] = fixed[node.outputs[0]]
 
     def inherited(name: str) -> tuple[float, int] | None:
         """The fixed quantization a tensor gets, through chains of pass-through operators."""
@@ -117,6 +133,12 @@ def attach(graph: Graph, info: QdqInfo) -> None:
 
     for node in graph.nodes:
         out = node.outputs[0]
+        if node.op in _KEEPS_INPUT_QPARAMS and out not in fixed and inherited(node.inputs[0]) is not None:
+            # PyTorch leaves an average pool unobserved: its quantized kernel keeps the input's scale.
+            fixed[out] = inherited(node.inputs[0])
+            graph.notes.append(f"{node.op} {node.name!r} has no quantization in the QDQ model; its output "
+                               "keeps its input's (as PyTorch's quantized kernel does)")
+            continue
         if out not in fixed:
             continue
         if node.op in _PASS_THROUGH_OPS and inherited(node.inputs[0]) != fixed[out]:
@@ -143,6 +165,9 @@ class _Stripper:
                 value = _constant_value(node)
                 if value is not None:
                     self.consts[node.output[0]] = value
+            elif node.op_type == "Identity" and node.input[0] in self.consts:
+                # PyTorch's TorchScript export shares a zero point through Identity copies of it.
+                self.consts[node.output[0]] = self.consts[node.input[0]]
         self.problems: list[str] = []
         self.names = {n for node in self.g.node for n in (*node.input, *node.output)} | set(self.consts)
         self.names |= {i.name for i in self.g.input} | {o.name for o in self.g.output}
@@ -177,6 +202,7 @@ class _Stripper:
         self.fold_constant_quantize()
         self.strip()
         self.raise_problems()
+        self.fold_qat_batch_norm()
         self.finish()
 
     # --- 1. what is there at all -------------------------------------------------------
@@ -446,14 +472,77 @@ class _Stripper:
         elif q.dtype in ACTIVATION_TYPES:
             self.weight_candidates[node.output[0]] = (np.empty(0), -1, node.input[0])  # asymmetric
 
-    # --- 5. tidy up and record the weights' per-output-channel scales ----------------------
+    # --- 5. PyTorch QAT Conv+BatchNorm: Conv(x, w_q) / k → [+ b] → BatchNorm(γ, β, μ, σ²) ----
+    def fold_qat_batch_norm(self) -> None:
+        """PyTorch's fused QAT ConvBn quantizes w·k with k = γ / sqrt(σ² + ε) and exports the conv
+        with the quantized weights, a division by k, the conv's own bias and the BatchNorm. The
+        division and the BatchNorm's multiplication by k cancel: the layer is the conv with the
+        quantized weights as they are (so their scales stay exact) and bias (b0 / k + b - μ)·k + β.
+        Folding the BatchNorm into the weights instead would make mcugen re-quantize them."""
+        consumers: dict[str, list[onnx.NodeProto]] = {}
+        for node in self.g.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+        outputs = {o.name for o in self.g.output}
+
+        def sole(name: str, op: str) -> onnx.NodeProto | None:
+            users = consumers.get(name, [])
+            if len(users) == 1 and users[0].op_type == op and name not in outputs:
+                return users[0]
+            return None
+
+        removed: set[int] = set()
+        for conv in self.g.node:
+            if conv.op_type != "Conv" or len(conv.input) < 2 or conv.input[1] not in self.weight_candidates:
+                continue
+            channels = self.consts[conv.input[1]].shape[0]
+            div = sole(conv.output[0], "Div")
+            if div is None or div.input[0] != conv.output[0]:
+                continue
+            k = self.channel_vector(div.input[1], channels)
+            add = sole(div.output[0], "Add")
+            b = self.channel_vector(next((i for i in add.input if i != div.output[0]), ""), channels) \
+                if add is not None else np.zeros(channels)
+            bn = sole((add or div).output[0], "BatchNormalization")
+            if k is None or b is None or bn is None or len(bn.output) > 1 or \
+                    any(i not in self.consts for i in bn.input[1:5]) or \
+                    any(n.output[0] in self.info.activations for n in (conv, div, add) if n is not None):
+                continue
+            gamma, beta, mean, var = (self.consts[i].astype(np.float64) for i in bn.input[1:5])
+            eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
+            if not np.allclose(gamma / np.sqrt(var + eps), k, rtol=1e-5, atol=0):
+                continue
+            b0 = self.consts[conv.input[2]].astype(np.float64) if len(conv.input) > 2 and conv.input[2] else 0.0
+            bias = (b0 / k + b - mean) * k + beta
+            name = self.add_const(f"{conv.name or conv.output[0]}_bias_bn", bias.astype(np.float32))
+            del conv.input[2:]
+            conv.input.append(name)
+            conv.output[0] = bn.output[0]
+            removed.update(id(n) for n in (div, add, bn) if n is not None)
+            self.info.notes.append(f"folded the QAT BatchNorm {bn.name or bn.output[0]!r} into the bias of "
+                                   f"{_label(conv)}: its division and the BatchNorm's scale cancel")
+        if removed:
+            kept = [n for n in self.g.node if id(n) not in removed]
+            del self.g.node[:]
+            self.g.node.extend(kept)
+
+    def channel_vector(self, name: str, channels: int) -> np.ndarray | None:
+        """A constant of shape [C], [C,1,1] or [1,C,1,1] as a float64 vector of C values, else None."""
+        value = self.consts.get(name)
+        if value is None or value.dtype.kind != "f" or \
+                value.shape not in ((channels,), (channels, 1, 1), (1, channels, 1, 1)):
+            return None
+        return value.astype(np.float64).reshape(-1)
+
+    # --- 6. tidy up and record the weights' per-output-channel scales ----------------------
     def finish(self) -> None:
         g = self.g
         used = {n for node in g.node for n in node.input} | {o.name for o in g.output}
         for node in g.node:
             self.record_weight(node)
         kept_nodes = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] in self.consts
-                                                and n.output[0] not in used)]
+                                                and n.output[0] not in used)
+                      and not (n.op_type == "Identity" and n.output[0] in self.consts)]  # now initializers
         constant_outputs = {n.output[0] for n in kept_nodes if n.op_type == "Constant"}
         del g.node[:]
         g.node.extend(kept_nodes)

@@ -416,6 +416,94 @@ def test_fake_quantized_export_with_constant_nodes(tmp_path, data):
     assert agreement(output_codes(compiled, y), expected)["max"] <= 1
 
 
+def _torchscript_qat_conv_bn(path: Path, bn_matches: bool = True) -> Path:
+    """What torch.onnx.export (TorchScript) writes for an eager QAT ConvBnReLU2d: zero points shared
+    through Identity copies, the weights w·k fake-quantized per channel over -128..127, the conv
+    with a zero bias from a Constant node, then / k, BatchNormalization and Relu."""
+    r = np.random.default_rng(12)
+    c = 4
+    gamma = (r.random(c) + 0.5).astype(np.float32)
+    var = (r.random(c) + 0.5).astype(np.float32)
+    k = (gamma / np.sqrt(var + np.float32(1e-5))).astype(np.float32)
+    wk = (r.standard_normal((c, 3, 3, 3)) * 0.3).astype(np.float32) * k.reshape(-1, 1, 1, 1)
+    ws = (np.abs(wk).reshape(c, -1).max(axis=1) / 127.5).astype(np.float32)
+    inits = {"s_x": np.array([0.03], np.float32), "z_x": np.array([128], np.uint8),
+             "s_y": np.array([0.02], np.float32), "z_y0": np.array([0], np.uint8),
+             "wk": wk, "ws": ws, "wz0": np.zeros(c, np.int8),
+             "k": (k if bn_matches else k * 1.01).reshape(1, c, 1, 1).astype(np.float32),
+             "gamma": gamma, "beta": (r.standard_normal(c) * 0.1).astype(np.float32),
+             "mean": (r.standard_normal(c) * 0.1).astype(np.float32), "var": var}
+    nodes = [helper.make_node("Identity", ["wz0"], ["wz"]), helper.make_node("Identity", ["z_y0"], ["z_y"]),
+             helper.make_node("Constant", [], ["zero_bias"], value=numpy_helper.from_array(np.zeros(c, np.float32))),
+             helper.make_node("QuantizeLinear", ["x", "s_x", "z_x"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s_x", "z_x"], ["xd"]),
+             helper.make_node("QuantizeLinear", ["wk", "ws", "wz"], ["wq"], axis=0),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+             helper.make_node("Conv", ["xd", "wd", "zero_bias"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Div", ["c", "k"], ["d"]),
+             helper.make_node("BatchNormalization", ["d", "gamma", "beta", "mean", "var"], ["b"], name="bn"),
+             helper.make_node("Relu", ["b"], ["r"]),
+             helper.make_node("QuantizeLinear", ["r", "s_y", "z_y"], ["rq"]),
+             helper.make_node("DequantizeLinear", ["rq", "s_y", "z_y"], ["y"])]
+    return save(path, nodes, inits, {"x": IN_SHAPE}, {"y": [1, c, *IN_SHAPE[2:]]})
+
+
+def test_pytorch_qat_conv_bn_export_keeps_its_weight_codes(tmp_path, data):
+    """Identity-shared zero points are constants; / k and the BatchNorm's scale k cancel, so the
+    BatchNorm goes into the bias and the conv keeps PyTorch's weight codes, -128 included."""
+    path = _torchscript_qat_conv_bn(tmp_path / "qat.onnx")
+    compiled = compile_model(path, None, "qat")
+    g = compiled.graph
+    assert compiled.calibration == "scales from the pre-quantized (QDQ) model"
+    assert [n.op for n in g.nodes] == ["conv"] and any("QAT BatchNorm 'bn'" in w for w in compiled.warnings)
+    model = onnx.load(str(path))
+    c = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    codes = np.rint(c["wk"] / c["ws"].reshape(-1, 1, 1, 1)).astype(np.int8)
+    assert codes.min() == -128
+    conv = g.nodes[0]
+    np.testing.assert_array_equal(g.const(conv.q["weights"]), codes.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(g.tensors[conv.q["weights"]].scale, c["ws"].astype(np.float64))
+    x = data["test"][:40]
+    expected = golden(compiled, quantized_inputs(compiled, {"x": x}))
+    y = ort_run(path, x)["y"].transpose(0, 2, 3, 1)
+    assert agreement(output_codes(compiled, y), expected)["max"] <= 1
+    # When / k is not the BatchNorm's scale, they do not cancel: the BatchNorm is folded as usual.
+    other = compile_model(_torchscript_qat_conv_bn(tmp_path / "other.onnx", bn_matches=False), None, "other")
+    assert not any("QAT BatchNorm" in w for w in other.warnings)
+
+
+def test_an_average_pool_left_float_takes_a_neighbours_quantization(tmp_path):
+    """PyTorch leaves an average pool unquantized: eager QAT feeds it straight to Flatten → Gemm
+    (its output keeps its input's quantization), PT2E to a Reshape → Q/DQ (it takes that one)."""
+    r = np.random.default_rng(13)
+    inits = {"s1": np.array(0.05, np.float32), "z1": np.array(-20, np.int8),
+             "s2": np.array(0.02, np.float32), "z2": np.array(5, np.int8),
+             "s3": np.array(0.1, np.float32), "z3": np.array(0, np.int8),
+             "w": (r.standard_normal((4, 3 * 6 * 5)) * 0.1).astype(np.float32), "shape": np.array([1, -1], np.int64)}
+
+    def model(name: str, reshape_quantized: bool) -> Path:
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s1", "z1"], ["xq"]),
+                 helper.make_node("DequantizeLinear", ["xq", "s1", "z1"], ["xd"]),
+                 helper.make_node("AveragePool", ["xd"], ["p"], kernel_shape=[2, 2], strides=[2, 2])]
+        if reshape_quantized:
+            nodes += [helper.make_node("Reshape", ["p", "shape"], ["f0"]),
+                      helper.make_node("QuantizeLinear", ["f0", "s2", "z2"], ["fq"]),
+                      helper.make_node("DequantizeLinear", ["fq", "s2", "z2"], ["f"])]
+        else:
+            nodes.append(helper.make_node("Flatten", ["p"], ["f"]))
+        nodes += [helper.make_node("Gemm", ["f", "w"], ["g"], transB=1),
+                  helper.make_node("QuantizeLinear", ["g", "s3", "z3"], ["gq"]),
+                  helper.make_node("DequantizeLinear", ["gq", "s3", "z3"], ["y"])]
+        return save(tmp_path / f"{name}.onnx", nodes, inits, {"x": IN_SHAPE}, {"y": [1, 4]})
+
+    for name, reshape_quantized, qparams in (("eager", False, (0.05, -20)), ("pt2e", True, (0.02, 5))):
+        compiled = compile_model(model(name, reshape_quantized), None, name)
+        assert compiled.calibration == "scales from the pre-quantized (QDQ) model", name
+        pool = next(n for n in compiled.graph.nodes if n.op == "avg_pool")
+        t = compiled.graph.tensors[pool.outputs[0]]
+        assert (t.scale, t.zero_point) == (pytest.approx(qparams[0]), qparams[1]), name
+
+
 def test_a_quantized_tensor_quantized_again_is_requantized(tmp_path):
     """DequantizeLinear → QuantizeLinear with other parameters: an identity table (a requantizing
     Clip) carries the value from one quantization to the other."""
