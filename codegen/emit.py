@@ -2,9 +2,9 @@
 
 Files: <name>.h (the whole API), <name>.c (the schedule), <name>_weights.{h,c} (constants in
 flash), <name>_float.c (float convenience API; none for a weight-only model, whose API is float),
-kernels/ (only the kernels this model calls,
-every symbol renamed from mcugen_ to <name>_ so two models link into one firmware), and build
-glue: CMakeLists.txt, library.json (PlatformIO) and <name>.mk (Makefile fragment).
+kernels/ (only the kernels this model calls, every symbol renamed from mcugen_ to <name>_ so two
+models link into one firmware), and build glue: CMakeLists.txt, library.json (PlatformIO) and
+<name>.mk (Makefile fragment).
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def _assign_types(graph: Graph, precision: Precision) -> dict[str, str]:
         wide = graph.add_tensor(Tensor(graph.unique_name(f"{name}_s16"), t.shape, t.dtype)).name
         for node in graph.nodes:
             node.outputs = [wide if o == name else o for o in node.outputs]
-            node.inputs = [wide if i == name else i for i in node.inputs]
+            node.inputs = [wide if x == name else x for x in node.inputs]
         t.dtype = "int8"
         graph.nodes.append(Node("requantize", graph.unique_name(f"{name}_to_int8"), [wide], [name]))
         copied_from[wide] = name
