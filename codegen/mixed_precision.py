@@ -151,9 +151,9 @@ def _with(p: Precision, name: str, lp: LayerPrecision) -> Precision:
 
 
 def _better(a: Candidate, b: Candidate) -> bool:
-    """Less drop; on an accuracy tie (it moves in steps of one sample) a higher output SNR. SNR must
-    gain MIN_GAIN_DB to count, so a change that costs arena and seams is not kept for noise."""
-    if a.score.accuracy is not None and a.drop != b.drop:
+    """Less drop: with labels, strictly higher accuracy (a change that costs arena or seams is not
+    kept for an SNR gain the accuracy does not show); without, at least MIN_GAIN_DB more SNR."""
+    if a.score.accuracy is not None:
         return a.drop < b.drop
     return a.score.snr_db > b.score.snr_db + MIN_GAIN_DB
 
