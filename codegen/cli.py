@@ -143,11 +143,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sizes = [int(s) for s in args.calib_sizes.split(",")] if args.calib_sizes else [10, 100, calib.count]
     except ValueError:
         raise McugenError(f"--calib-sizes {args.calib_sizes!r} is not a comma-separated list of counts") from None
+    if min(sizes) < 1:
+        raise McugenError(f"--calib-sizes {args.calib_sizes}: every count must be at least 1")
+    from mcugen.calibrate import METHODS
+
     methods = [m.strip() for m in args.methods.split(",")]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise McugenError(f"--methods: unknown calibration method(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(METHODS)}")
     precisions = [parse_layer_precision(p.strip()) for p in args.precisions.split(",")]
     float_acc, rows, notes = sweep(float_graph, calib, data, methods, sizes, precisions, args.percentile)
     for n in notes:
         print(f"mcugen: note: {n}", file=sys.stderr)
+    if not rows:
+        raise McugenError("no combination could be calibrated with this data (see the notes above); give more "
+                          "calibration samples or use --methods minmax")
     if args.json:
         print(json.dumps(dict(float_accuracy=float_acc, samples=data.count, rows=[asdict(r) for r in rows]), indent=2))
     else:
@@ -158,6 +169,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from mcugen.sensitivity import analyze, format_report, plot_report
 
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise McugenError(f"--plot {args.plot}: its folder does not exist")
     compiled = compile_from_args(args)
     samples = validation_samples(args, compiled, "sensitivity analysis")
     modes = [m.strip() for m in args.modes.split(",")] if args.modes else None

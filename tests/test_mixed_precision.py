@@ -166,3 +166,18 @@ def test_a_16_bit_last_layer_keeps_the_output_name_and_int8_type():
     assert q.outputs == graph.outputs and set(q.io) == set(graph.io)
     out = q.tensors[q.outputs[0]]
     assert out.dtype == "int8" and q.nodes[-1].op == "requantize" and q.nodes[-1].outputs == q.outputs
+
+
+@pytest.mark.parametrize("command,extra,message", [
+    ("sweep", ["--methods", "minmax,bogus"], "unknown calibration method(s) bogus"),
+    ("sweep", ["--calib-sizes", "0"], "every count must be at least 1"),
+    ("sweep", ["--precisions", "w4a16"], "w4a16"),
+    ("sweep", ["--precisions", "int4"], "is not of the form"),
+    ("sweep", ["--methods", "entropy", "--calib-sizes", "3"], "no combination could be calibrated"),
+    ("sensitivity", ["--modes", "int3"], "unknown sensitivity mode(s)"),
+    ("sensitivity", ["--plot", "/nonexistent/folder/s.png"], "its folder does not exist"),
+])
+def test_analysis_commands_bad_input(capsys, command, extra, message):
+    code, out, err = run_cli(capsys, command, DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
+                             "--data", DIGITS / "test_mlp.npz", *extra)
+    assert code == 1 and message in err and not out
