@@ -56,14 +56,15 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
     """--flash-budget / --max-drop: search a per-layer plan, print it, and requantize with it."""
     import dataclasses
 
-    from mcugen.mixed_precision import format_result, parse_size, search
+    from mcugen.emit import constant_bytes
+    from mcugen.mixed_precision import format_result, parse_budget, search
     from mcugen.quantize import quantize
 
     if args.precision or args.weights or args.activations:
         raise McugenError("--flash-budget/--max-drop choose the precision themselves; drop --precision, "
                           "--weights and --activations")
     samples = validation_samples(args, compiled, "mixed precision (--flash-budget/--max-drop)")
-    budget = parse_size(args.flash_budget) if args.flash_budget else None
+    budget = parse_budget(args.flash_budget, constant_bytes(compiled.graph)) if args.flash_budget else None
     result = search(compiled.float_graph, compiled.ranges, samples, budget, args.max_drop)
     print(format_result(result, compiled.float_graph), file=sys.stderr if args.json else sys.stdout)
     if args.save_plan:
@@ -334,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder to write the C library into")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files (kept)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
-    p.add_argument("--flash-budget", help="mixed precision: fit the constants in this many bytes (e.g. 48K)")
+    p.add_argument("--flash-budget", help="mixed precision: fit the constants in this many bytes (48K, 49152) "
+                   "or this share of the int8 model's (60%%)")
     p.add_argument("--max-drop", type=float, help="mixed precision: lose at most this much accuracy (points; "
                    "without labels: dB of output SNR below all-int8)")
     p.add_argument("--data", help="validation data for --flash-budget/--max-drop (.npz: inputs, labels y)")

@@ -60,16 +60,16 @@ class MixedResult:
                     flash_budget=self.flash_budget, max_drop=self.max_drop, plans_evaluated=self.evaluated)
 
 
-def parse_size(text: str) -> int:
-    """'48K', '48KB', '49152', '0.5M' → bytes (K = 1024)."""
+def parse_budget(text: str, int8_bytes: int) -> int:
+    """'48K', '48KB', '49152', '0.5M' → bytes (K = 1024); '60%' → that share of the int8 model's."""
     t = text.strip().upper().removesuffix("B").removesuffix("I")
-    scale = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    scale = {"K": 1024, "M": 1024 * 1024, "%": int8_bytes / 100}.get(t[-1:], 1)
     try:
-        value = float(t[:-1] if scale > 1 else t)
+        value = float(t[:-1] if t[-1:] in "KM%" else t)
     except ValueError:
-        raise McugenError(f"size {text!r} is not a number of bytes like 48K, 49152 or 0.5M") from None
+        raise McugenError(f"flash budget {text!r} is not a size like 48K, 49152, 0.5M or 60%") from None
     if value <= 0:
-        raise McugenError(f"size {text!r} must be positive")
+        raise McugenError(f"flash budget {text!r} must be positive")
     return int(value * scale)
 
 

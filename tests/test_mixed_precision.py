@@ -101,9 +101,9 @@ def test_max_drop_alone_shrinks_flash_within_the_drop():
 def test_mixed_plan_generates_bit_exact_c(tmp_path, capsys):
     plan = tmp_path / "plan.json"
     code, out, _ = run_cli(capsys, "generate", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
-                           "--flash-budget", "1800", "--data", DIGITS / "test_mlp.npz", "--save-plan", plan,
+                           "--flash-budget", "65%", "--data", DIGITS / "test_mlp.npz", "--save-plan", plan,
                            "-o", tmp_path / "lib")
-    assert code == 0 and "mixed-precision plan" in out and "chosen" in out
+    assert code == 0 and "mixed-precision plan" in out and "flash budget 1,784 B" in out  # 65 % of 2,746 B
     precision = Precision.load(plan)
     assert precision.layers  # some layer left int8
     samples = dict(np.load(DIGITS / "test_mlp.npz"))
@@ -138,7 +138,8 @@ def test_sweep_table(capsys):
     (["--flash-budget", "1700", "--max-drop", "0", "--data", DIGITS / "test_mlp.npz"],
      "no plan within 1,700 B of flash keeps the drop within 0 points"),
     (["--flash-budget", "1800"], "needs validation data"),
-    (["--flash-budget", "lots", "--data", DIGITS / "test_mlp.npz"], "is not a number of bytes"),
+    (["--flash-budget", "lots", "--data", DIGITS / "test_mlp.npz"], "is not a size like 48K"),
+    (["--flash-budget", "0%", "--data", DIGITS / "test_mlp.npz"], "must be positive"),
     (["--flash-budget", "2K", "--weights", "int4", "--data", DIGITS / "test_mlp.npz"], "choose the precision"),
 ])
 def test_mixed_precision_bad_input(capsys, tmp_path, extra, message):
