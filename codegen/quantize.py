@@ -64,7 +64,8 @@ class Precision:
         counts: dict[str, int] = {}
         for v in overrides.values():
             counts[str(v)] = counts.get(str(v), 0) + 1
-        return ", ".join([str(self.default)] + [f"{n} layers {v}" for v, n in sorted(counts.items())])
+        return ", ".join([str(self.default)] + [f"{n} layer{'s' if n > 1 else ''} {v}"
+                                                 for v, n in sorted(counts.items())])
 
     def as_dict(self) -> dict:
         return dict(default=str(self.default), layers={k: str(v) for k, v in sorted(self.layers.items())})
