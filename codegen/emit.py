@@ -197,6 +197,8 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
     files[f"{name}.mk"] = env.get_template("model.mk.j2").render(ctx)
     kernel_dir = data_dir("firmware") / "kernels"
     headers = ["fixedpoint"] + (["f32", "exp_f32"] if float_io else [])  # header-only helpers
+    if any(k.endswith(("_s4", "_w4")) for k in kernels):  # the int4-weight kernels include mcugen_int4.h
+        headers.append("int4")
     for k in sorted(kernels) + headers:
         for suffix in ((".h",) if k in headers else (".h", ".c")):
             text = (kernel_dir / f"mcugen_{k}{suffix}").read_text()

@@ -215,12 +215,13 @@ def test_weight_only_library_api_and_build_flags():
     assert "#define MLP_INPUT_SIZE 256" in header and "#define MLP_INPUT_COUNT 64" in header
     assert "#define MLP_OUTPUT_COUNT 10" in header and "_SCALE" not in header
     assert "mlp_float.c" not in files and "kernels/mlp_exp_f32.h" in files
-    assert "kernels/mlp_fully_connected_f32_w4.c" in files
+    assert "kernels/mlp_fully_connected_f32_w4.c" in files and "kernels/mlp_int4.h" in files
     assert "-ffp-contract=off" in files["CMakeLists.txt"] and "-ffp-contract=off" in files["mlp.mk"]
     assert '"-ffp-contract=off"' in files["library.json"]
     int8 = compile_model(DIGITS / "mlp.onnx", DIGITS / "calib_mlp.npz", "mlp")
     int8_files, int8_lib = render_library(int8.graph)
     assert "-ffp-contract" not in int8_files["CMakeLists.txt"] and "mlp_float.c" in int8_files
+    assert "kernels/mlp_int4.h" not in int8_files  # copied only with an int4-weight kernel
     assert lib.arena_size == 4 * int8_lib.arena_size  # float32 activations take four times the RAM
 
 

@@ -11,6 +11,7 @@
  */
 #include "mcugen_conv_f32_w4.h"
 #include "mcugen_f32.h"
+#include "mcugen_int4.h"
 
 void mcugen_conv_f32_w4(const mcugen_conv_f32_w4_params_t *p, const float *input, float *output)
 {
@@ -38,7 +39,7 @@ void mcugen_conv_f32_w4(const mcugen_conv_f32_w4_params_t *p, const float *input
                         in_px = input + ((int32_t)iy * p->input_w + ix) * p->input_c + first_ic;
                         w_at = filter_at + (ky * p->kernel_w + kx) * group_in;
                         for (ic = 0; ic < group_in; ++ic) {
-                            acc = acc + in_px[ic] * mcugen_weight_s4(p->weights, w_at + ic);
+                            acc = acc + in_px[ic] * (float)mcugen_int4_code(p->weights, w_at + ic);
                         }
                     }
                 }

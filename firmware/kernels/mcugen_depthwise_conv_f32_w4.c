@@ -11,6 +11,7 @@
  */
 #include "mcugen_depthwise_conv_f32_w4.h"
 #include "mcugen_f32.h"
+#include "mcugen_int4.h"
 
 void mcugen_depthwise_conv_f32_w4(const mcugen_depthwise_conv_f32_w4_params_t *p, const float *input, float *output)
 {
@@ -32,7 +33,7 @@ void mcugen_depthwise_conv_f32_w4(const mcugen_depthwise_conv_f32_w4_params_t *p
                         int32_t w_at;
                         if (ix < 0 || ix >= p->input_w) continue;
                         w_at = (ky * p->kernel_w + kx) * p->output_c + oc;
-                        acc = acc + input[((int32_t)iy * p->input_w + ix) * p->input_c + ic] * mcugen_weight_s4(p->weights, w_at);
+                        acc = acc + input[((int32_t)iy * p->input_w + ix) * p->input_c + ic] * (float)mcugen_int4_code(p->weights, w_at);
                     }
                 }
                 y = acc * p->scale[oc];

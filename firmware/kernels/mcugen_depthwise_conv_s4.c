@@ -14,14 +14,7 @@
  */
 #include "mcugen_depthwise_conv_s4.h"
 #include "mcugen_fixedpoint.h"
-
-/* The int4 code at index i of a packed array, sign-extended. */
-static inline int32_t mcugen_depthwise_conv_s4_weight(const uint8_t *packed, int32_t i)
-{
-    const int32_t byte = packed[i >> 1];
-    const int32_t nibble = (i & 1) ? (byte >> 4) : (byte & 0x0F);
-    return nibble - ((nibble & 0x08) << 1);
-}
+#include "mcugen_int4.h"
 
 void mcugen_depthwise_conv_s4(const mcugen_depthwise_conv_s4_params_t *p, const int8_t *input, int8_t *output)
 {
@@ -43,8 +36,7 @@ void mcugen_depthwise_conv_s4(const mcugen_depthwise_conv_s4_params_t *p, const 
                         if (ix < 0 || ix >= p->input_w) continue;
                         x = input[((int32_t)iy * p->input_w + ix) * p->input_c + ic];
                         acc += (x + p->input_offset) *
-                               mcugen_depthwise_conv_s4_weight(p->weights,
-                                                               (ky * p->kernel_w + kx) * p->output_c + oc);
+                               mcugen_int4_code(p->weights, (ky * p->kernel_w + kx) * p->output_c + oc);
                     }
                 }
                 acc = mcugen_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;

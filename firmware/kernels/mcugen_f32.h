@@ -20,12 +20,4 @@ static inline float mcugen_clamp_f32(float y, float lo, float hi)
     return y < lo ? lo : (y > hi ? hi : y);
 }
 
-/* Code i of int4 weights packed two per byte, low nibble first, sign-extended, as a float. */
-static inline float mcugen_weight_s4(const uint8_t *weights, int32_t i)
-{
-    const int32_t b = weights[i >> 1];
-    const int32_t c = (i & 1) ? (b >> 4) : (b & 15);
-    return (float)((c ^ 8) - 8);
-}
-
 #endif /* MCUGEN_F32_H */

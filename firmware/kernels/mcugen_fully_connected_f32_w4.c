@@ -10,6 +10,7 @@
  */
 #include "mcugen_fully_connected_f32_w4.h"
 #include "mcugen_f32.h"
+#include "mcugen_int4.h"
 
 void mcugen_fully_connected_f32_w4(const mcugen_fully_connected_f32_w4_params_t *p, const float *input, float *output)
 {
@@ -21,7 +22,7 @@ void mcugen_fully_connected_f32_w4(const mcugen_fully_connected_f32_w4_params_t 
             float acc = 0.0f;
             float y;
             for (i = 0; i < p->input_size; ++i) {
-                acc = acc + input[i] * mcugen_weight_s4(p->weights, w_at + i);
+                acc = acc + input[i] * (float)mcugen_int4_code(p->weights, w_at + i);
             }
             y = acc * p->scale[o];
             y = y + p->bias[o];

@@ -11,29 +11,7 @@
  */
 #include "mcugen_fully_connected_s4.h"
 #include "mcugen_fixedpoint.h"
-
-/* sum over i < n of (x[i] + offset) * code[first + i], codes int4 packed two per byte, low nibble
- * first: ((nibble ^ 8) - 8) sign-extends a nibble. A run may start or end in the middle of a byte. */
-static int32_t mcugen_fully_connected_s4_dot(const int8_t *x, const uint8_t *packed, int32_t first, int32_t n,
-                                             int32_t offset)
-{
-    const uint8_t *b = packed + (first >> 1);
-    int32_t acc = 0;
-    int32_t i = 0;
-    if ((first & 1) && n > 0) {
-        acc += ((int32_t)x[0] + offset) * ((((int32_t)*b++ >> 4) ^ 8) - 8);
-        i = 1;
-    }
-    for (; i + 1 < n; i += 2) {
-        const int32_t byte = *b++;
-        acc += ((int32_t)x[i] + offset) * (((byte & 0x0F) ^ 8) - 8);
-        acc += ((int32_t)x[i + 1] + offset) * (((byte >> 4) ^ 8) - 8);
-    }
-    if (i < n) {
-        acc += ((int32_t)x[i] + offset) * ((((int32_t)*b & 0x0F) ^ 8) - 8);
-    }
-    return acc;
-}
+#include "mcugen_int4.h"
 
 void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output)
 {
@@ -43,7 +21,7 @@ void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, cons
         int32_t w = 0; /* index of the row's first code */
         for (o = 0; o < p->output_size; ++o) {
             int32_t acc = p->bias[o];
-            acc += mcugen_fully_connected_s4_dot(input, p->weights, w, p->input_size, p->input_offset);
+            acc += mcugen_int4_dot(input, p->weights, w, p->input_size, p->input_offset);
             w += p->input_size;
             acc = mcugen_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
             *output++ = mcugen_clamp_s8(acc, p->act_min, p->act_max);
