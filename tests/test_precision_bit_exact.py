@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from onnx import helper
 
+import op_cases
 from helpers import WARNINGS, check_bit_exact, compile_c, make_model, quantized_inputs, save_samples
 from mcugen.compiler import compile_model
 from mcugen.emit import generate_library
@@ -20,37 +22,17 @@ from mcugen.errors import McugenError
 from mcugen.quantize import LayerPrecision, Precision
 from mcugen.reference import run_int
 
-R = np.random.default_rng(11)
 W4A8, W8A16, W8A8 = LayerPrecision(4, 8), LayerPrecision(8, 16), LayerPrecision(8, 8)
-
-
-def w(*shape):
-    return R.standard_normal(shape).astype(np.float32) * 0.5
-
-
-def act_node(act, src, dst, inits):
-    if act == "relu":
-        return [helper.make_node("Relu", [src], [dst])]
-    inits.update(lo=np.array(-0.5, np.float32), hi=np.array(1.5, np.float32))
-    return [helper.make_node("Clip", [src, "lo", "hi"], [dst])]
-
-
-def conv_case(in_c, out_c, k, hw, group=1, act=None, bias=True, **attrs):
-    inits = {"W": w(out_c, in_c // group, k, k)}
-    ins = ["x", "W"] + (["B"] if bias else [])
-    if bias:
-        inits["B"] = w(out_c)
-    nodes = [helper.make_node("Conv", ins, ["c" if act else "y"], group=group, kernel_shape=[k, k], **attrs)]
-    if act:
-        nodes += act_node(act, "c", "y", inits)
-    return nodes, {"x": [1, in_c, *hw]}, inits
+R = np.random.default_rng(11)  # this file's weights
+w = partial(op_cases.w, rng=R)
+conv_case = partial(op_cases.conv_case, rng=R)
 
 
 def fc_case(n_in, n_out, act=None):
     inits = {"W": w(n_out, n_in), "B": w(n_out)}
     nodes = [helper.make_node("Gemm", ["x", "W", "B"], ["h" if act else "y"], transB=1)]
     if act:
-        nodes += act_node(act, "h", "y", inits)
+        nodes += op_cases.activation(act, "h", "y", inits)
     return nodes, {"x": [1, n_in]}, inits
 
 

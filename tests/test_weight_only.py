@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx import helper
 
-from helpers import check_bit_exact, make_model, save_samples
+from helpers import check_bit_exact, save_samples
 from mcugen.cli import main
 from mcugen.compiler import compile_model
 from mcugen.data import load_samples
@@ -26,100 +25,16 @@ from mcugen.evaluate import float_outputs, quantized_outputs
 from mcugen.float32 import exp_f32
 from mcugen.ops.softmax import Softmax
 from mcugen.quantize import LayerPrecision, Precision
+from op_cases import OTHERS, WEIGHTED, case_model, kitchen_sink_model
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
-R = np.random.default_rng(11)
 W8, W4 = Precision(LayerPrecision(8, 32)), Precision(LayerPrecision(4, 32))
 
-
-def w(*shape):
-    return R.standard_normal(shape).astype(np.float32) * 0.5
-
-
-def conv_case(in_c, out_c, k, hw, group=1, act=None, bias=True, **attrs):
-    inits = {"W": w(out_c, in_c // group, k, k)}
-    ins = ["x", "W"] + (["B"] if bias else [])
-    if bias:
-        inits["B"] = w(out_c)
-    nodes = [helper.make_node("Conv", ins, ["c"], group=group, kernel_shape=[k, k], **attrs)]
-    if act == "relu":
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
-    elif act == "relu6":
-        inits.update(lo=np.array(0.0, np.float32), hi=np.array(6.0, np.float32))
-        nodes.append(helper.make_node("Clip", ["c", "lo", "hi"], ["y"]))
-    else:
-        nodes[0].output[0] = "y"
-    return nodes, {"x": [1, in_c, *hw]}, inits
-
-
-WEIGHTED = {  # run with int8 and with int4 weights
-    "conv_3x3_pad1": conv_case(3, 5, 3, (7, 9), pads=[1, 1, 1, 1]),
-    "conv_stride2_asym_pad_relu": conv_case(4, 7, 3, (9, 8), act="relu", strides=[2, 2], pads=[0, 0, 1, 1]),
-    "conv_grouped": conv_case(4, 6, 3, (6, 5), group=2, pads=[1, 0, 2, 1]),
-    "conv_dilated_same_upper": conv_case(3, 4, 3, (8, 8), auto_pad="SAME_UPPER", dilations=[2, 2]),
-    "conv_1x1_no_bias_relu6": conv_case(5, 3, 1, (4, 4), act="relu6", bias=False),
-    "conv_valid_5x5_odd_count": conv_case(1, 3, 5, (10, 6), auto_pad="VALID", strides=[1, 2]),
-    "depthwise_relu": conv_case(6, 6, 3, (7, 7), group=6, act="relu", pads=[1, 1, 1, 1]),
-    "depthwise_multiplier2_stride2": conv_case(3, 6, 3, (9, 9), group=3, strides=[2, 2], pads=[1, 1, 1, 1]),
-    "depthwise_dilated": conv_case(5, 5, 3, (9, 9), group=5, dilations=[2, 1], pads=[2, 1, 2, 1]),
-    "gemm_transB_alpha_beta": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1, alpha=0.7, beta=1.3)],
-                               {"x": [1, 33]}, {"W": w(11, 33), "B": w(11)}),
-    "gemm_relu_no_bias": ([helper.make_node("Gemm", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
-                          {"x": [1, 20]}, {"W": w(20, 7)}),
-    "matmul_add_bias": ([helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])],
-                        {"x": [1, 17]}, {"W": w(17, 9), "B": w(9)}),
-}
-
-OTHERS = {  # no weights: run once, with the w8a32 plan
-    "maxpool_pad_ceil": ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
-                                           pads=[1, 1, 1, 1], ceil_mode=1)], {"x": [1, 3, 8, 7]}, {}),
-    "avgpool_exclude_pad": ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
-                            {"x": [1, 4, 6, 5]}, {}),
-    "avgpool_include_pad_stride2": ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2],
-                                                      strides=[2, 2], pads=[1, 0, 1, 1], count_include_pad=1)],
-                                    {"x": [1, 3, 7, 6]}, {}),
-    "global_avgpool": ([helper.make_node("GlobalAveragePool", ["x"], ["y"])], {"x": [1, 5, 6, 7]}, {}),
-    "add_two_inputs_relu": ([helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Relu", ["s"], ["y"])],
-                            {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, {}),
-    "add_broadcast_channel_const": ([helper.make_node("Add", ["x", "C"], ["y"])], {"x": [1, 4, 3, 5]},
-                                    {"C": w(4, 1, 1)}),
-    "mul_two_inputs": ([helper.make_node("Mul", ["a", "b"], ["y"])], {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, {}),
-    "mul_const_scalar_sub_div": ([helper.make_node("Mul", ["x", "C"], ["m"]),
-                                  helper.make_node("Sub", ["m", "D"], ["s"]),
-                                  helper.make_node("Div", ["s", "E"], ["y"])], {"x": [1, 2, 3, 4]},
-                                 {"C": np.array([1.7], np.float32), "D": w(1, 2, 1, 1),
-                                  "E": np.array(3.0, np.float32)}),
-    "concat_channels": ([helper.make_node("Mul", ["b", "K"], ["b3"]),
-                         helper.make_node("Concat", ["a", "b3"], ["y"], axis=1)],
-                        {"a": [1, 2, 4, 3], "b": [1, 3, 4, 3]}, {"K": np.array(3.0, np.float32)}),
-    "concat_last_axis_2d": ([helper.make_node("Concat", ["a", "b"], ["y"], axis=-1)], {"a": [1, 5], "b": [1, 7]}, {}),
-    "clip_standalone_after_pool": ([helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2]),
-                                    helper.make_node("Clip", ["p", "lo", "hi"], ["y"])], {"x": [1, 2, 6, 6]},
-                                   {"lo": np.array(-0.5, np.float32), "hi": np.array(0.5, np.float32)}),
-    "softmax_2d": ([helper.make_node("Softmax", ["x"], ["y"])], {"x": [1, 10]}, {}),
-    "softmax_channels_4d": ([helper.make_node("Softmax", ["x"], ["y"], axis=1)], {"x": [1, 6, 2, 3]}, {}),
-    "pad_constant_4d": ([helper.make_node("Pad", ["x", "P", "V"], ["y"])], {"x": [1, 2, 3, 4]},
-                        {"P": np.array([0, 1, 2, 0, 0, 2, 0, 1], np.int64), "V": np.array(0.25, np.float32)}),
-    "transpose_flatten_gemm": ([helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
-                                helper.make_node("Flatten", ["t"], ["f"]),
-                                helper.make_node("Gemm", ["f", "W"], ["y"], transB=1)], {"x": [1, 3, 4, 5]},
-                               {"W": w(6, 60)}),
-    "transpose_spatial": ([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 1, 3, 2])], {"x": [1, 3, 4, 5]}, {}),
-    "reshape_squeeze_unsqueeze": ([helper.make_node("Reshape", ["x", "S"], ["r"]),
-                                   helper.make_node("Unsqueeze", ["r", "A"], ["u"]),
-                                   helper.make_node("Squeeze", ["u", "A"], ["q"]),
-                                   helper.make_node("Relu", ["q"], ["y"])],
-                                  {"x": [1, 2, 3, 4]}, {"S": np.array([1, 4, 3, 2], np.int64),
-                                                        "A": np.array([4], np.int64)}),
-    "two_outputs": ([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Sigmoid", ["x"], ["z"])],
-                    {"x": [1, 6]}, {}, {"y": None, "z": None}),
-}
-for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
-               ("HardSwish", {}), ("Relu", {})]:
-    OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})
-
-CASES = {**{f"{k}_w8": (v, W8) for k, v in WEIGHTED.items()}, **{f"{k}_w4": (v, W4) for k, v in WEIGHTED.items()},
-         **{k: (v, W8) for k, v in OTHERS.items()}}
+# Five shared cases have other names here (the test ids stay as they were).
+NAMES = {"depthwise": "depthwise_relu", "gemm_relu": "gemm_relu_no_bias", "mul_broadcast": "mul_two_inputs",
+         "concat_channels_requant": "concat_channels", "transpose_to_nhwc_then_flatten_gemm": "transpose_flatten_gemm"}
+CASES = {**{f"{NAMES.get(k, k)}_w{bits}": (v, plan) for bits, plan in ((8, W8), (4, W4)) for k, v in WEIGHTED.items()},
+         **{NAMES.get(k, k): (v, W8) for k, v in OTHERS.items()}}  # layers without weights: the w8a32 plan only
 
 
 def sample_inputs(shape: list[int], seed: int) -> np.ndarray:
@@ -134,9 +49,9 @@ def sample_inputs(shape: list[int], seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_operator_weight_only_bit_exact(case, tmp_path):
-    (nodes, inputs, inits, *rest), precision = CASES[case]
-    outputs = rest[0] if rest else {nodes[-1].output[0]: None}
-    model = make_model(tmp_path / f"{case}.onnx", nodes, inputs, outputs, inits)
+    operator_case, precision = CASES[case]
+    inputs = operator_case[1]
+    model = case_model(tmp_path / f"{case}.onnx", operator_case)
     seed = sum(map(ord, case))
     calib = {k: np.random.default_rng(seed).standard_normal([8, *v[1:]]).astype(np.float32) for k, v in inputs.items()}
     test = {k: sample_inputs(v, seed + i) for i, (k, v) in enumerate(inputs.items())}
@@ -147,23 +62,7 @@ def test_operator_weight_only_bit_exact(case, tmp_path):
 
 def test_sanitizers_on_a_mixed_weight_only_model(tmp_path):
     """AddressSanitizer + UndefinedBehaviorSanitizer over float kernels with int4 weights."""
-    nodes = [
-        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "W2"], ["c2"], group=4, pads=[1, 1, 1, 1], strides=[2, 2]),
-        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Add", ["c2", "p1"], ["s"]),
-        helper.make_node("Concat", ["s", "p1"], ["cat"], axis=1),
-        helper.make_node("Pad", ["cat", "P"], ["pad"]),
-        helper.make_node("AveragePool", ["pad"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Tanh", ["ap"], ["t"]),
-        helper.make_node("Flatten", ["t"], ["f"]),
-        helper.make_node("Gemm", ["f", "W3"], ["g"], transB=1),
-        helper.make_node("Softmax", ["g"], ["y"]),
-    ]
-    inits = {"W1": w(4, 3, 3, 3), "B1": w(4), "W2": w(4, 1, 3, 3), "P": np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64),
-             "W3": w(5, 8 * 4 * 4)}
-    model = make_model(tmp_path / "mixed.onnx", nodes, {"x": [1, 3, 14, 14]}, {"y": None}, inits)
+    model = kitchen_sink_model(tmp_path / "mixed.onnx")
     check_bit_exact(model, None, tmp_path, {"x": sample_inputs([1, 3, 14, 14], 5)}, compilers=("gcc",),
                     sanitize=True, precision=W4)
 

@@ -1,0 +1,154 @@
+"""Operator test cases shared by the bit-exactness tests: the int8 ones (test_ops_bit_exact.py), the
+weight-only ones (test_weight_only.py) and the precision variants (test_precision_bit_exact.py).
+
+A case is (nodes, inputs, initializers) or (nodes, inputs, initializers, outputs); without outputs the
+graph's output is the last node's. The tables' weights are drawn at import from this module's own
+seeded generator, in a fixed order, so they are the same whichever test file runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from onnx import helper
+
+from helpers import make_model
+
+R = np.random.default_rng(7)
+
+
+def w(*shape: int, rng: np.random.Generator = R) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32) * 0.5
+
+
+def activation(act: str, src: str, dst: str, inits: dict[str, np.ndarray]) -> list:
+    """relu, relu6 (Clip 0..6) or clip (Clip -0.5..1.5) from src to dst; Clip's bounds go into inits."""
+    if act == "relu":
+        return [helper.make_node("Relu", [src], [dst])]
+    lo, hi = {"relu6": (0.0, 6.0), "clip": (-0.5, 1.5)}[act]
+    inits.update(lo=np.array(lo, np.float32), hi=np.array(hi, np.float32))
+    return [helper.make_node("Clip", [src, "lo", "hi"], [dst])]
+
+
+def conv_case(in_c, out_c, k, hw, group=1, act=None, bias=True, rng: np.random.Generator = R, **attrs):
+    inits = {"W": w(out_c, in_c // group, k, k, rng=rng)}
+    ins = ["x", "W"] + (["B"] if bias else [])
+    if bias:
+        inits["B"] = w(out_c, rng=rng)
+    nodes = [helper.make_node("Conv", ins, ["c" if act else "y"], group=group, kernel_shape=[k, k], **attrs)]
+    if act:
+        nodes += activation(act, "c", "y", inits)
+    return nodes, {"x": [1, in_c, *hw]}, inits
+
+
+WEIGHTED = {  # conv, depthwise conv and fully connected layers
+    "conv_3x3_pad1": conv_case(3, 5, 3, (7, 9), pads=[1, 1, 1, 1]),
+    "conv_stride2_asym_pad_relu": conv_case(4, 7, 3, (9, 8), act="relu", strides=[2, 2], pads=[0, 0, 1, 1]),
+    "conv_grouped": conv_case(4, 6, 3, (6, 5), group=2, pads=[1, 0, 2, 1]),
+    "conv_dilated_same_upper": conv_case(3, 4, 3, (8, 8), auto_pad="SAME_UPPER", dilations=[2, 2]),
+    "conv_same_lower_stride2": conv_case(2, 3, 4, (9, 7), auto_pad="SAME_LOWER", strides=[2, 2]),
+    "conv_1x1_no_bias_relu6": conv_case(5, 3, 1, (4, 4), act="relu6", bias=False),
+    "conv_valid_5x5": conv_case(1, 2, 5, (10, 6), auto_pad="VALID", strides=[1, 2]),
+    "conv_valid_5x5_odd_count": conv_case(1, 3, 5, (10, 6), auto_pad="VALID", strides=[1, 2]),
+    "depthwise": conv_case(6, 6, 3, (7, 7), group=6, act="relu", pads=[1, 1, 1, 1]),
+    "depthwise_multiplier2_stride2": conv_case(3, 6, 3, (9, 9), group=3, strides=[2, 2], pads=[1, 1, 1, 1]),
+    "depthwise_dilated": conv_case(5, 5, 3, (9, 9), group=5, dilations=[2, 1], pads=[2, 1, 2, 1]),
+    "gemm_transB": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1, alpha=0.7, beta=1.3)],
+                    {"x": [1, 33]}, {"W": w(10, 33), "B": w(10)}),
+    "gemm_transB_alpha_beta": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1, alpha=0.7, beta=1.3)],
+                               {"x": [1, 33]}, {"W": w(11, 33), "B": w(11)}),
+    "gemm_relu": ([helper.make_node("Gemm", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+                  {"x": [1, 20]}, {"W": w(20, 7)}),
+    "matmul_add_bias": ([helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])],
+                        {"x": [1, 17]}, {"W": w(17, 9), "B": w(9)}),
+}
+
+OTHERS = {  # the other operators, and graphs around them
+    "maxpool_pad_ceil": ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                                           pads=[1, 1, 1, 1], ceil_mode=1)], {"x": [1, 3, 8, 7]}, {}),
+    "avgpool_exclude_pad": ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+                            {"x": [1, 4, 6, 5]}, {}),
+    "avgpool_include_pad_stride2": ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2],
+                                                      strides=[2, 2], pads=[1, 0, 1, 1], count_include_pad=1)],
+                                    {"x": [1, 3, 7, 6]}, {}),
+    "global_avgpool": ([helper.make_node("GlobalAveragePool", ["x"], ["y"])], {"x": [1, 5, 6, 7]}, {}),
+    "add_two_inputs_relu": ([helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Relu", ["s"], ["y"])],
+                            {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, {}),
+    "add_broadcast_channel_const": ([helper.make_node("Add", ["x", "C"], ["y"])], {"x": [1, 4, 3, 5]},
+                                    {"C": w(4, 1, 1)}),
+    "mul_broadcast": ([helper.make_node("Mul", ["a", "b"], ["y"])], {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, {}),
+    "mul_const_scalar_sub_div": ([helper.make_node("Mul", ["x", "C"], ["m"]),
+                                  helper.make_node("Sub", ["m", "D"], ["s"]),
+                                  helper.make_node("Div", ["s", "E"], ["y"])], {"x": [1, 2, 3, 4]},
+                                 {"C": np.array([1.7], np.float32), "D": w(1, 2, 1, 1),
+                                  "E": np.array(3.0, np.float32)}),
+    "concat_channels_requant": ([helper.make_node("Mul", ["b", "K"], ["b3"]),
+                                 helper.make_node("Concat", ["a", "b3"], ["y"], axis=1)],
+                                {"a": [1, 2, 4, 3], "b": [1, 3, 4, 3]}, {"K": np.array(3.0, np.float32)}),
+    "concat_last_axis_2d": ([helper.make_node("Concat", ["a", "b"], ["y"], axis=-1)], {"a": [1, 5], "b": [1, 7]}, {}),
+    "clip_standalone_after_pool": ([helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2]),
+                                    helper.make_node("Clip", ["p", "lo", "hi"], ["y"])], {"x": [1, 2, 6, 6]},
+                                   {"lo": np.array(-0.5, np.float32), "hi": np.array(0.5, np.float32)}),
+    "softmax_2d": ([helper.make_node("Softmax", ["x"], ["y"])], {"x": [1, 10]}, {}),
+    "softmax_channels_4d": ([helper.make_node("Softmax", ["x"], ["y"], axis=1)], {"x": [1, 6, 2, 3]}, {}),
+    "pad_constant_4d": ([helper.make_node("Pad", ["x", "P", "V"], ["y"])], {"x": [1, 2, 3, 4]},
+                        {"P": np.array([0, 1, 2, 0, 0, 2, 0, 1], np.int64), "V": np.array(0.25, np.float32)}),
+    "transpose_to_nhwc_then_flatten_gemm": ([helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+                                             helper.make_node("Flatten", ["t"], ["f"]),
+                                             helper.make_node("Gemm", ["f", "W"], ["y"], transB=1)],
+                                            {"x": [1, 3, 4, 5]}, {"W": w(6, 60)}),
+    "transpose_spatial": ([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 1, 3, 2])], {"x": [1, 3, 4, 5]}, {}),
+    "reshape_squeeze_unsqueeze": ([helper.make_node("Reshape", ["x", "S"], ["r"]),
+                                   helper.make_node("Unsqueeze", ["r", "A"], ["u"]),
+                                   helper.make_node("Squeeze", ["u", "A"], ["q"]),
+                                   helper.make_node("Relu", ["q"], ["y"])],
+                                  {"x": [1, 2, 3, 4]}, {"S": np.array([1, 4, 3, 2], np.int64),
+                                                        "A": np.array([4], np.int64)}),
+    "batchnorm_standalone_identity_dropout": ([helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["n"]),
+                                               helper.make_node("Identity", ["n"], ["i"]),
+                                               helper.make_node("Dropout", ["i"], ["y"])],
+                                              {"x": [1, 3, 4, 4]},
+                                              {"g": w(3), "b": w(3), "m": w(3), "v": np.abs(w(3)) + 0.5}),
+    "identity_output_sharing_its_source": ([helper.make_node("Relu", ["x"], ["r"]),
+                                            helper.make_node("Identity", ["r"], ["y"]),
+                                            helper.make_node("Sigmoid", ["r"], ["z"])],
+                                           {"x": [1, 2, 3, 3]}, {}, {"y": None, "z": None}),
+    "two_outputs": ([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Sigmoid", ["x"], ["z"])],
+                    {"x": [1, 6]}, {}, {"y": None, "z": None}),
+}
+for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
+               ("HardSwish", {}), ("Relu", {})]:
+    OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})
+
+CASES = {**WEIGHTED, **OTHERS}
+
+
+def case_model(path: Path, case: tuple) -> Path:
+    """The ONNX model of one case, written to path."""
+    nodes, inputs, inits, *rest = case
+    outputs = rest[0] if rest else {nodes[-1].output[0]: None}
+    return make_model(path, nodes, inputs, outputs, inits)
+
+
+def kitchen_sink_model(path: Path) -> Path:
+    """One model that uses most kernels (the sanitizer runs): conv, depthwise conv, max and average
+    pooling, add, concat, pad, tanh, flatten, gemm and softmax; input x [1, 3, 14, 14]."""
+    nodes = [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "W2"], ["c2"], group=4, pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Add", ["c2", "p1"], ["s"]),
+        helper.make_node("Concat", ["s", "p1"], ["cat"], axis=1),
+        helper.make_node("Pad", ["cat", "P"], ["pad"]),
+        helper.make_node("AveragePool", ["pad"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Tanh", ["ap"], ["t"]),
+        helper.make_node("Flatten", ["t"], ["f"]),
+        helper.make_node("Gemm", ["f", "W3"], ["g"], transB=1),
+        helper.make_node("Softmax", ["g"], ["y"]),
+    ]
+    rng = np.random.default_rng(13)
+    inits = {"W1": w(4, 3, 3, 3, rng=rng), "B1": w(4, rng=rng), "W2": w(4, 1, 3, 3, rng=rng),
+             "P": np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64), "W3": w(5, 8 * 4 * 4, rng=rng)}
+    return make_model(path, nodes, {"x": [1, 3, 14, 14]}, {"y": None}, inits)
