@@ -191,17 +191,10 @@ class Conv(Op):
         return finish_int(node, graph, grouped_conv(patches, w, node.attrs["group"], exact_matmul))
 
     def kernel_calls(self, node, graph):
-        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         w = graph.tensors[node.q["weights"]]
-        q, a = node.q, node.attrs
         return [KernelCall(weighted_kernel(node, graph, "conv"), dict(
-            input_h=x.shape[1], input_w=x.shape[2], input_c=x.shape[3],
-            output_h=y.shape[1], output_w=y.shape[2], output_c=y.shape[3],
-            kernel_h=w.shape[1], kernel_w=w.shape[2],
-            stride_h=a["strides"][0], stride_w=a["strides"][1],
-            dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
-            pad_top=a["pads"][0], pad_left=a["pads"][1], groups=a["group"],
-            **quantized_fields(q)), [x.name, y.name])]
+            **conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
+            **quantized_fields(node.q)), [node.inputs[0], node.outputs[0]])]
 
     weight_only = True
 
