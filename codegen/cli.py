@@ -37,7 +37,8 @@ def compile_from_args(args: argparse.Namespace):
     from mcugen.compiler import compile_model
 
     compiled = compile_model(args.model, args.calib, args.name, args.calib_samples, precision=precision_of(args),
-                             method=args.method, percentile=args.percentile)
+                             method=args.method, percentile=args.percentile,
+                             bias_correction=not args.no_bias_correction)
     for w in compiled.warnings:
         print(f"mcugen: warning: {w}", file=sys.stderr)
     return compiled
@@ -154,7 +155,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise McugenError(f"--methods: unknown calibration method(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(METHODS)}")
     precisions = [parse_layer_precision(p.strip()) for p in args.precisions.split(",")]
-    float_acc, rows, notes = sweep(float_graph, calib, data, methods, sizes, precisions, args.percentile)
+    float_acc, rows, notes = sweep(float_graph, calib, data, methods, sizes, precisions, args.percentile,
+                                   bias_correction=not args.no_bias_correction)
     for n in notes:
         print(f"mcugen: note: {n}", file=sys.stderr)
     if not rows:
@@ -215,7 +217,7 @@ def project_options(args: argparse.Namespace):
 
     return load_options({k: getattr(args, k, None) for k in (
         "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed",
-        "method", "percentile", "weights", "activations", "precision")})
+        "method", "percentile", "weights", "activations", "precision", "no_bias_correction")})
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -372,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precisions", default="w8a8,w4a8,w8a16", help="precisions to compare (w<bits>a<bits>)")
     p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE,
                    help="for the percentile method (default 99.9)")
+    p.add_argument("--no-bias-correction", action="store_true", help="keep the float biases")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sweep)
 
@@ -432,6 +435,9 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     p.add_argument("--activations", choices=("int8", "int16", "float32"),
                    help="int8 (default); int16 in every conv/FC layer (16x8); float32 everywhere (weight-only)")
     p.add_argument("--precision", help="a per-layer precision plan (JSON, as written by generate --save-plan)")
+    p.add_argument("--no-bias-correction", action="store_true", default=None if project else False,
+                   help="keep the float biases (by default each layer's bias absorbs the mean error its "
+                   "rounded weights add, measured on --calib)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

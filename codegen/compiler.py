@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcugen.bias_correction import input_means
 from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples, load_samples, random_samples
 from mcugen.errors import McugenError
@@ -60,34 +61,47 @@ def calibrated_tensors(graph: Graph) -> list[str]:
 
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
                   calib_samples: int | None = None, precision: Precision | None = None,
-                  method: str = "minmax", percentile: float = DEFAULT_PERCENTILE) -> CompiledModel:
+                  method: str = "minmax", percentile: float = DEFAULT_PERCENTILE,
+                  bias_correction: bool = True) -> CompiledModel:
+    """Import, optimize, calibrate (activation ranges, and each weighted layer's mean input for bias
+    correction when --calib data is given) and quantize as `precision` says."""
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
     precision = precision or Precision()
+    samples = None if calib is None else calibration_samples(float_graph, calib, calib_samples, warnings)
+    if samples is not None and bias_correction:
+        float_graph.input_means = input_means(float_graph, samples)
+    corrected = ", bias-corrected" if float_graph.input_means else ""
     if precision.weight_only:  # float32 activations have no ranges to calibrate
         graph = quantize(float_graph, {}, precision)
-        return CompiledModel(float_graph, graph, {}, "none needed (weight-only: float32 activations)", warnings,
-                             precision)
-    if calib is None and float_graph.fixed_qparams and not calibrated_tensors(float_graph):
+        return CompiledModel(float_graph, graph, {}, "no activation ranges (weight-only: float32 activations)"
+                             + (f"; {samples.count} samples from {calib}{corrected}" if samples else ""),
+                             warnings, precision)
+    if samples is not None:
+        source = f"{samples.count} samples from {calib}"
+    elif float_graph.fixed_qparams and not calibrated_tensors(float_graph):
         # a QDQ model that fixed every scale calibration could choose: nothing to calibrate
-        samples: Samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
+        samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
         source = "scales from the pre-quantized (QDQ) model"
-    elif calib is None:
+    else:
         samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
         source = f"{RANDOM_CALIBRATION_SAMPLES} random normal samples (no --calib given)"
         warnings.append("no --calib data given: activation ranges come from random normal samples, so int8 "
                         "accuracy will suffer; pass --calib with a few hundred representative inputs")
-    else:
-        samples = load_samples(calib, float_graph, "calibration")
-        if calib_samples is not None:
-            if calib_samples < 1:
-                raise McugenError(f"--calib-samples {calib_samples} must be at least 1")
-            if calib_samples > samples.count:
-                warnings.append(f"--calib-samples {calib_samples}: {calib} holds only {samples.count} samples; "
-                                "all are used")
-            samples = samples.take(calib_samples)
-        source = f"{samples.count} samples from {calib}"
     ranges = calibrate(float_graph, samples, method=method, percentile=percentile)
     if method != "minmax":
         source += f", {method}" + (f" {percentile:g}" if method == "percentile" else "") + " ranges"
-    return CompiledModel(float_graph, quantize(float_graph, ranges, precision), ranges, source, warnings, precision)
+    return CompiledModel(float_graph, quantize(float_graph, ranges, precision), ranges, source + corrected,
+                         warnings, precision)
+
+
+def calibration_samples(graph: Graph, calib: str | Path, count: int | None, warnings: list[str]) -> Samples:
+    """The --calib file's samples, the first --calib-samples of them when given."""
+    samples = load_samples(calib, graph, "calibration")
+    if count is None:
+        return samples
+    if count < 1:
+        raise McugenError(f"--calib-samples {count} must be at least 1")
+    if count > samples.count:
+        warnings.append(f"--calib-samples {count}: {calib} holds only {samples.count} samples; all are used")
+    return samples.take(count)

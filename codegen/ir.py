@@ -76,6 +76,8 @@ class Graph:
         # Quantization a pre-quantized (QDQ) model already decided, kept instead of calibrating:
         self.fixed_qparams: dict[str, tuple[float, int]] = {}  # activation → (scale, zero point)
         self.fixed_weight_scales: dict[str, np.ndarray] = {}  # float weight constant → per-channel scales
+        # Calibration statistics for bias correction: weighted layer → its mean input window.
+        self.input_means: dict[str, np.ndarray] = {}
 
     # --- tensors ---------------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -141,4 +143,5 @@ class Graph:
         g.source = self.source
         g.fixed_qparams = dict(self.fixed_qparams)
         g.fixed_weight_scales = dict(self.fixed_weight_scales)
+        g.input_means = dict(self.input_means)
         return g

@@ -38,6 +38,7 @@ class Options:
     weights: str | None = None  # int8 / int4 for every weighted layer
     activations: str | None = None  # int8 / int16
     precision: str | None = None  # a per-layer plan file (JSON), e.g. from `generate --save-plan`
+    no_bias_correction: bool = False
     base: Path = field(default_factory=Path.cwd)  # relative paths in mcugen.toml are relative to its folder
 
     def path(self, value: str | None) -> Path | None:
@@ -60,7 +61,8 @@ def load_options(overrides: dict, config_path: str | Path | None = None) -> Opti
                        data=verify.get("data"), samples=verify.get("samples"), seed=verify.get("seed", 0),
                        method=quant.get("method", "minmax"), percentile=quant.get("percentile", DEFAULT_PERCENTILE),
                        weights=quant.get("weights"), activations=quant.get("activations"),
-                       precision=quant.get("precision"), base=config.parent.resolve())
+                       precision=quant.get("precision"),
+                       no_bias_correction=not quant.get("bias_correction", True), base=config.parent.resolve())
     if overrides.get("model") is not None:
         # A model named on the command line brings its own [model] section: the file's calibration
         # data and C name belong to the file's model.
@@ -127,7 +129,8 @@ def fingerprint(opts: Options) -> dict:
         raise McugenError(f"precision plan {plan} does not exist; write one with `mcugen generate --save-plan`")
     return dict(mcugen=__version__, model=_digest(model), calib=_digest(calib), name=opts.name,
                 calib_samples=opts.calib_samples, board=opts.board, method=opts.method, percentile=opts.percentile,
-                weights=opts.weights, activations=opts.activations, precision=_digest(plan))
+                weights=opts.weights, activations=opts.activations, precision=_digest(plan),
+                bias_correction=not opts.no_bias_correction)
 
 
 def compile_project(opts: Options):
@@ -138,7 +141,8 @@ def compile_project(opts: Options):
     precision = (Precision.load(opts.path(opts.precision)) if opts.precision
                  else Precision.from_flags(opts.weights, opts.activations))
     return compile_model(opts.path(opts.model), opts.path(opts.calib), opts.name, opts.calib_samples,
-                         precision=precision, method=opts.method, percentile=opts.percentile)
+                         precision=precision, method=opts.method, percentile=opts.percentile,
+                         bias_correction=not opts.no_bias_correction)
 
 
 def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[str]]:

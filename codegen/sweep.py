@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from mcugen.bias_correction import input_means
 from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples
 from mcugen.emit import constant_bytes
@@ -33,14 +34,20 @@ class SweepRow:
 
 
 def sweep(float_graph: Graph, calib: Samples, data: Samples, methods: list[str], sizes: list[int],
-          precisions: list[LayerPrecision], percentile: float = DEFAULT_PERCENTILE
+          precisions: list[LayerPrecision], percentile: float = DEFAULT_PERCENTILE, bias_correction: bool = True
           ) -> tuple[float | None, list[SweepRow], list[str]]:
-    """Returns (float accuracy or None, one row per combination, notes on skipped combinations)."""
+    """Returns (float accuracy or None, one row per combination, notes on skipped combinations).
+    With bias_correction, each calibration subset also gives the layers' mean inputs."""
     reference = float_outputs(float_graph, data)
     float_score = score(reference, reference, data.labels)
     rows, notes = [], []
+    def calibrated(subset: Samples) -> Graph:
+        g = float_graph.copy()
+        g.input_means = input_means(g, subset) if bias_correction else {}
+        return g
+
     for p in [p for p in precisions if p.activation_bits == 32]:  # weight-only: no ranges, one row
-        q = quantize(float_graph, {}, Precision(p))
+        q = quantize(calibrated(calib), {}, Precision(p))
         s = score(reference, quantized_outputs(q, data), data.labels)
         rows.append(SweepRow("none", 0, str(p), s.accuracy, round(s.snr_db, 2), constant_bytes(q),
                              plan_memory(q).arena_size, 0.0))
@@ -55,8 +62,9 @@ def sweep(float_graph: Graph, calib: Samples, data: Samples, methods: list[str],
                 notes.append(f"{method} with {size} calibration samples skipped: {exc}")
                 continue
             seconds = time.perf_counter() - start
+            graph = calibrated(subset)
             for p in precisions:
-                q = quantize(float_graph, ranges, Precision(p))
+                q = quantize(graph, ranges, Precision(p))
                 s = score(reference, quantized_outputs(q, data), data.labels)
                 rows.append(SweepRow(method, size, str(p), s.accuracy, round(s.snr_db, 2), constant_bytes(q),
                                      plan_memory(q).arena_size, round(seconds, 3)))

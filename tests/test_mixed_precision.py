@@ -43,11 +43,12 @@ def accuracy(kind: str, precision: Precision) -> float:
     return 100.0 * float(np.mean(q.argmax(1) == samples.labels))
 
 
-# Measured on the 360 held-out samples (float: CNN 98.06 %, MLP 97.22 %): int4 weights CNN 98.06 %,
-# MLP 96.11 %; int16 activations equal int8 (98.06 %, 96.94 %). Bounds keep a little margin.
+# Measured on the 360 held-out samples with bias correction (float: CNN 98.06 %, MLP 97.22 %): int4
+# weights CNN 98.33 %, MLP 97.22 %; int16 activations equal int8 (97.78 %, 96.94 %). Bounds keep a
+# little margin (one or two samples).
 @pytest.mark.parametrize("kind,precision,bound", [
-    ("cnn", LayerPrecision(4, 8), 97.5), ("mlp", LayerPrecision(4, 8), 95.5),
-    ("cnn", LayerPrecision(8, 16), 97.5), ("mlp", LayerPrecision(8, 16), 96.5),
+    ("cnn", LayerPrecision(4, 8), 97.5), ("mlp", LayerPrecision(4, 8), 96.5),
+    ("cnn", LayerPrecision(8, 16), 97.2), ("mlp", LayerPrecision(8, 16), 96.3),
 ])
 def test_accuracy_per_mode(kind, precision, bound):
     assert accuracy(kind, Precision(precision)) >= bound
@@ -86,8 +87,8 @@ def test_flash_budget_of_sixty_percent_is_met_and_measured():
     plan = result.plan
     assert plan.flash <= budget < int8_flash
     assert plan.flash == constant_bytes(quantize(graph, ranges, plan.precision))
-    # Measured: 96.11 % with both layers at int4 (float 97.22 %, int8 96.94 %).
-    assert plan.score.accuracy >= 95.5
+    # Measured: 97.22 % with both layers at int4 and bias correction (float 97.22 %, int8 96.94 %).
+    assert plan.score.accuracy >= 96.5
     assert result.int8.flash == int8_flash
 
 
@@ -135,7 +136,7 @@ def test_sweep_table(capsys):
 
 @pytest.mark.parametrize("extra,message", [
     (["--flash-budget", "100", "--data", DIGITS / "test_mlp.npz"], "no plan meets the flash budget"),
-    (["--flash-budget", "1700", "--max-drop", "0", "--data", DIGITS / "test_mlp.npz"],
+    (["--flash-budget", "1700", "--max-drop", "0", "--data", DIGITS / "test_mlp.npz", "--no-bias-correction"],
      "no plan within 1,700 B of flash keeps the drop within 0 points"),
     (["--flash-budget", "1800"], "needs validation data"),
     (["--flash-budget", "lots", "--data", DIGITS / "test_mlp.npz"], "is not a size like 48K"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcugen.bias_correction import bias_correction
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import requantize, requantize_s64
 from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
@@ -66,6 +67,7 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
     bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
     fixed_scale = graph.fixed_weight_scales.get(w.name) if bits == 8 else None
     wq, wscale = per_channel_weights(w.data, axis=weight_axis, bits=bits, scale=fixed_scale)
+    bias = corrected_bias(node, graph, bias, wq, wscale, fixed_scale is not None)
     channels = w.data.shape[weight_axis]
     multiplier, shift = output_multipliers(x.scale, wscale, y.scale)
     wide = y.dtype == "int16"
@@ -88,6 +90,19 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
         act_min=act_min,
         act_max=act_max,
     )
+
+
+def corrected_bias(node: Node, graph: Graph, bias: np.ndarray | None, wq: np.ndarray, wscale: np.ndarray,
+                   prequantized: bool) -> np.ndarray | None:
+    """The float bias minus the mean error the rounded weights add (bias_correction.py), when the
+    calibration measured this layer's mean input; a pre-quantized model's weights keep theirs."""
+    mean = graph.input_means.get(node.name)
+    if mean is None or prequantized:
+        return bias
+    w = graph.tensors[node.inputs[1]].data
+    dequantized = wq * wscale.reshape([-1] + [1] * (w.ndim - 1))
+    correction = bias_correction(node, w, dequantized, mean)
+    return (np.zeros(len(correction)) if bias is None else bias.reshape(-1).astype(np.float64)) - correction
 
 
 def quantized_fields(q: dict) -> dict:
@@ -125,6 +140,7 @@ def quantize_weighted_f32(node: Node, graph: Graph) -> None:
     bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
     fixed_scale = graph.fixed_weight_scales.get(w.name) if bits == 8 else None
     wq, wscale = per_channel_weights(w.data, axis=0, bits=bits, scale=fixed_scale)
+    bias = corrected_bias(node, graph, bias, wq, wscale, fixed_scale is not None)
     wt = graph.add_constant(f"{node.name}_weights", wq)
     wt.scale = wscale
     if bits == 4:
