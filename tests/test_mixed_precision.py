@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import check_bit_exact, golden, quantized_inputs
+from mcugen.bias_correction import input_means
 from mcugen.calibrate import calibrate
 from mcugen.cli import main
 from mcugen.compiler import compile_model, load_float_graph
@@ -24,9 +25,11 @@ DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 
 
 def digits(kind: str):
+    """Float graph (with the bias-correction means, as compile_model makes it), ranges, test data."""
     graph = load_float_graph(DIGITS / f"{kind}.onnx")
-    ranges = calibrate(graph, load_samples(DIGITS / f"calib_{kind}.npz", graph))
-    return graph, ranges, load_samples(DIGITS / f"test_{kind}.npz", graph)
+    calib = load_samples(DIGITS / f"calib_{kind}.npz", graph)
+    graph.input_means = input_means(graph, calib)
+    return graph, calibrate(graph, calib), load_samples(DIGITS / f"test_{kind}.npz", graph)
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
