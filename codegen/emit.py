@@ -29,8 +29,8 @@ from mcugen.planner import Plan, plan_memory
 from mcugen.resources import data_dir
 
 MANIFEST = ".mcugen-manifest"
-CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t", "int64": "int64_t",
-          "float32": "float"}
+CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t", "uint16": "uint16_t",
+          "int64": "int64_t", "float32": "float"}
 
 
 @dataclass

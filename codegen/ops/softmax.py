@@ -1,9 +1,11 @@
 """Softmax over the last axis, int8: the twin of firmware/kernels/mcugen_softmax_s8.c.
 
 For each row, with d = max(x) - x in [0, 255]:
-  e = table[d] = round(65536 * exp(-s_in * d))          (so the row's maximum weighs 65536)
+  e = table[d] = round(32768 * exp(-s_in * d)), or 0 past the table's end
   y = min(127, (256 * e + sum(e) / 2) / sum(e) - 128)   (integer division)
-The output quantization is fixed to scale 1/256, zero point -128, the TFLite convention.
+The row's maximum weighs 32768, so the table is uint16, and it stops where its values round to 0:
+flash is 2 bytes per entry that matters, not 4 x 256. The output quantization is fixed to scale
+1/256, zero point -128, the TFLite convention.
 
 Weight-only mode (float32, softmax_f32), per row:
   m = x[0], then m = x[i] wherever x[i] > m;  e[i] = exp_f32(x[i] - m)  (codegen/float32.py)
@@ -18,7 +20,7 @@ from mcugen.float32 import F32, exp_f32
 
 from .base import ConstRef, KernelCall, Op, register
 
-ONE = 1 << 16
+ONE = 1 << 15  # exp(0); fits uint16
 
 
 @register
@@ -35,12 +37,16 @@ class Softmax(Op):
 
     def quantize(self, node, graph):
         x = graph.tensors[node.inputs[0]]
-        table = np.round(ONE * np.exp(-x.scale * np.arange(256, dtype=np.float64))).astype(np.int32)
-        node.q["table"] = graph.add_constant(f"{node.name}_exp", table).name
+        table = np.round(ONE * np.exp(-x.scale * np.arange(256, dtype=np.float64))).astype(np.uint16)
+        used = int(np.count_nonzero(table))  # exp decreases: the zeros are all at the end
+        node.q["table"] = graph.add_constant(f"{node.name}_exp", table[:used]).name
 
     def run_int(self, node, graph, xs):
         x = xs[0].astype(np.int64)
-        e = graph.const(node.q["table"]).astype(np.int64)[x.max(axis=-1, keepdims=True) - x]
+        table = np.zeros(256, np.int64)
+        used = graph.const(node.q["table"])
+        table[:len(used)] = used
+        e = table[x.max(axis=-1, keepdims=True) - x]
         total = e.sum(axis=-1, keepdims=True)
         return np.minimum((256 * e + total // 2) // total - 128, 127).astype(np.int8)
 
@@ -48,6 +54,7 @@ class Softmax(Op):
         x = graph.tensors[node.inputs[0]]
         depth = x.shape[-1]
         return [KernelCall("softmax_s8", dict(rows=x.size // depth, depth=depth,
+                                              table_size=graph.tensors[node.q["table"]].size,
                                               exp_table=ConstRef(node.q["table"])),
                            [x.name, node.outputs[0]])]
 

@@ -6,7 +6,8 @@
 
 typedef struct {
     int32_t rows, depth;
-    const int32_t *exp_table; /* [256]: round(65536 * exp(-input_scale * d)) */
+    int32_t table_size;        /* entries of exp_table; exp(-input_scale * d) rounds to 0 beyond */
+    const uint16_t *exp_table; /* [table_size]: round(32768 * exp(-input_scale * d)) */
 } mcugen_softmax_params_t;
 
 void mcugen_softmax_s8(const mcugen_softmax_params_t *p, const int8_t *input, int8_t *output);
