@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from helpers import make_model
+from helpers import check_bit_exact, make_model
 from mcugen.calibrate import HIST_BINS, METHODS, _divergences, calibrate
 from mcugen.compiler import load_float_graph
 from mcugen.data import Samples, load_samples
@@ -242,3 +242,12 @@ def test_digits_cnn_percentile_99_99_wants_more_samples(digits):
     calibrate(graph, samples, "percentile")  # the default, 99.9, needs 1000 values: 100 samples of logits
     with pytest.raises(McugenError, match="'logits' has only 2000 .* at least 1000 calibration samples"):
         calibrate(graph, samples, "percentile", percentile=99.99)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_generates_bit_exact_c(method, tmp_path):
+    """The method changes only the ranges; the C must still equal the golden reference."""
+    test = dict(np.load(DIGITS / "test_cnn.npz"))
+    compiled = check_bit_exact(DIGITS / "cnn.onnx", DIGITS / "calib_cnn.npz", tmp_path, {"x": test["x"][:40]},
+                               compilers=("gcc",), name="digits", method=method)
+    assert method in compiled.calibration or method == "minmax"
