@@ -13,8 +13,7 @@ import numpy as np
 
 from mcugen.data import Samples, to_physical
 from mcugen.ir import Graph
-from mcugen.ops.base import dequantize_array, quantize_array
-from mcugen.reference import run_float, run_int
+from mcugen.reference import golden_feeds, real_values, run_float, run_int
 
 BATCH = 256
 
@@ -71,17 +70,8 @@ def quantized_outputs(graph: Graph, samples: Samples) -> np.ndarray:
     """The integer graph's outputs (the golden reference, what the C computes), dequantized."""
     parts = []
     for start in range(0, samples.count, BATCH):
-        feeds = {}
-        for n, v in samples.inputs.items():
-            t = graph.tensors[n]
-            x = to_physical(graph, n, v[start:start + BATCH])
-            feeds[n] = x.astype(np.float32) if t.dtype == "float32" else quantize_array(x, t.scale, t.zero_point)
-        outs = run_int(graph, feeds)
-        deq = {}
-        for n in graph.outputs:
-            t = graph.tensors[n]
-            deq[n] = outs[n] if t.dtype == "float32" else dequantize_array(outs[n], t.scale, t.zero_point)
-        parts.append(_flat(deq, graph.outputs))
+        outs = run_int(graph, golden_feeds(graph, {n: v[start:start + BATCH] for n, v in samples.inputs.items()}))
+        parts.append(_flat({n: real_values(graph.tensors[n], outs[n]) for n in graph.outputs}, graph.outputs))
     return np.concatenate(parts)
 
 

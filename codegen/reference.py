@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.ir import Graph
+from mcugen.data import to_physical
+from mcugen.ir import Graph, Tensor
 from mcugen.ops import op_for
+from mcugen.ops.base import dequantize_array, quantize_array
 
 
 def run_graph(graph: Graph, feeds: dict[str, np.ndarray], integer: bool, keep_all: bool = False
@@ -42,3 +44,18 @@ def run_float(graph: Graph, feeds: dict[str, np.ndarray], keep_all: bool = False
 
 def run_int(graph: Graph, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
     return run_graph(graph, feeds, integer=True, keep_all=keep_all)
+
+
+def golden_feeds(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Samples in the model's own (ONNX) layout → what the quantized graph and the board take:
+    int8 codes in physical layout, or float32 values for a weight-only model."""
+    feeds = {}
+    for name in graph.inputs:
+        t, x = graph.tensors[name], to_physical(graph, name, inputs[name])
+        feeds[name] = x.astype(np.float32) if t.dtype == "float32" else quantize_array(x, t.scale, t.zero_point)
+    return feeds
+
+
+def real_values(tensor: Tensor, values: np.ndarray) -> np.ndarray:
+    """A quantized tensor's values as real numbers (a weight-only model's are already)."""
+    return values if tensor.dtype == "float32" else dequantize_array(values, tensor.scale, tensor.zero_point)

@@ -11,8 +11,7 @@ import numpy as np
 
 from mcugen.compiler import CompiledModel
 from mcugen.data import Samples, to_physical
-from mcugen.ops.base import dequantize_array, quantize_array
-from mcugen.reference import run_int
+from mcugen.reference import golden_feeds, real_values, run_int
 
 
 @dataclass
@@ -39,24 +38,16 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
-def _board_input(compiled: CompiledModel, samples: Samples, name: str) -> np.ndarray:
-    """One input as the board takes it: int8 codes, or float32 for a weight-only model."""
-    g = compiled.graph
-    t = g.tensors[name]
-    x = to_physical(g, name, samples.inputs[name])
-    return x.astype(np.float32) if t.dtype == "float32" else quantize_array(x, t.scale, t.zero_point)
-
-
 def quantize_inputs(compiled: CompiledModel, samples: Samples) -> np.ndarray:
     """[S, input elements]: every input quantized (int8, or float32 for a weight-only model) and laid
     out as the board wants, concatenated."""
-    parts = [_board_input(compiled, samples, n).reshape(samples.count, -1) for n in compiled.graph.inputs]
-    return np.concatenate(parts, axis=1)
+    feeds = golden_feeds(compiled.graph, samples.inputs)
+    return np.concatenate([feeds[n].reshape(samples.count, -1) for n in compiled.graph.inputs], axis=1)
 
 
 def golden_outputs(compiled: CompiledModel, samples: Samples) -> tuple[dict, np.ndarray]:
     g = compiled.graph
-    feeds = {n: _board_input(compiled, samples, n) for n in g.inputs}
+    feeds = golden_feeds(g, samples.inputs)
     outs = run_int(g, feeds)
     return feeds, np.concatenate([outs[n].reshape(samples.count, -1) for n in g.outputs], axis=1)
 
@@ -83,8 +74,7 @@ def dequantize_outputs(compiled: CompiledModel, q: np.ndarray) -> np.ndarray:
     parts, at = [], 0
     for n in g.outputs:
         t = g.tensors[n]
-        part = q[:, at:at + t.size]
-        parts.append(part if t.dtype == "float32" else dequantize_array(part, t.scale, t.zero_point))
+        parts.append(real_values(t, q[:, at:at + t.size]))
         at += t.size
     return np.concatenate(parts, axis=1)
 

@@ -12,11 +12,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from mcugen.compiler import CompiledModel, compile_model
-from mcugen.data import to_physical
 from mcugen.emit import generate_library
-from mcugen.ops.base import quantize_array
 from mcugen.quantize import Precision
-from mcugen.reference import run_int
+from mcugen.reference import golden_feeds, run_int
 
 SUPPORT = Path(__file__).parent / "support"
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion", "-Wno-sign-conversion"]
@@ -65,10 +63,7 @@ def run_c(exe: Path, inputs: np.ndarray, output_size: int) -> np.ndarray:
 
 
 def quantized_inputs(compiled: CompiledModel, samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    g = compiled.graph
-    return {n: to_physical(g, n, samples[n]).astype(np.float32) if g.tensors[n].dtype == "float32"
-            else quantize_array(to_physical(g, n, samples[n]), g.tensors[n].scale, g.tensors[n].zero_point)
-            for n in g.inputs}
+    return golden_feeds(compiled.graph, samples)
 
 
 def golden(compiled: CompiledModel, qin: dict[str, np.ndarray]) -> np.ndarray:
