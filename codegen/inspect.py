@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mcugen.ir import Graph
 from mcugen.ops import op_for
+from mcugen.ops.base import WEIGHTED_OPS
 
 
 def layer_table(graph: Graph) -> dict:
@@ -16,8 +17,8 @@ def layer_table(graph: Graph) -> dict:
         weight_bytes = 0
         for t in consts:
             # weights become int8, biases int32; a per-channel multiplier (4) and shift (1) add 5 bytes a channel
-            weight_bytes += t.size * (4 if len(t.shape) == 1 and node.op in _WEIGHTED else 1)
-        if node.op in _WEIGHTED:
+            weight_bytes += t.size * (4 if len(t.shape) == 1 and node.op in WEIGHTED_OPS else 1)
+        if node.op in WEIGHTED_OPS:
             weight_bytes += 5 * graph.tensors[node.inputs[1]].shape[0]
         x = [graph.tensors[i] for i in node.inputs if not graph.tensors[i].is_constant]
         y = graph.tensors[node.outputs[0]]
@@ -32,9 +33,6 @@ def layer_table(graph: Graph) -> dict:
                         for n in graph.inputs],
                 outputs=[dict(name=n, shape=list(graph.io[n].onnx_shape), layout=graph.io[n].layout)
                          for n in graph.outputs])
-
-
-_WEIGHTED = ("conv", "depthwise_conv", "fully_connected")
 
 
 def _act_name(node) -> str:

@@ -17,7 +17,7 @@ model's output SNR minus the plan's (dB).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mcugen.data import Samples
 from mcugen.emit import constant_bytes
@@ -39,7 +39,6 @@ class Candidate:
     arena: int
     score: Score
     drop: float
-    layer_bytes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -25,9 +25,8 @@ from pathlib import Path
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.ops import op_for
-from mcugen.ops.base import qparams_from_range
+from mcugen.ops.base import WEIGHTED_OPS, qparams_from_range
 
-WEIGHTED_OPS = ("conv", "depthwise_conv", "fully_connected")
 WEIGHT_BITS = (8, 4)
 ACTIVATION_BITS = (8, 16, 32)  # 32: float32 activations (weight-only quantization)
 

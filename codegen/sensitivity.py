@@ -20,8 +20,8 @@ from mcugen.errors import McugenError
 from mcugen.evaluate import BATCH, Score, display_names, float_outputs, score
 from mcugen.ir import Graph
 from mcugen.ops import op_for
-from mcugen.ops.base import INT_RANGES, dequantize_array
-from mcugen.quantize import WEIGHTED_OPS, LayerPrecision, Precision, quantize
+from mcugen.ops.base import INT_RANGES, WEIGHTED_OPS, dequantize_array
+from mcugen.quantize import LayerPrecision, Precision, quantize
 
 MODES: dict[str, LayerPrecision] = {
     "int8": LayerPrecision(8, 8),

@@ -10,13 +10,14 @@ import pytest
 from onnx import helper
 
 from helpers import make_model, save_samples
-from mcugen.bias_correction import bias_correction, input_means
+from mcugen.bias_correction import input_means
 from mcugen.cli import main
 from mcugen.compiler import compile_model, load_float_graph
 from mcugen.data import load_samples, to_physical
 from mcugen.evaluate import float_outputs, quantized_outputs, score
 from mcugen.ops import op_for
 from mcugen.ops.base import per_channel_weights
+from mcugen.ops.conv import bias_correction
 from mcugen.quantize import LayerPrecision, Precision
 from mcugen.reference import run_float
 

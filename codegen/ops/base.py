@@ -19,6 +19,7 @@ from mcugen.ir import Graph, Node
 
 QMIN, QMAX = -128, 127
 INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767)}  # activation dtypes and their codes
+WEIGHTED_OPS = ("conv", "depthwise_conv", "fully_connected")  # the layers a precision plan chooses for
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.bias_correction import bias_correction
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import requantize, requantize_s64
 from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
@@ -103,6 +102,19 @@ def corrected_bias(node: Node, graph: Graph, bias: np.ndarray | None, wq: np.nda
     dequantized = wq * wscale.reshape([-1] + [1] * (w.ndim - 1))
     correction = bias_correction(node, w, dequantized, mean)
     return (np.zeros(len(correction)) if bias is None else bias.reshape(-1).astype(np.float64)) - correction
+
+
+def bias_correction(node: Node, w: np.ndarray, w_quantized: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """dW · E[x] per output channel, for the float weights w and their dequantized values (the
+    float graph's layout: OHWI for conv and depthwise conv, [out, in] for fully connected)."""
+    dw = w_quantized.astype(np.float64) - w.astype(np.float64)
+    if node.op == "fully_connected":
+        return dw @ mean
+    out_c, in_per_group = dw.shape[0], dw.shape[3]
+    groups = mean.shape[2] // in_per_group
+    group_of = np.arange(out_c) // (out_c // groups)
+    windows = mean.reshape(*mean.shape[:2], groups, in_per_group)[:, :, group_of]  # [KH, KW, O, I/g]
+    return np.einsum("ohwi,hwoi->o", dw, windows)
 
 
 def quantized_fields(q: dict) -> dict:
