@@ -73,22 +73,34 @@ def parse_budget(text: str, int8_bytes: int) -> int:
 
 
 class _Evaluator:
-    """Quantizes and scores plans, remembering each so no plan is run twice."""
+    """Quantizes and scores plans, remembering each so no plan is quantized or run twice."""
 
     def __init__(self, float_graph: Graph, ranges: dict, samples: Samples, reference, float_score: Score):
         self.graph, self.ranges, self.samples = float_graph, ranges, samples
         self.reference, self.float_score = reference, float_score
         self.int8_snr: float | None = None
+        self.quantized: dict[tuple, tuple[Graph, int]] = {}
         self.cache: dict[tuple, Candidate] = {}
 
-    def flash(self, p: Precision) -> tuple[Graph, int]:
-        q = quantize(self.graph, self.ranges, p)
-        return q, constant_bytes(q)
+    @staticmethod
+    def key(p: Precision) -> tuple:
+        return p.default, tuple(sorted(p.layers.items()))
+
+    def _quantize(self, p: Precision) -> tuple[Graph, int]:
+        key = self.key(p)
+        if key not in self.quantized:
+            q = quantize(self.graph, self.ranges, p)
+            self.quantized[key] = q, constant_bytes(q)
+        return self.quantized[key]
+
+    def flash(self, p: Precision) -> int:
+        """Bytes of constants of the plan: quantized, not run."""
+        return self._quantize(p)[1]
 
     def __call__(self, p: Precision) -> Candidate:
-        key = (p.default, tuple(sorted(p.layers.items())))
+        key = self.key(p)
         if key not in self.cache:
-            q, flash = self.flash(p)
+            q, flash = self._quantize(p)
             s = score(self.reference, quantized_outputs(q, self.samples), self.samples.labels)
             drop = s.drop_from(self.float_score) if s.accuracy is not None else (self.int8_snr or s.snr_db) - s.snr_db
             self.cache[key] = Candidate(Precision(p.default, dict(p.layers)), flash, plan_memory(q).arena_size, s, drop)
@@ -114,10 +126,10 @@ def search(float_graph: Graph, ranges: dict[str, tuple[float, float]], samples: 
     if flash_budget is not None:  # fit the budget, then lower the drop as far as the budget allows
         plan = Precision()
         for name in to_int4:
-            if evaluate.flash(plan)[1] <= flash_budget:
+            if evaluate.flash(plan) <= flash_budget:
                 break
             plan.layers[name] = LayerPrecision(4, 8)
-        smallest = evaluate.flash(plan)[1]
+        smallest = evaluate.flash(plan)
         if smallest > flash_budget:
             raise McugenError(f"no plan meets the flash budget of {flash_budget:,} B: even with every weighted layer "
                               f"at int4 the constants take {smallest:,} B (int8: {int8.flash:,} B); raise the "
@@ -189,7 +201,7 @@ def _improve(evaluate: _Evaluator, best: Candidate, stop_at: float | None, flash
             continue
         trial_p = _with(best.precision, harmful, LayerPrecision())
         for name in to_int4:
-            if flash_budget is None or evaluate.flash(trial_p)[1] <= flash_budget:
+            if flash_budget is None or evaluate.flash(trial_p) <= flash_budget:
                 break
             if name != harmful and trial_p.layers.get(name, trial_p.default) == LayerPrecision():
                 trial_p = _with(trial_p, name, LayerPrecision(4, 8))
