@@ -191,6 +191,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_boards(args: argparse.Namespace) -> int:
     from mcugen.board import list_boards
+    from mcugen.tables import text_table
 
     boards = list_boards()
     if args.json:
@@ -206,9 +207,7 @@ def cmd_boards(args: argparse.Namespace) -> int:
         rows.append([b.name, ",".join(b.aliases) or "-", b.core, size(b.flash_size), size(b.ram_size),
                      f"QEMU {b.qemu_machine}" if b.qemu_machine else ("native" if b.is_host else "no"),
                      ", ".join(b.flash_methods) or "-"])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print("\n".join(text_table(rows, left=len(rows[0]), rule=False)))
     return 0
 
 

@@ -39,20 +39,6 @@ class Score:
         return dict(accuracy=self.accuracy, snr_db=round(self.snr_db, 3), cosine_min=round(self.cosine_min, 6))
 
 
-def display_names(names: list[str], width: int = 40) -> dict[str, str]:
-    """Layer names that fit a table column. Converters write names hundreds of characters long,
-    often several op paths joined by ';' (TFLite's fused ops); the first part that tells every
-    layer apart is shown, else the name with its middle cut. JSON output keeps the full names."""
-    def cut(name: str) -> str:
-        return name if len(name) <= width else name[: width // 3] + "…" + name[-(width - width // 3 - 1):]
-
-    for pick in (lambda n: n, lambda n: n.split(";")[0], lambda n: n.split(";")[-1]):
-        shown = [cut(pick(n)) for n in names]
-        if len(set(shown)) == len(names):
-            return dict(zip(names, shown))
-    return {n: f"#{i} {cut(n)}" for i, n in enumerate(names)}
-
-
 def _flat(outputs: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
     return np.concatenate([outputs[n].reshape(len(outputs[n]), -1) for n in names], axis=1).astype(np.float64)
 

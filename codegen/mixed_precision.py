@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from mcugen.data import Samples
 from mcugen.emit import constant_bytes
 from mcugen.errors import McugenError
-from mcugen.evaluate import Score, display_names, float_outputs, quantized_outputs, score
+from mcugen.evaluate import Score, float_outputs, quantized_outputs, score
 from mcugen.ir import Graph
 from mcugen.planner import plan_memory
 from mcugen.quantize import LayerPrecision, Precision, quantize
 from mcugen.sensitivity import SensitivityReport, analyze
+from mcugen.tables import display_names, text_table
 
 MAX_SWAPS = 24  # bounds the local search on large models
 MIN_GAIN_DB = 0.1  # the least SNR gain a change must bring to be kept
@@ -220,9 +221,7 @@ def format_result(r: MixedResult, graph: Graph) -> str:
     shown = display_names([s.layer for s in r.sensitivity.layers])
     for s in sorted(r.sensitivity.layers, key=lambda s: list(ops).index(s.layer)):
         rows.append([shown[s.layer], ops[s.layer], f"{s.weights:,}", str(p.layers.get(s.layer, p.default))])
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["mixed-precision plan:"]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["mixed-precision plan:"] + ["  " + line for line in text_table(rows, left=4, rule=False)]
     budget = [f"flash budget {r.flash_budget:,} B"] if r.flash_budget is not None else []
     budget += [f"max drop {r.max_drop:g}"] if r.max_drop is not None else []
 

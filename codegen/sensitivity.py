@@ -17,11 +17,12 @@ import numpy as np
 
 from mcugen.data import Samples, to_physical
 from mcugen.errors import McugenError
-from mcugen.evaluate import BATCH, Score, display_names, float_outputs, score
+from mcugen.evaluate import BATCH, Score, float_outputs, score
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import INT_RANGES, WEIGHTED_OPS, dequantize_array
 from mcugen.quantize import LayerPrecision, Precision, quantize
+from mcugen.tables import display_names, text_table
 
 MODES: dict[str, LayerPrecision] = {
     "int8": LayerPrecision(8, 8),
@@ -127,12 +128,7 @@ def format_report(report: SensitivityReport) -> str:
         cells = [c for m in report.modes
                  for c in ((f"{s.drops[m]:+.2f}", f"{s.snr[m]:.1f}") if labelled else (f"{s.snr[m]:.1f}",))]
         rows.append([shown[s.layer], s.op, f"{s.weights:,}"] + cells)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for k, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + text_table(rows, left=2))
 
 
 def plot_report(report: SensitivityReport, path: str | Path) -> None:

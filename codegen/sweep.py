@@ -19,6 +19,7 @@ from mcugen.evaluate import float_outputs, quantized_outputs, score
 from mcugen.ir import Graph
 from mcugen.planner import plan_memory
 from mcugen.quantize import LayerPrecision, Precision, quantize
+from mcugen.tables import text_table
 
 
 @dataclass
@@ -79,12 +80,7 @@ def format_sweep(float_accuracy: float | None, rows: list[SweepRow], samples: in
         table.append([r.method, str(r.calib_samples) if r.calib_samples else "-", r.precision]
                      + ([f"{r.accuracy:.2f} %"] if float_accuracy is not None else [])
                      + [f"{r.snr_db:.1f}", f"{r.flash_bytes:,}", f"{r.arena_bytes:,}"])
-    widths = [max(len(t[i]) for t in table) for i in range(len(head))]
     lines = [f"{samples} validation samples" + (f"; float accuracy {float_accuracy:.2f} %"
                                                   if float_accuracy is not None else "")
              + "; SNR is the outputs' against float; flash counts the model's constants"]
-    for k, t in enumerate(table):
-        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths))))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + text_table(table, left=3))
