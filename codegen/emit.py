@@ -195,16 +195,31 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
     files["CMakeLists.txt"] = env.get_template("CMakeLists.txt.j2").render(ctx)
     files["library.json"] = env.get_template("library.json.j2").render(ctx)
     files[f"{name}.mk"] = env.get_template("model.mk.j2").render(ctx)
-    kernel_dir = data_dir("firmware") / "kernels"
-    headers = ["fixedpoint"] + (["f32", "exp_f32"] if float_io else [])  # header-only helpers
-    if any(k.endswith(("_s4", "_w4")) for k in kernels):  # the int4-weight kernels include mcugen_int4.h
-        headers.append("int4")
-    for k in sorted(kernels) + headers:
-        for suffix in ((".h",) if k in headers else (".h", ".c")):
-            text = (kernel_dir / f"mcugen_{k}{suffix}").read_text()
-            files[f"kernels/{name}_{k}{suffix}"] = rename_symbols(text, name)
+    for rel, text in kernel_sources(sorted(kernels)).items():
+        files[f"kernels/{name}_{rel.removeprefix('mcugen_')}"] = rename_symbols(text, name)
     lib = Library(name, Path(), sorted(files), model_hash, plan.arena_size, weight_bytes, macs, layers, plan)
     return files, lib
+
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"(mcugen_\w+\.h)"', re.MULTILINE)
+
+
+def kernel_sources(kernels: list[str]) -> dict[str, str]:
+    """{file name: text} of the kernels' .c/.h files and every mcugen_*.h they include, transitively.
+
+    Header-only helpers (fixed point, DSP intrinsics, int4 fetch, float32 exp) come along exactly
+    when a copied file includes them, so a kernel variant that needs a new helper just includes it.
+    """
+    kernel_dir = data_dir("firmware") / "kernels"
+    todo = [f"mcugen_{k}{suffix}" for k in kernels for suffix in (".h", ".c")]
+    sources: dict[str, str] = {}
+    while todo:
+        file = todo.pop()
+        if file in sources:
+            continue
+        sources[file] = (kernel_dir / file).read_text()
+        todo.extend(_INCLUDE.findall(sources[file]))
+    return dict(sorted(sources.items()))
 
 
 def rename_symbols(text: str, name: str) -> str:
