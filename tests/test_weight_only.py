@@ -113,7 +113,7 @@ def test_weight_only_library_api_and_build_flags():
     assert "int mlp_invoke(const float *input, float *output);" in header
     assert "#define MLP_INPUT_SIZE 256" in header and "#define MLP_INPUT_COUNT 64" in header
     assert "#define MLP_OUTPUT_COUNT 10" in header and "_SCALE" not in header
-    assert "mlp_float.c" not in files and "kernels/mlp_f32.h" in files  # helpers come with the kernels that include them
+    assert "mlp_float.c" not in files and "kernels/mlp_f32.h" in files
     assert "kernels/mlp_exp_f32.h" not in files and "kernels/mlp_fixedpoint.h" not in files
     assert "kernels/mlp_fully_connected_f32_w4.c" in files and "kernels/mlp_int4.h" in files
     assert "-ffp-contract=off" in files["CMakeLists.txt"] and "-ffp-contract=off" in files["mlp.mk"]
