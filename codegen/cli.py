@@ -80,6 +80,24 @@ def c_name(text: str) -> str:
     return text
 
 
+def comma_list(text: str) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c']; at least one item."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give a comma-separated list")
+    return items
+
+
+def output_file(text: str) -> str:
+    """A file to write: its folder must exist and it must not be a folder itself."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    if not path.resolve().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: its folder {path.resolve().parent} does not exist")
+    return text
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with a wrong or missing argument said in one line instead of usage text."""
 
@@ -240,19 +258,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.samples:
         data = data.take(args.samples)
     try:
-        sizes = [int(s) for s in args.calib_sizes.split(",")] if args.calib_sizes else [10, 100, calib.count]
+        sizes = [int(s) for s in args.calib_sizes] if args.calib_sizes else [10, 100, calib.count]
     except ValueError:
-        raise McugenError(f"--calib-sizes {args.calib_sizes!r} is not a comma-separated list of counts") from None
+        raise McugenError(f"--calib-sizes {','.join(args.calib_sizes)!r} is not a comma-separated list of counts"
+                          ) from None
     if min(sizes) < 1:
-        raise McugenError(f"--calib-sizes {args.calib_sizes}: every count must be at least 1")
+        raise McugenError(f"--calib-sizes {','.join(args.calib_sizes)}: every count must be at least 1")
     from mcugen.calibrate import METHODS
 
-    methods = [m.strip() for m in args.methods.split(",")]
+    methods = args.methods
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise McugenError(f"--methods: unknown calibration method(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(METHODS)}")
-    precisions = [parse_layer_precision(p.strip()) for p in args.precisions.split(",")]
+    precisions = [parse_layer_precision(p) for p in args.precisions]
     float_acc, rows, notes = sweep(float_graph, calib, data, methods, sizes, precisions, args.percentile,
                                    bias_correction=not args.no_bias_correction)
     for n in notes:
@@ -274,7 +293,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         raise McugenError(f"--plot {args.plot}: its folder does not exist")
     compiled = compile_from_args(args)
     samples = validation_samples(args, compiled, "sensitivity analysis")
-    modes = [m.strip() for m in args.modes.split(",")] if args.modes else None
+    modes = args.modes
     report = analyze(compiled.float_graph, compiled.ranges, samples, modes)
     if args.plot:
         plot_report(report, args.plot)
@@ -471,14 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "accuracy (points; without labels: dB of output SNR below all-int8)")
     p.add_argument("--data", help="validation data for --flash-budget/--max-drop (.npz: inputs, labels y)")
     p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
-    p.add_argument("--save-plan", help="write the per-layer precision plan used to this JSON file")
+    p.add_argument("--save-plan", type=output_file, help="write the per-layer precision plan used to this JSON file")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("sensitivity", help="per-layer harm of int8 / int4 weights / int16 activations")
     add_model_arguments(p)
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
     p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
-    p.add_argument("--modes", help="comma-separated, from int8,int4,int16 (default: all)")
+    p.add_argument("--modes", type=comma_list, help="comma-separated, from int8,int4,int16 (default: all)")
     p.add_argument("--plot", help="also draw the table as a PNG bar chart (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sensitivity)
@@ -497,9 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
     p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
     p.add_argument("--name", type=c_name, help="C name of the model (default: the file name)")
-    p.add_argument("--methods", default="minmax,percentile,mse,entropy", help="calibration methods to compare")
-    p.add_argument("--calib-sizes", help="calibration sample counts (default: 10,100,all)")
-    p.add_argument("--precisions", default="w8a8,w4a8,w8a16", help="precisions to compare (w<bits>a<bits>)")
+    p.add_argument("--methods", type=comma_list, default=["minmax", "percentile", "mse", "entropy"],
+                   help="calibration methods to compare")
+    p.add_argument("--calib-sizes", type=comma_list, help="calibration sample counts (default: 10,100,all)")
+    p.add_argument("--precisions", type=comma_list, default=["w8a8", "w4a8", "w8a16"],
+                   help="precisions to compare (w<bits>a<bits>)")
     p.add_argument("--percentile", type=percentile_float, default=DEFAULT_PERCENTILE,
                    help="for the percentile method (default 99.9)")
     p.add_argument("--no-bias-correction", action="store_true", help="keep the float biases")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -260,6 +261,19 @@ def write_config(path: Path, opts: Options, force: bool) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def check_output_folder(folder: Path) -> None:
+    """The folder exists or can be made: its nearest existing ancestor is a writable folder."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise McugenError(f"cannot create the build folder {folder}: {existing} is a file, not a folder; "
+                          "choose another -o (or output in [build] of mcugen.toml)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise McugenError(f"cannot create the build folder {folder}: {existing} is not writable; "
+                          "choose another -o (or output in [build] of mcugen.toml)")
+
+
 def _digest(path: Path | None) -> str | None:
     return None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -330,6 +344,7 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
 
     board = load_board(opts.board)
     out = build_dir(opts)
+    check_output_folder(out)
     start = time.perf_counter()
     compiled = compile_project(opts)
     lib = generate_library(compiled.graph, out / "lib", compiled.calibration, force=True)

@@ -246,6 +246,10 @@ def test_init_writes_paths_toml_can_read_back(capsys, tmp_path, monkeypatch):
     (["flash", "--flash-tool", "jlink"], "argument --flash-tool: invalid choice: 'jlink'"),
     (["flash", "--method", "fastest"], "argument --method: invalid choice: 'fastest'"),
     (["sweep", "m.onnx", "--calib", "c.npz", "--data", "d.npz", "--samples", "0"], "--samples: 0 must be at least"),
+    (["sweep", "m.onnx", "--calib", "c.npz", "--data", "d.npz", "--methods", " , "], "' , ' names nothing"),
+    (["sensitivity", "m.onnx", "--data", "d.npz", "--modes", ",,"], "argument --modes: ',,' names nothing"),
+    (["generate", "m.onnx", "-o", "o", "--save-plan", "/"], "argument --save-plan: / is a folder"),
+    (["generate", "m.onnx", "-o", "o", "--save-plan", "/nonexistent/p.json"], "its folder /nonexistent does not"),
     (["compile", "m.onnx"], "invalid choice: 'compile'"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -259,6 +263,14 @@ def test_flash_method_is_the_calibration_method(capsys, tmp_path, monkeypatch):
     code, err = run_cli(capsys, "flash", "--method", "mse", "--flash-tool", "pio", "--board", "arduino",
                         DIGITS / "mlp.onnx")
     assert code == 1 and "unknown board 'arduino'" in error_line(err)
+
+
+def test_build_folder_under_a_file(capsys, tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    code, err = run_cli(capsys, "build", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz", "--board", "host",
+                        "-o", tmp_path / "afile" / "build")
+    assert code == 1 and "afile is a file, not a folder" in error_line(err)
+    assert (tmp_path / "afile").read_text() == "mine"
 
 
 @pytest.fixture
