@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import re
@@ -62,11 +63,16 @@ def non_negative_float(text: str) -> float:
 FLASH_BUDGET = re.compile(r"\s*(\d+(\.\d*)?|\.\d+)\s*(K|KB|KIB|M|MB|MIB|B|%)?\s*", re.IGNORECASE)
 
 
-def flash_budget(text: str) -> str:
+def check_flash_budget(text: str) -> None:
+    """Before the compile: a size mixed_precision.parse_budget reads (its own sentences for most
+    mistakes; nan and inf are refused here, which it would turn into a crash)."""
+    from mcugen.mixed_precision import parse_budget
+
     match = FLASH_BUDGET.fullmatch(text)
     if not match or float(match.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive size like 48K, 49152, 0.5M or 60%")
-    return text
+        with contextlib.suppress(ValueError, OverflowError):  # its int(nan), int(inf): our sentence below
+            parse_budget(text, 100)  # its own sentence for the other mistakes
+        raise McugenError(f"flash budget {text!r} is not a size like 48K, 49152, 0.5M or 60%")
 
 
 def c_name(text: str) -> str:
@@ -193,6 +199,8 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit import generate_library
 
+    if args.flash_budget is not None:
+        check_flash_budget(args.flash_budget)
     start = time.perf_counter()
     compiled = compile_from_args(args)
     mixed = None
@@ -484,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder to write the C library into")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files (kept)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
-    p.add_argument("--flash-budget", type=flash_budget, help="mixed precision: fit the constants in this many "
+    p.add_argument("--flash-budget", help="mixed precision: fit the constants in this many "
                    "bytes (48K, 49152) or this share of the int8 model's (60%%)")
     p.add_argument("--max-drop", type=non_negative_float, help="mixed precision: lose at most this much "
                    "accuracy (points; without labels: dB of output SNR below all-int8)")

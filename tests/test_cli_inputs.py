@@ -231,9 +231,6 @@ def test_init_writes_paths_toml_can_read_back(capsys, tmp_path, monkeypatch):
     (["generate", "m.onnx", "-o", "o", "--percentile", "nan"], "is outside (50, 100]"),
     (["generate", "m.onnx", "-o", "o", "--percentile", "high"], "'high' is not a number"),
     (["generate", "m.onnx", "-o", "o", "--calib-samples", "0"], "argument --calib-samples: 0 must be at least 1"),
-    (["generate", "m.onnx", "-o", "o", "--flash-budget", "abc"], "'abc' is not a positive size like 48K"),
-    (["generate", "m.onnx", "-o", "o", "--flash-budget", "0K"], "is not a positive size"),
-    (["generate", "m.onnx", "-o", "o", "--flash-budget", "inf"], "is not a positive size"),
     (["generate", "m.onnx", "-o", "o", "--max-drop", "-1"], "argument --max-drop: -1 must be a finite number"),
     (["generate", "m.onnx", "-o", "o", "--max-drop", "nan"], "must be a finite number"),
     (["generate", "m.onnx", "-o", "o", "--name", "../x"], "'../x' is not a lower-case C identifier"),
@@ -263,6 +260,15 @@ def test_flash_method_is_the_calibration_method(capsys, tmp_path, monkeypatch):
     code, err = run_cli(capsys, "flash", "--method", "mse", "--flash-tool", "pio", "--board", "arduino",
                         DIGITS / "mlp.onnx")
     assert code == 1 and "unknown board 'arduino'" in error_line(err)
+
+
+@pytest.mark.parametrize("budget,expected", [("abc", "flash budget 'abc' is not a size like 48K"),
+                                             ("0K", "must be positive"), ("inf", "'inf' is not a size"),
+                                             ("nan", "'nan' is not a size"), ("", "'' is not a size")])
+def test_flash_budget_is_checked_before_the_compile(capsys, tmp_path, budget, expected):
+    code, err = run_cli(capsys, "generate", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
+                        "--flash-budget", budget, "--data", DIGITS / "test_mlp.npz", "-o", tmp_path / "o")
+    assert code == 1 and expected in error_line(err) and not (tmp_path / "o").exists()
 
 
 def test_build_folder_under_a_file(capsys, tmp_path):
