@@ -198,7 +198,9 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit import generate_library
+    from mcugen.project import check_output_folder
 
+    check_output_folder(Path(args.output), "the output folder", "choose another -o")
     if args.flash_budget is not None:
         check_flash_budget(args.flash_budget)
     start = time.perf_counter()
@@ -228,9 +230,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    from mcugen.project import check_output_folder
     from mcugen.qdq_export import export_qdq
 
     out = Path(args.output)
+    check_output_folder(out.parent, "the folder of -o", "choose another -o")
     if out.resolve() == Path(args.model).resolve():
         raise McugenError("-o names the input model itself; write the quantized model to another file")
     if out.exists() and not args.force:

@@ -261,17 +261,16 @@ def write_config(path: Path, opts: Options, force: bool) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def check_output_folder(folder: Path) -> None:
+def check_output_folder(folder: Path, what: str = "the build folder",
+                        fix: str = "choose another -o (or output in [build] of mcugen.toml)") -> None:
     """The folder exists or can be made: its nearest existing ancestor is a writable folder."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise McugenError(f"cannot create the build folder {folder}: {existing} is a file, not a folder; "
-                          "choose another -o (or output in [build] of mcugen.toml)")
+        raise McugenError(f"cannot create {what} {folder}: {existing} is a file, not a folder; {fix}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise McugenError(f"cannot create the build folder {folder}: {existing} is not writable; "
-                          "choose another -o (or output in [build] of mcugen.toml)")
+        raise McugenError(f"cannot create {what} {folder}: {existing} is not writable; {fix}")
 
 
 def _digest(path: Path | None) -> str | None:

@@ -279,6 +279,15 @@ def test_build_folder_under_a_file(capsys, tmp_path):
     assert (tmp_path / "afile").read_text() == "mine"
 
 
+@pytest.mark.parametrize("command", ["generate", "quantize"])
+def test_output_under_a_file(capsys, tmp_path, command):
+    (tmp_path / "afile").write_text("mine")
+    code, err = run_cli(capsys, command, DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
+                        "-o", tmp_path / "afile" / "out")
+    assert code == 1 and "afile is a file, not a folder" in error_line(err)
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
 @pytest.fixture
 def fifo(tmp_path):
     path = tmp_path / "pipe.onnx"
