@@ -254,6 +254,19 @@ def test_nonsense_arguments_are_one_line(capsys, args, expected):
     assert expected in usage_error(capsys, *args)
 
 
+def test_flash_tool_from_the_flag_or_the_project_file_reaches_the_flasher(capsys, tmp_path, monkeypatch):
+    import mcugen.flash
+
+    used = []
+    monkeypatch.setattr(mcugen.flash, "flash_real", lambda board, elf, method, binary: used.append(method) or "ok")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mcugen.toml").write_text(f'[model]\npath = "{DIGITS / "mlp.onnx"}"\n'
+                                          f'calib = "{DIGITS / "calib_mlp.npz"}"\n'
+                                          '[build]\nboard = "nucleo-f446re"\nflash_tool = "openocd"\n')
+    assert main(["flash"]) == 0 and main(["flash", "--flash-tool", "pio"]) == 0
+    assert used == ["openocd", "pio"]
+
+
 def test_flash_method_is_the_calibration_method(capsys, tmp_path, monkeypatch):
     """flash builds when stale, so --method is the calibration method there too; --flash-tool writes."""
     monkeypatch.chdir(tmp_path)
