@@ -71,12 +71,7 @@ def _string(value: Any) -> str:
     return value
 
 
-def _path(value: Any) -> str:
-    return _string(value)
-
-
-def _calib(value: Any) -> str:
-    return _string(value)  # a file, or "random"
+_path = _string  # a file or folder, relative to mcugen.toml's folder (calib may also be "random")
 
 
 def _count(value: Any) -> int:
@@ -138,7 +133,7 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
 
 # section -> key -> (Options field, validator). Paths are relative to the folder of mcugen.toml.
 SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
-    "model": {"path": ("model", _path), "calib": ("calib", _calib), "calib_samples": ("calib_samples", _count),
+    "model": {"path": ("model", _path), "calib": ("calib", _path), "calib_samples": ("calib_samples", _count),
               "name": ("name", _name)},
     "build": {"board": ("board", _board), "output": ("output", _path), "flash_tool": ("flash_tool",
               _one_of(*FLASH_TOOLS)), "port": ("port", _string)},
