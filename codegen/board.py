@@ -8,10 +8,9 @@ plus a firmware/boards/<family>/ folder if the silicon is new.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from mcugen.errors import McugenError
 from mcugen.resources import data_dir

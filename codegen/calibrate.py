@@ -52,6 +52,15 @@ KL_EPS = 1e-4  # counts given to a quantized bin that must hold clipped mass it 
 Range = tuple[float, float]
 
 
+def check_percentile(percentile: float, what: str = "calibration percentile") -> float:
+    """The percentile kept by the percentile method: in (50, 100], as a clip point below the median
+    would cut away most of every activation's values."""
+    if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not 50 < percentile <= 100:
+        raise McugenError(f"{what} {percentile!r} is outside (50, 100]; use e.g. 99.99 "
+                          "to clip the top and bottom 0.01% of each activation's values")
+    return float(percentile)
+
+
 def calibrate(graph: Graph, samples: Samples, method: str = "minmax", percentile: float = DEFAULT_PERCENTILE,
               bits: int = 8) -> dict[str, Range]:
     """Each activation tensor's (lo, hi) over all samples, chosen by `method` (see the module doc).
@@ -62,9 +71,8 @@ def calibrate(graph: Graph, samples: Samples, method: str = "minmax", percentile
     """
     if method not in METHODS:
         raise McugenError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
-    if method == "percentile" and not 50 < percentile <= 100:
-        raise McugenError(f"calibration percentile {percentile} is outside (50, 100]; use e.g. 99.99 "
-                          "to clip the top and bottom 0.01% of each activation's values")
+    if method == "percentile":
+        check_percentile(percentile)
     if not 2 <= bits <= 16:
         raise McugenError(f"calibration for {bits}-bit activations is not supported; give bits from 2 to 16 "
                           "(8 for int8 activations, 16 for int16)")
@@ -112,6 +120,9 @@ def _extremes(graph: Graph, samples: Samples) -> tuple[dict[str, float], dict[st
     for batch in _activations(graph, samples):
         for name, value in batch.items():
             lo, hi = float(np.min(value)), float(np.max(value))
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise McugenError(f"the calibration data drives tensor {name!r} to NaN or infinity (float32 "
+                                  "overflow); give samples in the range the model was trained on")
             if name in lows:
                 lo, hi = min(lo, lows[name]), max(hi, highs[name])
             lows[name], highs[name] = lo, hi

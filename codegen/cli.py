@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -12,13 +15,129 @@ from pathlib import Path
 from mcugen import __version__
 from mcugen.calibrate import DEFAULT_PERCENTILE
 from mcugen.errors import McugenError
+from mcugen.project import FLASH_TOOLS
+
+# --- argument values: each type function turns bad text into one sentence (argparse adds the flag) ---
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"{value} must be from 0 to 4294967295")
+    return value
+
+
+def percentile_float(text: str) -> float:
+    from mcugen.calibrate import check_percentile
+
+    try:
+        return check_percentile(float(text), "percentile")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give e.g. 99.9") from None
+    except McugenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of at least 0")
+    return value
+
+
+FLASH_BUDGET = re.compile(r"\s*(\d+(\.\d*)?|\.\d+)\s*(K|KB|KIB|M|MB|MIB|B|%)?\s*", re.IGNORECASE)
+
+
+def check_flash_budget(text: str) -> None:
+    """Before the compile: a size mixed_precision.parse_budget reads (its own sentences for most
+    mistakes; nan and inf are refused here, which it would turn into a crash)."""
+    from mcugen.mixed_precision import parse_budget
+
+    match = FLASH_BUDGET.fullmatch(text)
+    if not match or float(match.group(1)) <= 0:
+        with contextlib.suppress(ValueError, OverflowError):  # its int(nan), int(inf): our sentence below
+            parse_budget(text, 100)  # its own sentence for the other mistakes
+        raise McugenError(f"flash budget {text!r} is not a size like 48K, 49152, 0.5M or 60%")
+
+
+def c_name(text: str) -> str:
+    from mcugen.project import C_NAME
+
+    if not C_NAME.fullmatch(text):
+        suggestion = re.sub(r"\W", "_", text).lower().strip("_")[:63] or "model"
+        suggestion = f"m_{suggestion}" if suggestion[0].isdigit() else suggestion
+        raise argparse.ArgumentTypeError(f"{text!r} is not a lower-case C identifier (letters, digits, _; at most "
+                                         f"63 characters); try --name {suggestion}")
+    return text
+
+
+def comma_list(text: str) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c']; at least one item."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give a comma-separated list")
+    return items
+
+
+def output_file(text: str) -> str:
+    """A file to write: its folder must exist and it must not be a folder itself."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    if not path.resolve().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: its folder {path.resolve().parent} does not exist")
+    return text
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a wrong or missing argument said in one line instead of usage text."""
+
+    def error(self, message: str):  # exit code 2, as argparse's own, for a command line that cannot run
+        print(f"mcugen: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
+def input_file(path: str, what: str, hint: str) -> Path:
+    from mcugen.project import check_regular_file
+
+    return check_regular_file(Path(path), what, hint)
+
+
+def model_file(path: str) -> Path:
+    return input_file(path, "model file", "give the path of an .onnx file")
+
+
+def calib_of(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(calibration file or None, whether random calibration was asked for with --calib random)."""
+    from mcugen.project import RANDOM_CALIB
+
+    if args.calib == RANDOM_CALIB:
+        return None, True
+    if args.calib is not None:
+        input_file(args.calib, "calibration file", 'give an .npz or .npy file of samples, or "random"')
+    return args.calib, False
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from mcugen.compiler import load_float_graph
     from mcugen.inspect import format_table, layer_table
 
-    table = layer_table(load_float_graph(args.model))
+    table = layer_table(load_float_graph(model_file(args.model)))
     print(json.dumps(table, indent=2) if args.json else format_table(table))
     return 0
 
@@ -29,16 +148,19 @@ def precision_of(args: argparse.Namespace):
     if args.precision:
         if args.weights or args.activations:
             raise McugenError("give either --precision (a per-layer plan) or --weights/--activations, not both")
-        return Precision.load(args.precision)
+        return Precision.load(input_file(args.precision, "precision plan",
+                                         "write one with `mcugen generate --save-plan`"))
     return Precision.from_flags(args.weights, args.activations)
 
 
 def compile_from_args(args: argparse.Namespace):
     from mcugen.compiler import compile_model
 
-    compiled = compile_model(args.model, args.calib, args.name, args.calib_samples, precision=precision_of(args),
+    model = model_file(args.model)
+    calib, random_calibration = calib_of(args)
+    compiled = compile_model(model, calib, args.name, args.calib_samples, precision=precision_of(args),
                              method=args.method, percentile=args.percentile,
-                             bias_correction=not args.no_bias_correction)
+                             bias_correction=not args.no_bias_correction, allow_random=random_calibration)
     for w in compiled.warnings:
         print(f"mcugen: warning: {w}", file=sys.stderr)
     return compiled
@@ -76,7 +198,11 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit import generate_library
+    from mcugen.project import check_output_folder
 
+    check_output_folder(Path(args.output), "the output folder", "choose another -o")
+    if args.flash_budget is not None:
+        check_flash_budget(args.flash_budget)
     start = time.perf_counter()
     compiled = compile_from_args(args)
     mixed = None
@@ -104,9 +230,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    from mcugen.project import check_output_folder
     from mcugen.qdq_export import export_qdq
 
     out = Path(args.output)
+    check_output_folder(out.parent, "the folder of -o", "choose another -o")
     if out.resolve() == Path(args.model).resolve():
         raise McugenError("-o names the input model itself; write the quantized model to another file")
     if out.exists() and not args.force:
@@ -136,25 +264,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from mcugen.quantize import parse_layer_precision
     from mcugen.sweep import format_sweep, sweep
 
-    float_graph = load_float_graph(args.model, args.name)
+    float_graph = load_float_graph(model_file(args.model), args.name)
     calib = load_samples(args.calib, float_graph, "calibration")
     data = load_samples(args.data, float_graph, "validation")
     if args.samples:
         data = data.take(args.samples)
     try:
-        sizes = [int(s) for s in args.calib_sizes.split(",")] if args.calib_sizes else [10, 100, calib.count]
+        sizes = [int(s) for s in args.calib_sizes] if args.calib_sizes else [10, 100, calib.count]
     except ValueError:
-        raise McugenError(f"--calib-sizes {args.calib_sizes!r} is not a comma-separated list of counts") from None
+        raise McugenError(f"--calib-sizes {','.join(args.calib_sizes)!r} is not a comma-separated list of counts"
+                          ) from None
     if min(sizes) < 1:
-        raise McugenError(f"--calib-sizes {args.calib_sizes}: every count must be at least 1")
+        raise McugenError(f"--calib-sizes {','.join(args.calib_sizes)}: every count must be at least 1")
     from mcugen.calibrate import METHODS
 
-    methods = [m.strip() for m in args.methods.split(",")]
+    methods = args.methods
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise McugenError(f"--methods: unknown calibration method(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(METHODS)}")
-    precisions = [parse_layer_precision(p.strip()) for p in args.precisions.split(",")]
+    precisions = [parse_layer_precision(p) for p in args.precisions]
     float_acc, rows, notes = sweep(float_graph, calib, data, methods, sizes, precisions, args.percentile,
                                    bias_correction=not args.no_bias_correction)
     for n in notes:
@@ -176,7 +305,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         raise McugenError(f"--plot {args.plot}: its folder does not exist")
     compiled = compile_from_args(args)
     samples = validation_samples(args, compiled, "sensitivity analysis")
-    modes = [m.strip() for m in args.modes.split(",")] if args.modes else None
+    modes = args.modes
     report = analyze(compiled.float_graph, compiled.ranges, samples, modes)
     if args.plot:
         plot_report(report, args.plot)
@@ -216,24 +345,55 @@ def project_options(args: argparse.Namespace):
 
     return load_options({k: getattr(args, k, None) for k in (
         "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed",
-        "method", "percentile", "weights", "activations", "precision", "no_bias_correction")})
+        "method", "percentile", "weights", "activations", "precision", "no_bias_correction", "flash_tool",
+        "port")})
+
+
+def sample_file_for(kind: str, model: Path, files: list[Path]) -> Path | None:
+    """The folder's calibration ("calib") or verification ("test", "val") file: the only one whose name
+    says so, else the one of those that also names the model (calib_mlp.npz for mlp.onnx)."""
+    words = {"calib": ("calib",), "data": ("test", "val", "verif")}[kind]
+    matches = [f for f in files if any(w in f.stem.lower() for w in words)]
+    if len(matches) > 1:
+        matches = [f for f in matches if model.stem.lower() in f.stem.lower()]
+    return matches[0] if len(matches) == 1 else None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from mcugen.board import load_board
     from mcugen.project import CONFIG, Options, write_config
 
+    here = Path.cwd()
     model = args.model
     if model is None:
-        found = sorted(Path.cwd().glob("*.onnx"))
+        found = sorted(p for p in here.glob("*.onnx") if p.is_file())
         if len(found) != 1:
             raise McugenError("pass --model: " + ("no .onnx file is in this folder" if not found else
                                                   f"{len(found)} .onnx files are here"))
         model = found[0].name
+    model_file(model)
     load_board(args.board)
-    path = Path.cwd() / CONFIG
-    write_config(path, Options(model=model, calib=args.calib, name=args.name, board=args.board,
-                               data=args.data), args.force)
+    sample_files = sorted(p for p in (*here.glob("*.npz"), *here.glob("*.npy")) if p.is_file())
+    chosen = {}
+    for kind in ("calib", "data"):
+        given = getattr(args, kind)
+        if given is None:
+            found = sample_file_for(kind, Path(model), sample_files)
+            chosen[kind] = found.name if found else None
+        else:
+            chosen[kind] = given
+            if given != "random" or kind == "data":
+                input_file(given, {"calib": "calibration file", "data": "verification file"}[kind],
+                           "give an .npz or .npy file of samples")
+    path = here / CONFIG
+    write_config(path, Options(model=model, calib=chosen["calib"], name=args.name, board=args.board,
+                               data=chosen["data"]), args.force)
+    for kind, what in (("calib", "calibration data"), ("data", "verification data")):
+        if getattr(args, kind) is None and chosen[kind]:
+            print(f"{what}: {chosen[kind]} (found here; pass --{kind} to choose another)")
+    if chosen["calib"] is None:
+        print(f"no calibration data found here: set calib in {CONFIG} (or pass --calib to build), or "
+              'calib = "random" to calibrate on random samples', file=sys.stderr)
     print(f"wrote {path}; next: mcugen build, then mcugen verify")
     return 0
 
@@ -279,13 +439,13 @@ def cmd_flash(args: argparse.Namespace) -> int:
     opts = project_options(args)
     board = load_board(opts.board)
     record = _ensure_build(opts)
-    if board.is_host or (board.is_emulated and args.port is None):
+    if board.is_host or (board.is_emulated and opts.port is None):
         with open_board(board, record.elf) as session:
             info = BoardLink(session.port, name=session.name, expected_hash=record.model_hash).hello()
         print(f"{session.name} booted {record.elf}: model {info.model_name} ({info.model_hash}), "
               f"{info.input_size} B in, {info.output_size} B out, ticks in {info.tick_unit}")
         return 0
-    print(flash_real(board, record.elf, method=args.flash_method, binary=record.binary))
+    print(flash_real(board, record.elf, method=opts.flash_tool, binary=record.binary))
     return 0
 
 
@@ -309,7 +469,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         samples = random_samples(compiled.float_graph, opts.samples or 10, opts.seed)
     if opts.samples:
         samples = samples.take(opts.samples)
-    with open_board(board, record.elf, port=args.port) as session:
+    with open_board(board, record.elf, port=opts.port) as session:
         link = BoardLink(session.port, name=session.name, expected_hash=record.model_hash)
         link.hello()
         report = verify_on_board(compiled, str(opts.path(opts.model)), samples, link, record, board)
@@ -321,7 +481,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mcugen", description="Compile ONNX models to bit-exact int8 C for "
+    parser = Parser(prog="mcugen", description="Compile ONNX models to bit-exact int8 C for "
                                      "microcontrollers; build, flash and verify them over serial.")
     parser.add_argument("--version", action="version", version=f"mcugen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -336,20 +496,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder to write the C library into")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files (kept)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
-    p.add_argument("--flash-budget", help="mixed precision: fit the constants in this many bytes (48K, 49152) "
-                   "or this share of the int8 model's (60%%)")
-    p.add_argument("--max-drop", type=float, help="mixed precision: lose at most this much accuracy (points; "
-                   "without labels: dB of output SNR below all-int8)")
+    p.add_argument("--flash-budget", help="mixed precision: fit the constants in this many "
+                   "bytes (48K, 49152) or this share of the int8 model's (60%%)")
+    p.add_argument("--max-drop", type=non_negative_float, help="mixed precision: lose at most this much "
+                   "accuracy (points; without labels: dB of output SNR below all-int8)")
     p.add_argument("--data", help="validation data for --flash-budget/--max-drop (.npz: inputs, labels y)")
-    p.add_argument("--samples", type=int, help="use only the first N validation samples")
-    p.add_argument("--save-plan", help="write the per-layer precision plan used to this JSON file")
+    p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
+    p.add_argument("--save-plan", type=output_file, help="write the per-layer precision plan used to this JSON file")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("sensitivity", help="per-layer harm of int8 / int4 weights / int16 activations")
     add_model_arguments(p)
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
-    p.add_argument("--samples", type=int, help="use only the first N validation samples")
-    p.add_argument("--modes", help="comma-separated, from int8,int4,int16 (default: all)")
+    p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
+    p.add_argument("--modes", type=comma_list, help="comma-separated, from int8,int4,int16 (default: all)")
     p.add_argument("--plot", help="also draw the table as a PNG bar chart (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sensitivity)
@@ -366,12 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="an .onnx file")
     p.add_argument("--calib", required=True, help="calibration data (.npz or .npy)")
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
-    p.add_argument("--samples", type=int, help="use only the first N validation samples")
-    p.add_argument("--name", help="C name of the model (default: the file name)")
-    p.add_argument("--methods", default="minmax,percentile,mse,entropy", help="calibration methods to compare")
-    p.add_argument("--calib-sizes", help="calibration sample counts (default: 10,100,all)")
-    p.add_argument("--precisions", default="w8a8,w4a8,w8a16", help="precisions to compare (w<bits>a<bits>)")
-    p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE,
+    p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
+    p.add_argument("--name", type=c_name, help="C name of the model (default: the file name)")
+    p.add_argument("--methods", type=comma_list, default=["minmax", "percentile", "mse", "entropy"],
+                   help="calibration methods to compare")
+    p.add_argument("--calib-sizes", type=comma_list, help="calibration sample counts (default: 10,100,all)")
+    p.add_argument("--precisions", type=comma_list, default=["w8a8", "w4a8", "w8a16"],
+                   help="precisions to compare (w<bits>a<bits>)")
+    p.add_argument("--percentile", type=percentile_float, default=DEFAULT_PERCENTILE,
                    help="for the percentile method (default 99.9)")
     p.add_argument("--no-bias-correction", action="store_true", help="keep the float biases")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -383,9 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="write mcugen.toml for a project in this folder")
     p.add_argument("--model", help="the .onnx file (default: the only one here)")
-    p.add_argument("--calib", help="calibration data")
-    p.add_argument("--data", help="verification data (inputs, and labels y)")
-    p.add_argument("--name", help="C name of the model")
+    p.add_argument("--calib", help="calibration data (default: the .npz/.npy here named calib*)")
+    p.add_argument("--data", help="verification data, inputs and labels (default: the .npz/.npy here named "
+                   "test* or val*)")
+    p.add_argument("--name", type=c_name, help="C name of the model")
     p.add_argument("--board", default="stm32", help="board name or alias (default: stm32, emulated)")
     p.add_argument("--force", action="store_true", help="replace an existing mcugen.toml")
     p.set_defaults(func=cmd_init)
@@ -402,13 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
         if command == "build":
             p.add_argument("--platformio", action="store_true", help="also write a PlatformIO project")
         if command == "flash":
-            p.add_argument("--method", dest="flash_method",
-                           help="st-flash, openocd or pio (default: the board's first)")
+            p.add_argument("--flash-tool", choices=FLASH_TOOLS,
+                           help="how to write a real board: st-flash, openocd or pio (default: the board's first "
+                           "installed one; flash_tool in [build] of mcugen.toml)")
             p.add_argument("--port", help="serial port of a real board")
         if command == "verify":
             p.add_argument("--data", help="inputs (.npz/.npy; labels y optional); default: random samples")
-            p.add_argument("--samples", type=int, help="use N samples")
-            p.add_argument("--seed", type=int, help="seed for random samples")
+            p.add_argument("--samples", type=positive_int, help="use N samples")
+            p.add_argument("--seed", type=seed_int, help="seed for random samples")
             p.add_argument("--port", help="serial port of a real board")
             p.add_argument("--emulate", action="store_true", help="run an emulated board in QEMU (the default "
                            "for boards that have an emulator and no --port)")
@@ -422,13 +586,13 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
 
     default = (lambda value: None) if project else (lambda value: value)  # noqa: E731
     p.add_argument("model", nargs=None if model_required else "?", help="an .onnx file")
-    p.add_argument("--calib", help="representative inputs (.npz keyed by input name, or .npy) for calibration")
-    p.add_argument("--calib-samples", type=int, help="use only the first N calibration samples")
-    p.add_argument("--name", help="C name of the model (default: the file name)")
-    if p.prog.split()[-1] != "flash":  # flash has its own --method (how to write the board)
-        p.add_argument("--method", choices=METHODS, default=default("minmax"),
-                       help="how activation ranges are calibrated (default: minmax)")
-    p.add_argument("--percentile", type=float, default=default(DEFAULT_PERCENTILE),
+    p.add_argument("--calib", help="representative inputs (.npz keyed by input name, or .npy) for calibration; "
+                   "'random' calibrates on random normal samples (poor accuracy, for trying things out)")
+    p.add_argument("--calib-samples", type=positive_int, help="use only the first N calibration samples")
+    p.add_argument("--name", type=c_name, help="C name of the model (default: the file name)")
+    p.add_argument("--method", choices=METHODS, default=default("minmax"),
+                   help="how activation ranges are calibrated (default: minmax)")
+    p.add_argument("--percentile", type=percentile_float, default=default(DEFAULT_PERCENTILE),
                    help="for --method percentile: the percentile kept (default 99.9)")
     p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
     p.add_argument("--activations", choices=("int8", "int16", "float32"),

@@ -62,9 +62,10 @@ def calibrated_tensors(graph: Graph) -> list[str]:
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
                   calib_samples: int | None = None, precision: Precision | None = None,
                   method: str = "minmax", percentile: float = DEFAULT_PERCENTILE,
-                  bias_correction: bool = True) -> CompiledModel:
+                  bias_correction: bool = True, allow_random: bool = True) -> CompiledModel:
     """Import, optimize, calibrate (activation ranges, and each weighted layer's mean input for bias
-    correction when --calib data is given) and quantize as `precision` says."""
+    correction when --calib data is given) and quantize as `precision` says. Without `calib`, a model
+    that needs calibration is calibrated on random samples, or refused when not `allow_random`."""
     float_graph = load_float_graph(path, name)
     warnings = list(float_graph.notes)
     precision = precision or Precision()
@@ -84,6 +85,10 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
         samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
         source = "scales from the pre-quantized (QDQ) model"
     else:
+        if not allow_random:
+            raise McugenError("this model needs calibration data: pass --calib samples.npz (a few hundred "
+                              "representative inputs), or --calib random to calibrate on random normal samples "
+                              "(poor int8 accuracy)")
         samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
         source = f"{RANDOM_CALIBRATION_SAMPLES} random normal samples (no --calib given)"
         warnings.append("no --calib data given: activation ranges come from random normal samples, so int8 "

@@ -197,7 +197,7 @@ def flash_real(board: Board, elf: str | Path, *, method: str | None = None, bina
             raise McugenError(f"{board.name} cannot be flashed by mcugen; its board file lists no flash tool")
         method = next((m for m in methods if shutil.which(FLASH_TOOLS[m][0])), methods[0])
     if method not in FLASH_TOOLS:
-        raise McugenError(f"unknown flash method {method!r}; use one of: {', '.join(FLASH_TOOLS)}")
+        raise McugenError(f"unknown flash tool {method!r}; pass --flash-tool with one of: {', '.join(FLASH_TOOLS)}")
     tool, package = FLASH_TOOLS[method]
     executable = _require_tool(tool, package, f"to flash {board.name}")
     elf = Path(elf)
@@ -207,7 +207,7 @@ def flash_real(board: Board, elf: str | Path, *, method: str | None = None, bina
         no_probe = "no ST-Link probe answered; connect the board's ST-Link USB port (and close other debuggers)"
     elif method == "openocd":
         if not board.openocd_config:
-            raise McugenError(f"{board.name} has no OpenOCD configuration in its board file; use another method")
+            raise McugenError(f"{board.name} has no OpenOCD configuration in its board file; pass another --flash-tool")
         command = [executable, "-f", board.openocd_config, "-c", f"program {elf} verify reset exit"]
         no_probe = "OpenOCD found no debug probe or target; connect the board over USB and check the probe"
     else:

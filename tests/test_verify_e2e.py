@@ -61,7 +61,8 @@ def test_project_file_build_then_verify(capsys, tmp_path, monkeypatch):
     assert "bit-exact        5/5" in capsys.readouterr().out
     # A model named on the command line does not inherit the project's calibration data or C name.
     shutil.copy(DIGITS / "cnn.onnx", tmp_path / "cnn.onnx")
-    assert main(["build", "cnn.onnx", "-o", "other"]) == 0
+    assert main(["build", "cnn.onnx", "-o", "other"]) == 1 and "--calib random" in capsys.readouterr().err
+    assert main(["build", "cnn.onnx", "-o", "other", "--calib", "random"]) == 0
     assert "built cnn" in capsys.readouterr().out
 
 
