@@ -179,6 +179,15 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
     float_io = graph.tensors[graph.inputs[0]].dtype == "float32"  # a weight-only model
     inputs = io_entries(graph, graph.inputs, "input", f"{NAME}_INPUT")
     outputs = io_entries(graph, graph.outputs, "output", f"{NAME}_OUTPUT")
+    for entry, tensor in zip(outputs, graph.outputs, strict=True):
+        where = plan.where.get(tensor)
+        if where is None or (where.region, where.offset) != ("output", entry["offset"]):
+            # no layer writes this output (an Identity- or Dropout-only model, an input passed through)
+            index, offset, size = entry["index"], entry["offset"], entry["size"]
+            source = pointer(tensor, f"{name}_output{index}", "value")
+            steps.append(dict(index="-", comment=f'output {index} "{entry["onnx_name"]}" is computed by no layer: copied',
+                              lines=[f"memcpy(output + {offset}, {source}, {size});"]))
+    code = "\n".join(line for step in steps for line in step["lines"])
     weight_bytes = sum(c["nbytes"] for c in constants.values())
     source = Path(graph.source).name
     description = f"Neural network model {name}, compiled to int8 C by mcugen from {source or 'an ONNX model'}"
@@ -188,7 +197,9 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
                calibration=comment_text(calibration or "not stated", CALIBRATION_TEXT_LIMIT),
                params=params, steps=steps, kernels=sorted(kernels), constants=list(constants.values()),
                arena_size=plan.arena_size, arena_alloc=max(plan.arena_size, 4),
-               uses_arena=any(p.region == "arena" for p in plan.where.values()),
+               uses_arena=re.search(r"\barena\b", code) is not None,
+               uses_input=re.search(r"\binput\b", code) is not None,
+               uses_output=re.search(r"\boutput\b", code) is not None,
                inputs=inputs, outputs=outputs, input_size=sum(i["size"] for i in inputs),
                output_size=sum(o["size"] for o in outputs), layers=layers, macs=macs,
                weight_bytes=weight_bytes, float_io=float_io, io_ctype="float" if float_io else "int8_t",
