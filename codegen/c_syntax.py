@@ -75,10 +75,8 @@ def comment_text(text: str, limit: int = COMMENT_TEXT_LIMIT) -> str:
     Printable ASCII stays as it is except `\\` and `"` (escaped as in a C string, so the form is
     unambiguous); any other character becomes \\n, \\t, \\xNN or \\uNNNN. Then `*/`, `/*` and `??`
     are broken up with a space (no closing or nested comment, no trigraph), and text beyond
-    `limit` characters is cut with "...". An empty name shows as `(unnamed)`.
+    `limit` characters is cut with "...". Callers quote it: `conv "a_b"`, and `""` for no name.
     """
-    if not text:
-        return "(unnamed)"
     pieces = []
     for ch in text:
         if ch == "\\" or ch == '"':

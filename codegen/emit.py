@@ -185,8 +185,8 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
             # no layer writes this output (an Identity- or Dropout-only model, an input passed through)
             index, offset, size = entry["index"], entry["offset"], entry["size"]
             source = pointer(tensor, f"{name}_output{index}", "value")
-            steps.append(dict(index="-", comment=f'output {index} "{entry["onnx_name"]}" is computed by no layer: copied',
-                              lines=[f"memcpy(output + {offset}, {source}, {size});"]))
+            comment = f'output {index} "{entry["onnx_name"]}" is computed by no layer: copied'
+            steps.append(dict(index="-", comment=comment, lines=[f"memcpy(output + {offset}, {source}, {size});"]))
     code = "\n".join(line for step in steps for line in step["lines"])
     weight_bytes = sum(c["nbytes"] for c in constants.values())
     source = Path(graph.source).name
