@@ -250,8 +250,11 @@ def test_reserved_file_names_generate_and_compile(tmp_path, stem):
         assert np.array_equal(got, expected)
 
 
-def test_model_onnx_builds_and_verifies_on_host(capsys, tmp_path):
-    model = single_op_model(tmp_path / "model.onnx", "Relu")
+@pytest.mark.parametrize("stem", ["model", "mcugen", "main", "board"])
+def test_reserved_file_name_builds_and_verifies_on_host(capsys, tmp_path, stem):
+    """The firmware links the library with the runtime and board support: `model` collided with the
+    runtime's MODEL_* macros (MODEL_INPUT_SIZE undeclared)."""
+    model = single_op_model(tmp_path / f"{stem}.onnx", "Relu")
     code = main(["verify", str(model), "--board", "host", "--samples", "3", "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
