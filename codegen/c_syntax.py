@@ -107,8 +107,9 @@ def comment_text(text: str, limit: int = COMMENT_TEXT_LIMIT) -> str:
 
 
 def json_string(text: str) -> str:
-    """A JSON string literal of `text`, ASCII only."""
-    return json.dumps(text, ensure_ascii=True)
+    """A JSON string literal of `text`: ASCII only, and with "?" and "/" escaped too, so it holds
+    no trigraph or comment delimiter for a tool that treats the file as C-like text."""
+    return json.dumps(text, ensure_ascii=True).replace("?", "\\u003f").replace("/", "\\/")
 
 
 # --- The model prefix -------------------------------------------------------------------------

@@ -61,10 +61,22 @@ def format_values(values: np.ndarray, per_line: int) -> str:
     return ",\n".join("    " + r for r in rows)
 
 
+_UNSAFE_IN_TEMPLATE = re.compile(r"\*/|/\*|\?\?|[^\n\x20-\x7e]")
+
+
+def _checked(value: object) -> object:
+    """Every value a library template prints: a last line of defence should a raw name ever be
+    passed to a template (use comment_text): no comment delimiters, trigraphs, controls or non-ASCII."""
+    found = _UNSAFE_IN_TEMPLATE.search(str(value))
+    if found:
+        raise ValueError(f"unsafe text {found.group()!r} in a value given to a library template: {str(value)[:80]!r}")
+    return value
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates") / "library")),
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined)
+                              undefined=jinja2.StrictUndefined, finalize=_checked)
 
 
 def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[dict]:

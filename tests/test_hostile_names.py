@@ -22,10 +22,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from helpers import SUPPORT, golden, quantized_inputs, run_c, save_samples
-from mcugen.c_syntax import c_float, c_int, comment_text, model_prefix_problem, safe_model_prefix
+from mcugen.c_syntax import c_float, c_int, comment_text, json_string, model_prefix_problem, safe_model_prefix
 from mcugen.cli import main
 from mcugen.compiler import compile_model, model_name
-from mcugen.emit import generate_library
+from mcugen.emit import _checked, generate_library
 
 STRICT = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wcomment"]
 GCC_ONLY = ["-Wbidi-chars=any", "-Wtrigraphs"]
@@ -109,8 +109,7 @@ def test_hostile_names_compile_run_bit_exact_and_never_reach_the_c(tmp_path):
         controls = {c for c in text if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t"}
         assert not controls, f"{rel} holds control or format characters {controls}"  # U+202E is Cf
         assert {c for c in text if not c.isascii()} <= {"—"}, rel  # only the templates' own em dash
-        if rel != "library.json":  # JSON has no trigraphs; it holds the file name, JSON-escaped
-            assert "??" not in text, f"{rel} holds a trigraph"
+        assert "??" not in text, f"{rel} holds a trigraph"
         for raw in HOSTILE:
             assert raw not in text, f"{rel} holds the raw name {raw[:40]!r}"
         if rel.endswith((".c", ".h")):
@@ -143,6 +142,16 @@ def test_comment_text_rules():
     long = comment_text("x" * 300)
     assert long == "x" * 60 + "..."
     assert comment_text("\u202e" * 20).endswith("\\u202e...")  # never cut inside an escape
+
+
+def test_json_string_round_trips_and_template_values_are_checked():
+    for raw in [*HOSTILE, "a\\/b", ""]:
+        text = json_string(raw)
+        assert json.loads(text) == raw and text.isascii() and "??" not in text and "*/" not in text
+    for raw in (CLOSE, TRIGRAPH, BIDI, NEWLINE.strip() + "\x00"):
+        with pytest.raises(ValueError, match="unsafe text"):
+            _checked(raw)
+    assert _checked("    1, 2,\n    3") == "    1, 2,\n    3"
 
 
 # --- item 7: literals -------------------------------------------------------------------------
