@@ -156,32 +156,36 @@ def test_json_string_round_trips_and_template_values_are_checked():
 
 # --- item 7: literals -------------------------------------------------------------------------
 
-def test_every_literal_kind_compiles_pedantic(tmp_path):
-    values = {"int64_t": [-(2**63), 2**63 - 1, -(2**31), 2**31, 0, -1],
-              "int32_t": [-(2**31), 2**31 - 1, 0], "int16_t": [-(2**15), 2**15 - 1], "int8_t": [-128, 127],
-              "uint8_t": [0, 255], "uint16_t": [65535], "uint32_t": [2**32 - 1]}
-    lines = ["#include <stdint.h>", "#include <stdio.h>"]
-    for ctype, vs in values.items():
-        lines.append(f"static const {ctype} v_{ctype}[] = {{{', '.join(c_int(v, ctype) for v in vs)}}};")
-    floats = [1.0, -1.0, 0.5, 1e-5, 3e20, 2.0**-149, float.fromhex("0x1.fffffep+127"), 0.1, 1 / 3]
-    lines.append(f"static const float v_float[] = {{{', '.join(map(c_float, floats))}}};")
-    lines.append("int main(void) {")
-    for ctype, vs in values.items():
-        for i in range(len(vs)):
-            lines.append(f'    printf("%lld\\n", (long long)v_{ctype}[{i}]);')
-    for i in range(len(floats)):
-        lines.append(f'    printf("%a\\n", (double)v_float[{i}]);')
-    lines.append("    return 0;\n}")
-    (tmp_path / "lit.c").write_text("\n".join(lines) + "\n")
-    expected = [str(v) for vs in values.values() for v in vs]
-    expected += [float(np.float32(f)).hex() for f in floats]
+def test_every_literal_kind_compiles_pedantic_and_reads_back_exactly(tmp_path):
+    """c_int at each type's limits (INT64_MIN and INT32_MIN have no literal of their own) and c_float
+    on edge values and 2,000 random float32 bit patterns: compiled under -pedantic -Werror, printed
+    back by the program, equal to the values."""
+    ints = {"int64_t": [-(2**63), 2**63 - 1, -(2**31), 2**31, 0, -1],
+            "int32_t": [-(2**31), 2**31 - 1, 0], "int16_t": [-(2**15), 2**15 - 1], "int8_t": [-128, 127],
+            "uint8_t": [0, 255], "uint16_t": [65535], "uint32_t": [2**32 - 1]}
+    bits = np.random.default_rng(7).integers(0, 2**32, 2000, dtype=np.uint64).astype(np.uint32)
+    random_floats = [float(f) for f in bits.view(np.float32) if np.isfinite(f)]
+    floats = [1.0, -1.0, 0.5, 1e-5, 3e20, 2.0**-149, float.fromhex("0x1.fffffep+127"), 0.1, 1 / 3, *random_floats]
+    program = ["#include <stdint.h>", "#include <stdio.h>", "#include <string.h>"]
+    for ctype, values in ints.items():
+        program.append(f"static const {ctype} v_{ctype}[] = {{{', '.join(c_int(v, ctype) for v in values)}}};")
+    program.append(f"static const float v_float[] = {{{', '.join(map(c_float, floats))}}};")
+    program.append("int main(void)\n{\n    uint32_t i, b;")
+    for ctype, values in ints.items():
+        program.append(f'    for (i = 0; i < {len(values)}u; ++i) printf("%lld\\n", (long long)v_{ctype}[i]);')
+    program.append(f'    for (i = 0; i < {len(floats)}u; ++i) {{ memcpy(&b, &v_float[i], 4); printf("%lu\\n", '
+                   "(unsigned long)b); }\n    return 0;\n}")
+    (tmp_path / "literals.c").write_text("\n".join(program) + "\n")
+    expected = [v for values in ints.values() for v in values]
+    expected += np.array(floats, dtype=np.float32).view(np.uint32).tolist()
     for cc in ("gcc", "clang"):
-        subprocess.run([cc, *STRICT, str(tmp_path / "lit.c"), "-o", str(tmp_path / f"lit_{cc}")], check=True,
-                       capture_output=True)
-        out = subprocess.run([str(tmp_path / f"lit_{cc}")], capture_output=True, text=True, check=True).stdout.split()
-        assert out[:len(values_flat := [str(v) for vs in values.values() for v in vs])] == values_flat
-        assert [float.fromhex(h) for h in out[len(values_flat):]] == [float.fromhex(h) for h in expected[-len(floats):]]
-    assert c_float(1.0) == "1.0f"
+        exe = tmp_path / f"literals_{cc}"
+        done = subprocess.run([cc, *STRICT, str(tmp_path / "literals.c"), "-o", str(exe)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[:3000]
+        printed = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
+        assert [int(v) for v in printed] == expected
+    assert c_float(1.0) == "1.0f" and c_int(-(2**63), "int64_t") == "(-INT64_C(9223372036854775807) - 1)"
 
 
 def single_op_model(path: Path, op: str, output: str = "y") -> Path:
