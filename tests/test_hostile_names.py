@@ -36,7 +36,7 @@ QUOTE = 'say "hi" to "you'
 BACKSLASH = "ends in a backslash \\"
 TRIGRAPH = "tri??/"
 BIDI = "abc\u202edef"
-LONG = "features." + "very_long_converter_layer_name." * 10  # 310 characters
+LONG = "features." + "very_long_converter_layer_name." * 10  # 319 characters
 HOSTILE = [CLOSE, NEWLINE, QUOTE, BACKSLASH, TRIGRAPH, BIDI, LONG]
 
 
