@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcugen.bias_correction import input_means
+from mcugen.c_syntax import model_prefix_problem, safe_model_prefix
 from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples, load_samples, random_samples
 from mcugen.errors import McugenError
@@ -35,14 +35,13 @@ class CompiledModel:
 
 
 def model_name(path: str | Path, name: str | None = None) -> str:
-    """A C identifier for the model: --name, else the file's stem made safe."""
-    raw = name if name is not None else Path(path).stem
-    ident = re.sub(r"\W", "_", raw).lower()
-    if not ident or ident[0].isdigit():
-        ident = f"m_{ident}"
-    if name is not None and ident != name:
-        raise McugenError(f"--name {name!r} is not a lower-case C identifier; try --name {ident}")
-    return ident
+    """The model's C prefix: --name as given, else the file's stem made safe (see c_syntax)."""
+    if name is None:
+        return safe_model_prefix(Path(path).stem)
+    problem = model_prefix_problem(name)
+    if problem:
+        raise McugenError(f"--name {name!r} {problem}; try --name {safe_model_prefix(name)}")
+    return name
 
 
 def load_float_graph(path: str | Path, name: str | None = None) -> Graph:

@@ -20,8 +20,8 @@ import jinja2
 import numpy as np
 
 from mcugen import __version__
+from mcugen.c_syntax import c_float, c_int, c_literal, check_model_prefix, comment_text, json_string
 from mcugen.errors import McugenError
-from mcugen.float32 import c_float
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import ConstRef, KernelCall, pack_int4
@@ -29,6 +29,7 @@ from mcugen.planner import Plan, plan_memory
 from mcugen.resources import data_dir
 
 MANIFEST = ".mcugen-manifest"
+CALIBRATION_TEXT_LIMIT = 160  # the header's "Calibration: ..." names the --calib file
 CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t", "uint16": "uint16_t",
           "int64": "int64_t", "float32": "float"}
 
@@ -48,24 +49,34 @@ class Library:
     plan: Plan
 
 
-def c_ident(text: str) -> str:
-    ident = re.sub(r"\W", "_", text)
-    return ident if ident and not ident[0].isdigit() else f"t_{ident}"
+def _op_ident(op: str) -> str:
+    """The operator's part of a layer's identifiers: mcugen's own operator name, made safe anyway."""
+    return re.sub(r"[^a-z0-9]+", "_", op.lower()).strip("_")[:16] or "op"
 
 
 def format_values(values: np.ndarray, per_line: int) -> str:
-    if values.dtype.kind == "f":  # exact float32 literals
-        flat = [c_float(v) for v in values.reshape(-1).tolist()]
-    else:
-        flat = [str(v) for v in values.reshape(-1).tolist()]
+    ctype = CTYPES[str(values.dtype)]
+    flat = [c_literal(v, ctype) for v in values.reshape(-1).tolist()]
     rows = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
     return ",\n".join("    " + r for r in rows)
+
+
+_UNSAFE_IN_TEMPLATE = re.compile(r"\*/|/\*|\?\?|[^\n\x20-\x7e]")
+
+
+def _checked(value: object) -> object:
+    """Every value a library template prints: a last line of defence should a raw name ever be
+    passed to a template (use comment_text): no comment delimiters, trigraphs, controls or non-ASCII."""
+    found = _UNSAFE_IN_TEMPLATE.search(str(value))
+    if found:
+        raise ValueError(f"unsafe text {found.group()!r} in a value given to a library template: {str(value)[:80]!r}")
+    return value
 
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates") / "library")),
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined)
+                              undefined=jinja2.StrictUndefined, finalize=_checked)
 
 
 def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[dict]:
@@ -73,10 +84,10 @@ def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[d
     for index, n in enumerate(names):
         t, info = graph.tensors[n], graph.io[n]
         quantized = t.dtype != "float32"  # weight-only models take and give float32
-        entries.append(dict(kind=kind, index=index, onnx_name=info.name, onnx_shape=list(info.onnx_shape),
+        entries.append(dict(kind=kind, index=index, onnx_name=comment_text(info.name), onnx_shape=list(info.onnx_shape),
                             layout=info.layout, shape=list(t.shape), offset=offset, size=t.nbytes,
-                            count=t.size, scale=f"{float(t.scale):.9g}" if quantized else None,
-                            zero_point=int(t.zero_point), macro=f"{prefix}{index}"))
+                            count=t.size, scale=c_float(t.scale) if quantized else None,
+                            zero_point=c_int(t.zero_point), macro=f"{prefix}{index}"))
         offset += t.nbytes
     return entries
 
@@ -92,14 +103,27 @@ def constant_bytes(graph: Graph) -> int:
 
 
 def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str], Library]:
-    """All files of the library, as {relative path: text}, without touching the disk."""
+    """All files of the library, as {relative path: text}, without touching the disk.
+
+    No name from the model reaches the C as it is: identifiers are generated from the layer's
+    index, its operator and the constant's role (`<model>_l07_conv_weights`, `<model>_l07_conv_params`),
+    and comments show `comment_text(name)`, which cannot end the comment or hide characters.
+    """
+    check_model_prefix(graph.name)
     name, NAME = graph.name, graph.name.upper()
     plan = plan_memory(graph)
     constants: dict[str, dict] = {}
     params, steps, kernels, layers = [], [], [], []
-    used_vars: set[str] = set()
+    used_idents: set[str] = set()
 
-    def const_name(tensor: str) -> str:
+    def unique(ident: str) -> str:
+        candidate, i = ident, 1
+        while candidate in used_idents:
+            candidate, i = f"{ident}_{i}", i + 1
+        used_idents.add(candidate)
+        return candidate
+
+    def const_name(tensor: str, layer: str, role: str) -> str:
         if tensor not in constants:
             t = graph.tensors[tensor]
             data = np.ascontiguousarray(t.data)
@@ -107,16 +131,16 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
             if t.dtype == "int4":
                 data, what = pack_int4(data), f"int4 {what}, two per byte, low nibble first"
             ctype = CTYPES[str(data.dtype)]
-            constants[tensor] = dict(cname=f"{name}_{c_ident(tensor)}", ctype=ctype, count=max(data.size, 1),
-                                     comment=f"{tensor}: {ctype} {what}",
+            constants[tensor] = dict(cname=unique(f"{layer}_{role}"), ctype=ctype, count=max(data.size, 1),
+                                     comment=f'"{comment_text(tensor)}": {ctype} {what}',
                                      body=format_values(data if data.size else np.zeros(1, data.dtype),
                                                         16 if data.itemsize == 1 else 8),
                                      nbytes=data.nbytes)
         return constants[tensor]["cname"]
 
-    def pointer(tensor: str) -> str:
+    def pointer(tensor: str, layer: str, role: str) -> str:
         if graph.tensors[tensor].is_constant:
-            return const_name(tensor)
+            return const_name(tensor, layer, role)
         p = plan.where[tensor]
         dtype = graph.tensors[tensor].dtype
         if dtype != "int8":  # regions are int8_t *; the planner keeps every offset 4-byte aligned
@@ -125,21 +149,14 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
             return f"({CTYPES[dtype]} *)(void *)({p.region} + {p.offset})"
         return f"{p.region} + {p.offset}"
 
-    def field_value(value: object) -> str:
+    def field_value(value: object, layer: str, role: str) -> str:
         if isinstance(value, ConstRef):
-            return const_name(value.tensor)
+            return const_name(value.tensor, layer, role)
         if isinstance(value, (float, np.floating)):
             return c_float(value)
         if isinstance(value, (list, tuple)):
-            return "{" + ", ".join(str(int(v)) for v in value) + "}"
-        return str(int(value))
-
-    def params_var(base: str) -> str:
-        var, i = f"{c_ident(base)}_params", 1
-        while var in used_vars:
-            var, i = f"{c_ident(base)}_params_{i}", i + 1
-        used_vars.add(var)
-        return var
+            return "{" + ", ".join(c_int(v, "int64_t") for v in value) + "}"
+        return c_int(value, "int64_t")  # plain digits within int32; the struct field gives the type
 
     macs = 0
     for node in graph.nodes:
@@ -147,19 +164,22 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         macs += op.macs(node, graph)
         src = graph.tensors[node.inputs[0]]
         out = graph.tensors[node.outputs[0]]
-        comment = f'{node.op} "{node.name}": [{", ".join(map(str, src.shape))}] -> [{", ".join(map(str, out.shape))}]'
+        comment = (f'{node.op} "{comment_text(node.name)}": [{", ".join(map(str, src.shape))}] -> '
+                   f'[{", ".join(map(str, out.shape))}]')
+        layer = f"{name}_l{len(layers):02d}_{_op_ident(node.op)}"
         lines: list[str] = []
         if op.aliases_input(node, graph):
             if node.name not in plan.copies:
                 steps.append(dict(index="-", comment=comment + " (same bytes, no code)", lines=[]))
                 continue
-            lines.append(f"memcpy({pointer(node.outputs[0])}, {pointer(node.inputs[0])}, {out.nbytes});")
+            lines.append(f"memcpy({pointer(node.outputs[0], layer, 'output')}, "
+                         f"{pointer(node.inputs[0], layer, 'input')}, {out.nbytes});")
         calls: list[KernelCall] = op.calls(node, graph)
         for call in calls:
-            var = params_var(node.name)
+            var = unique(f"{layer}_params")
             params.append(dict(var=var, struct=call.params_type,
-                               fields=[f".{k} = {field_value(v)}," for k, v in call.params.items()]))
-            args = ", ".join(pointer(a) for a in call.args)
+                               fields=[f".{k} = {field_value(v, layer, k)}," for k, v in call.params.items()]))
+            args = ", ".join(pointer(a, layer, f"arg{i}") for i, a in enumerate(call.args))
             lines.append(f"{name}_{call.kernel}(&{var}, {args});")
             if call.kernel not in kernels:
                 kernels.append(call.kernel)
@@ -171,12 +191,27 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
     float_io = graph.tensors[graph.inputs[0]].dtype == "float32"  # a weight-only model
     inputs = io_entries(graph, graph.inputs, "input", f"{NAME}_INPUT")
     outputs = io_entries(graph, graph.outputs, "output", f"{NAME}_OUTPUT")
+    for entry, tensor in zip(outputs, graph.outputs, strict=True):
+        where = plan.where.get(tensor)
+        if where is None or (where.region, where.offset) != ("output", entry["offset"]):
+            # no layer writes this output (an Identity- or Dropout-only model, an input passed through)
+            index, offset, size = entry["index"], entry["offset"], entry["size"]
+            source = pointer(tensor, f"{name}_output{index}", "value")
+            comment = f'output {index} "{entry["onnx_name"]}" is computed by no layer: copied'
+            steps.append(dict(index="-", comment=comment, lines=[f"memcpy(output + {offset}, {source}, {size});"]))
+    code = "\n".join(line for step in steps for line in step["lines"])
     weight_bytes = sum(c["nbytes"] for c in constants.values())
-    ctx = dict(name=name, NAME=NAME, version=__version__, source=Path(graph.source).name or "an ONNX model",
-               source_name=Path(graph.source).name, calibration=calibration or "not stated",
+    source = Path(graph.source).name
+    description = f"Neural network model {name}, compiled to int8 C by mcugen from {source or 'an ONNX model'}"
+    ctx = dict(name=name, NAME=NAME, version=__version__,
+               source=f'"{comment_text(source)}"' if source else "an ONNX model",
+               description_json=json_string(description),
+               calibration=comment_text(calibration or "not stated", CALIBRATION_TEXT_LIMIT),
                params=params, steps=steps, kernels=sorted(kernels), constants=list(constants.values()),
                arena_size=plan.arena_size, arena_alloc=max(plan.arena_size, 4),
-               uses_arena=any(p.region == "arena" for p in plan.where.values()),
+               uses_arena=re.search(r"\barena\b", code) is not None,
+               uses_input=re.search(r"\binput\b", code) is not None,
+               uses_output=re.search(r"\boutput\b", code) is not None,
                inputs=inputs, outputs=outputs, input_size=sum(i["size"] for i in inputs),
                output_size=sum(o["size"] for o in outputs), layers=layers, macs=macs,
                weight_bytes=weight_bytes, float_io=float_io, io_ctype="float" if float_io else "int8_t",

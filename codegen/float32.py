@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcugen.c_syntax import c_float  # noqa: F401  (the float32 literal, kept importable from here)
+
 F32 = np.float32
 F32_MAX = F32(float.fromhex("0x1.fffffep+127"))  # FLT_MAX, the clamp bound of an unbounded side
 
@@ -62,16 +64,6 @@ def float_bounds(node_attrs: dict) -> tuple[float, float]:
     lo = -F32_MAX if not np.isfinite(lo) else F32(lo)
     hi = F32_MAX if not np.isfinite(hi) else F32(hi)
     return float(lo), float(hi)
-
-
-def c_float(value: float) -> str:
-    """A float32 value as a C literal that parses back to exactly that float32."""
-    v = float(F32(value))
-    if not np.isfinite(v):
-        raise ValueError(f"{value} has no C float literal")
-    if abs(v) == float(F32_MAX):
-        return ("-" if v < 0 else "") + "0x1.fffffep+127f"
-    return repr(v) + "f"
 
 
 def ordered_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
