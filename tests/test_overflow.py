@@ -1,0 +1,219 @@
+"""Quantized constants that cannot overflow (issue #8, items 5 and 6).
+
+Dead channels (all-zero or ~1e-30 weights after BatchNorm folding, as in VWW and the digits MLP)
+used to get weight scales so small that their biases left int32 / int64: int16 activations wrote
+-2**63 for positive biases (a float clipped to 2**63 - 1 rounds to 2**63, and the cast wraps),
+and int8 saturated them to +/-2**31, after which the kernels' accumulators overflowed (undefined
+behaviour in C, caught by UndefinedBehaviorSanitizer). These tests build their models themselves.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from helpers import compile_c, golden, make_model, quantized_inputs, run_c, save_samples
+from mcugen.compiler import compile_model
+from mcugen.emit import generate_library
+from mcugen.errors import McugenError
+from mcugen.ops.base import (
+    ACCUMULATOR_LIMIT,
+    INPUT_BOUND,
+    WEIGHTED_OPS,
+    accumulator_safe_bias,
+    quantize_bias,
+    saturating_round,
+)
+from mcugen.quantize import LayerPrecision, Precision
+from op_cases import real_shapes_model
+
+DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
+PRECISIONS = [LayerPrecision(8, 8), LayerPrecision(4, 8), LayerPrecision(8, 16)]
+# gcc: AddressSanitizer and UndefinedBehaviorSanitizer with their runtime; clang: UBSan in trap
+# mode (an undefined operation executes a trap instruction), which needs no runtime library (the
+# machine's clang has no compiler-rt, so -fsanitize=address does not link with it).
+SANITIZERS = {"gcc": ["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-g"],
+              "clang": ["-fsanitize=undefined", "-fsanitize-trap=undefined", "-fno-sanitize-recover=all", "-g"]}
+
+
+def compile_quietly(*args, **kwargs):
+    """compile_model with numpy's RuntimeWarnings turned into errors: none may reach the user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return compile_model(*args, **kwargs)
+
+
+def check_sanitized(model, calib, tmp: Path, samples, precision: LayerPrecision, name: str = "net"):
+    """Compile (numpy warnings as errors), build with both compilers under the sanitizers, run,
+    and compare with the golden reference bit for bit."""
+    compiled = compile_quietly(model, calib, name, precision=Precision(precision))
+    lib = generate_library(compiled.graph, tmp / "lib", compiled.calibration)
+    qin = quantized_inputs(compiled, samples)
+    flat = np.concatenate([qin[n].reshape(len(qin[n]), -1) for n in compiled.graph.inputs], axis=1)
+    expected = golden(compiled, qin)
+    for cc, flags in SANITIZERS.items():
+        got = run_c(compile_c(lib.folder, name, cc, flags), flat, expected.shape[1])
+        assert np.array_equal(got, expected), f"{cc}: {np.sum(got != expected)} outputs differ"
+    return compiled
+
+
+def weighted_constants(graph):
+    """Per weighted layer: (name, int bias, per-channel sum of |weight codes|, bias bits)."""
+    for node in graph.nodes:
+        if node.op not in WEIGHTED_OPS:
+            continue
+        bias = graph.const(node.q["bias"]).astype(np.int64)
+        codes = graph.const(node.q["weights"]).astype(np.int64)
+        codes = codes.reshape(-1, len(bias)).T if node.op == "depthwise_conv" else codes.reshape(len(bias), -1)
+        bits = 64 if graph.tensors[node.outputs[0]].dtype == "int16" else 32
+        yield node.name, bias, np.abs(codes).sum(axis=1), bits
+
+
+def assert_accumulators_cannot_overflow(graph):
+    for name, bias, weight_abs_sum, bits in weighted_constants(graph):
+        worst = np.abs(bias) + INPUT_BOUND[bits] * weight_abs_sum
+        assert np.all(worst <= ACCUMULATOR_LIMIT[bits]), (name, int(worst.max()))
+
+
+@pytest.fixture(scope="module")
+def real_shapes(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("real_shapes")
+    rng = np.random.default_rng(5)
+    model = real_shapes_model(tmp / "real_shapes.onnx")
+    calib = save_samples(tmp / "calib.npz", {"x": rng.random((16, 3, 24, 24)).astype(np.float32)})
+    test = {"x": (rng.random((4, 3, 24, 24)) * 1.2 - 0.1).astype(np.float32)}
+    return model, calib, test
+
+
+@pytest.mark.parametrize("precision", PRECISIONS, ids=str)
+def test_sanitizers_on_real_model_shapes(real_shapes, precision, tmp_path):
+    """UBSan + ASan, gcc and clang, bit-exact: dead channels, large K, extreme weights and biases."""
+    model, calib, test = real_shapes
+    compiled = check_sanitized(model, calib, tmp_path, test, precision)
+    assert_accumulators_cannot_overflow(compiled.graph)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS, ids=str)
+def test_sanitizers_on_the_digits_mlp(precision, tmp_path):
+    """The digits MLP as shipped: its fc1 channel 26 has max|w| = 2.7e-14, which overflowed int32."""
+    test = {"x": np.load(DIGITS / "test_mlp.npz")["x"][:64]}
+    compiled = check_sanitized(DIGITS / "mlp.onnx", DIGITS / "calib_mlp.npz", tmp_path, test, precision, "mlp")
+    assert_accumulators_cannot_overflow(compiled.graph)
+
+
+@pytest.mark.parametrize("precision", [*PRECISIONS, LayerPrecision(8, 32), LayerPrecision(4, 32)], ids=str)
+def test_dead_channels_keep_their_bias(real_shapes, precision):
+    """A dead channel's output is its bias: it must survive quantization with its sign and value."""
+    model, calib, _ = real_shapes
+    compiled = compile_quietly(model, calib, "net", precision=Precision(precision))
+    g = compiled.graph
+    fc = next(n for n in g.nodes if n.op == "fully_connected")
+    if precision.activation_bits == 32:
+        bias = g.const(fc.q["bias"])
+        assert bias[2] == pytest.approx(1e3, rel=1e-3) and bias[3] == pytest.approx(-50.0, rel=1e-3)
+        assert np.all(np.isfinite(g.const(fc.q["scale"]))) and np.all(g.const(fc.q["scale"]) > 0)
+        return
+    x = g.tensors[fc.inputs[0]]
+    wscale = g.tensors[fc.q["weights"]].scale
+    real_bias = g.const(fc.q["bias"]).astype(np.float64) * x.scale * wscale
+    assert real_bias[2] == pytest.approx(1e3, rel=1e-3), real_bias[2]  # was 0 (multiplier 0) or -2**63
+    assert real_bias[3] == pytest.approx(-50.0, rel=1e-3), real_bias[3]
+    multiplier = g.const(fc.q["multiplier"])
+    assert np.all(multiplier > 0), multiplier  # the dead rows' multipliers were 0: their bias was lost
+    assert_accumulators_cannot_overflow(g)
+
+
+def test_saturating_round_never_flips_a_sign():
+    """Clipping a float64 to 2**63 - 1 gives 2**63, whose cast to int64 wraps to -2**63."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        q = quantize_bias(np.array([1.0, -1.0, 1e-30, 0.3]), 1e-20, np.array([1e-20, 1e-20, 1.0, 1e17]), 4, 64)
+        assert list(q) == [2**63 - 1, -(2**63), 0, 300]
+        assert list(quantize_bias(np.array([1.0, -1.0]), 1e-20, np.array([1e-20, 1e-20]), 2)) == [2**31 - 1, -(2**31)]
+        r = saturating_round(np.array([np.inf, -np.inf, 2.0**63, 2.0**62, -0.5, 1.5]), -(2**63), 2**63 - 1)
+        assert list(r) == [2**63 - 1, -(2**63), 2**63 - 1, 2**62, 0, 2]
+
+
+def test_accumulator_safe_bias_leaves_room_for_every_sum():
+    bias = np.array([2**31 - 1, -(2**31), 1000, -5], np.int32)
+    weight_abs_sum = np.array([10, 10, 2**20, 0])
+    safe = accumulator_safe_bias(bias, weight_abs_sum, 32)
+    assert list(safe) == [2**31 - 1 - 2560, -(2**31 - 1 - 2560), 1000, -5]
+    assert safe.dtype == np.int32
+
+
+def large_fc_model(path: Path, inputs: int, bias: float, prequantized: bool = False) -> Path:
+    """A fully connected layer whose every weight is 0.01; prequantized: a QDQ model whose weights
+    are int8 code 127 at the fixed scale 0.01 / 127 (mcugen keeps a pre-quantized model's scales)."""
+    codes = np.full((2, inputs), 127, np.int8)
+    inits = {"B": np.array([bias, 0.0], np.float32)}
+    if not prequantized:
+        inits["W"] = codes.astype(np.float32) * np.float32(0.01 / 127)
+        nodes = [helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)]
+    else:
+        inits.update(wq=codes, ws=np.full(2, 0.01 / 127, np.float32), wz=np.zeros(2, np.int8),
+                     s_in=np.array(1e-4 / 127, np.float32), z_in=np.array(0, np.int8))
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s_in", "z_in"], ["xq"]),
+                 helper.make_node("DequantizeLinear", ["xq", "s_in", "z_in"], ["xd"]),
+                 helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["W"], axis=0),
+                 helper.make_node("Gemm", ["xd", "W", "B"], ["y"], transB=1)]
+    return make_model(path, nodes, {"x": [1, inputs]}, {"y": None}, inits, opset=13)
+
+
+def test_a_dead_channel_beside_many_weights_gets_a_coarser_scale_not_a_clipped_bias(tmp_path):
+    """K = 60000 weights of 0.01 beside a bias of 200 (far beyond what they add): the natural scale
+    would need a bias of 3e12 codes; the scale is raised until bias and weights fit int32."""
+    rng = np.random.default_rng(2)
+    x = (rng.random((8, 60000)) * 1e-4).astype(np.float32)
+    calib = save_samples(tmp_path / "calib.npz", {"x": x})
+    model = large_fc_model(tmp_path / "fc.onnx", 60000, 200.0)
+    compiled = check_sanitized(model, calib, tmp_path, {"x": x[:2]}, LayerPrecision(8, 8))
+    assert_accumulators_cannot_overflow(compiled.graph)
+    fc = compiled.graph.nodes[0]
+    real_bias = compiled.graph.const(fc.q["bias"])[0] * compiled.graph.tensors["x"].scale \
+        * compiled.graph.tensors[fc.q["weights"]].scale[0]
+    assert real_bias == pytest.approx(200.0, rel=1e-3)  # bias correction adds the zeroed weights' 0.03
+    assert not any("narrowed" in w for w in compiled.warnings), compiled.warnings
+
+
+def test_a_prequantized_bias_that_would_overflow_is_narrowed_with_a_warning(tmp_path):
+    """Fixed scales (a QDQ model): 60000 weights at code 127 leave 2**31 - 1 - 256 * 127 * 60000
+    = 196 M codes for the bias, and a bias of 3e12 codes is narrowed to that: bit-exact in C,
+    sanitizer-clean, and the user is told."""
+    rng = np.random.default_rng(2)
+    x = (rng.random((8, 60000)) * 1e-4).astype(np.float32)
+    calib = save_samples(tmp_path / "calib.npz", {"x": x})
+    model = large_fc_model(tmp_path / "fc.onnx", 60000, 200.0, prequantized=True)
+    compiled = check_sanitized(model, calib, tmp_path, {"x": x[:2]}, LayerPrecision(8, 8))
+    assert_accumulators_cannot_overflow(compiled.graph)
+    (name, bias, weight_abs_sum, _), = weighted_constants(compiled.graph)
+    assert weight_abs_sum[0] == 127 * 60000
+    assert bias[0] == ACCUMULATOR_LIMIT[32] - 256 * 127 * 60000
+    assert any("narrowed" in w and name in w for w in compiled.warnings), compiled.warnings
+
+
+def test_a_bias_that_fits_gives_no_warning(tmp_path):
+    rng = np.random.default_rng(2)
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.random((8, 300)).astype(np.float32)})
+    compiled = compile_quietly(large_fc_model(tmp_path / "fc.onnx", 300, 0.5), calib, "net")
+    assert not any("narrowed" in w for w in compiled.warnings), compiled.warnings
+
+
+def test_a_prequantized_layer_whose_weights_alone_overflow_is_refused(tmp_path):
+    """256 * 127 * 70000 > 2**31 with the model's own scales: no bias makes that accumulator safe."""
+    rng = np.random.default_rng(2)
+    calib = save_samples(tmp_path / "calib.npz", {"x": (rng.random((2, 70000)) * 1e-4).astype(np.float32)})
+    with pytest.raises(McugenError, match=r"layer .*output channel 0 .*int32 accumulator could overflow"):
+        compile_model(large_fc_model(tmp_path / "fc.onnx", 70000, 0.0, prequantized=True), calib, "net")
+
+
+def test_many_weights_get_a_coarser_scale_instead_of_overflowing(tmp_path):
+    """Without fixed scales the same layer is made safe by a slightly coarser weight scale."""
+    rng = np.random.default_rng(2)
+    calib = save_samples(tmp_path / "calib.npz", {"x": (rng.random((2, 70000)) * 1e-4).astype(np.float32)})
+    compiled = compile_quietly(large_fc_model(tmp_path / "fc.onnx", 70000, 0.0), calib, "net")
+    assert_accumulators_cannot_overflow(compiled.graph)
