@@ -9,6 +9,7 @@ behaviour in C, caught by UndefinedBehaviorSanitizer). These tests build their m
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -217,3 +218,53 @@ def test_many_weights_get_a_coarser_scale_instead_of_overflowing(tmp_path):
     calib = save_samples(tmp_path / "calib.npz", {"x": (rng.random((2, 70000)) * 1e-4).astype(np.float32)})
     compiled = compile_quietly(large_fc_model(tmp_path / "fc.onnx", 70000, 0.0), calib, "net")
     assert_accumulators_cannot_overflow(compiled.graph)
+
+
+FIXEDPOINT_DRIVER = r"""
+#include <stdio.h>
+#include "mcugen_fixedpoint.h"
+int main(void)
+{
+    long long acc, acc64;
+    long m, s;
+    while (scanf("%lld %lld %ld %ld", &acc, &acc64, &m, &s) == 4) {
+        const int32_t shift64 = s > 14 ? 14 : (int32_t)s;
+        printf("%ld %ld\n", (long)mcugen_requantize((int32_t)acc, (int32_t)m, (int32_t)s),
+               (long)mcugen_requantize_s64((int64_t)acc64, (int32_t)m, shift64));
+    }
+    return 0;
+}
+"""
+
+
+def test_fixedpoint_extremes_are_defined_and_equal_their_numpy_twins(tmp_path):
+    """mcugen_fixedpoint.h at the ends of its ranges, under the sanitizers: int32 accumulators at
+    +/-2**31, int64 ones at the +/-2**47 accumulator_safe_bias guarantees, multipliers from
+    quantize_multiplier's edge cases (a mantissa that rounds up to 2**31, real scales >= 1, tiny,
+    beyond 2**30) and every shift in [-31, 30] (int16 layers: at most 14, checked at compile time)."""
+    from mcugen.fixedpoint import quantize_multiplier, requantize, requantize_s64
+
+    edge_reals = [1 - 2.0**-40, 1.0, 0.5, 2.0**-32, 2.0**-31 * 0.75, 2.0**-33, 1e-12, 3.7, 2.0**29 * 1.5,
+                  2.0**30, 2.0**31, 1e300]
+    pairs = {quantize_multiplier(r) for r in edge_reals}
+    assert (1 << 30, 1) in pairs  # the mantissa of 1 - 2**-40 rounds to 2**31: halved, shift + 1
+    assert quantize_multiplier(2.0**-33) == (0, 0) and quantize_multiplier(2.0**31) == (2**31 - 1, 30)
+    pairs |= {(2**31 - 1, s) for s in range(-31, 31)} | {(1 << 30, s) for s in range(-31, 31)}
+    accs = [0, 1, -1, 2**31 - 1, -(2**31), 12345, -98765]
+    accs64 = [0, 1, -1, 2**47, -(2**47), 2**40 + 3, -(2**33) - 7]
+    rows = np.array([(a, a64, m, s) for m, s in sorted(pairs) for a, a64 in zip(accs, accs64)], dtype=np.int64)
+    (tmp_path / "fp.c").write_text(FIXEDPOINT_DRIVER)
+    kernels = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
+    expected_32 = requantize(rows[:, 0], rows[:, 2], rows[:, 3])
+    expected_64 = requantize_s64(rows[:, 1], rows[:, 2], np.minimum(rows[:, 3], 14))
+    stdin = "".join(f"{a} {a64} {m} {s}\n" for a, a64, m, s in rows.tolist())
+    for cc, flags in SANITIZERS.items():
+        exe = tmp_path / f"fp_{cc}"
+        build = subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Werror", f"-I{kernels}", *flags,
+                                str(tmp_path / "fp.c"), "-o", str(exe)], capture_output=True, text=True)
+        assert build.returncode == 0, build.stderr[:2000]
+        run = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr[:2000]
+        got = np.array([line.split() for line in run.stdout.splitlines()], dtype=np.int64)
+        assert np.array_equal(got[:, 0], expected_32), f"{cc}: requantize differs"
+        assert np.array_equal(got[:, 1], expected_64), f"{cc}: requantize_s64 differs"
