@@ -268,3 +268,19 @@ def test_fixedpoint_extremes_are_defined_and_equal_their_numpy_twins(tmp_path):
         got = np.array([line.split() for line in run.stdout.splitlines()], dtype=np.int64)
         assert np.array_equal(got[:, 0], expected_32), f"{cc}: requantize differs"
         assert np.array_equal(got[:, 1], expected_64), f"{cc}: requantize_s64 differs"
+
+
+def test_rounding_a_bias_is_not_reported_as_narrowing_it(tmp_path):
+    """w4a8 with an output multiplier above 1 (weights +10 and -10 on equal inputs: the output is
+    the bias alone, so its scale is tiny): rounding the bias to a whole step moves the output by
+    up to M / 2 > 0.5 steps, which is quantization, not the overflow clamp, and must not warn."""
+    model = make_model(tmp_path / "fc.onnx", [helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)],
+                       {"x": [1, 2]}, {"y": None}, {"W": np.array([[10.0, -10.0]]), "B": np.array([0.3])})
+    x = np.random.default_rng(4).random((16, 1)).astype(np.float32)
+    calib = save_samples(tmp_path / "calib.npz", {"x": np.concatenate([x, x], axis=1)})
+    compiled = compile_quietly(model, calib, "net", precision=Precision(LayerPrecision(4, 8)))
+    g = compiled.graph
+    fc = g.nodes[0]
+    multiplier = g.tensors["x"].scale * g.tensors[fc.q["weights"]].scale / g.tensors["y"].scale
+    assert multiplier[0] > 1.5, multiplier
+    assert not any("narrowed" in w for w in compiled.warnings), compiled.warnings

@@ -240,8 +240,11 @@ def weight_scale_floor(w: np.ndarray, bias: np.ndarray | None, input_scale: floa
     sum_k |round(w_k / s_w)| <= ACCUMULATOR_LIMIT; where the natural scale breaks it (a dead
     channel: all-zero or ~1e-30 weights after BatchNorm folding, as in VWW and the digits MLP,
     beside a normal bias), the scale is raised to the smallest value that provably satisfies it,
-    using sum |round(w / s)| <= sum|w| / s + K / 2:
-      s = (|bias| / s_in + INPUT_BOUND * sum|w|) / (ACCUMULATOR_LIMIT - INPUT_BOUND * K / 2).
+    using sum |round(w / s)| <= sum|w| / s + K / 2, and leaving room for bias correction, which
+    adds dW . E[x] with |dW| <= s / 2 and |E[x]| < INPUT_BOUND * s_in, i.e. < INPUT_BOUND * K / 2 steps:
+      s = (|bias| / s_in + INPUT_BOUND * sum|w|) / (ACCUMULATOR_LIMIT - INPUT_BOUND * K).
+    Whether the natural scale fits is judged the same way, with int4's clipping search (which
+    may shrink the scale to half of max|w| / qmax) counted at its worst.
     Such weights are tiny beside the bias, so coarser steps cost little, and the bias keeps its
     value instead of being saturated (which both lost it and overflowed the accumulator)."""
     qmax = 2 ** (bits - 1) - 1
@@ -249,12 +252,11 @@ def weight_scale_floor(w: np.ndarray, bias: np.ndarray | None, input_scale: floa
     k = rows.shape[1]
     b = np.zeros(len(rows)) if bias is None else np.abs(np.asarray(bias, dtype=np.float64).reshape(-1))
     max_abs = np.abs(rows).max(axis=1)
-    natural = np.where(max_abs > 0, max_abs / qmax, 1.0 / qmax)
+    natural = np.where(max_abs > 0, max_abs / qmax, 1.0 / qmax) * (0.5 if bits < 8 else 1.0)
     limit, reach = float(ACCUMULATOR_LIMIT[bias_bits]), float(INPUT_BOUND[bias_bits])
-    natural_need = b / (float(input_scale) * natural) + reach * np.minimum(qmax * k, np.abs(rows).sum(axis=1)
-                                                                          / natural + k / 2)
-    with np.errstate(divide="ignore"):
-        fitting = (b / float(input_scale) + reach * np.abs(rows).sum(axis=1)) / max(limit - reach * k / 2, 1.0)
+    codes_bound = np.minimum(qmax * k, np.abs(rows).sum(axis=1) / natural + k / 2)
+    natural_need = b / (float(input_scale) * natural) + reach * (codes_bound + k / 2)
+    fitting = (b / float(input_scale) + reach * np.abs(rows).sum(axis=1)) / max(limit - reach * k, 1.0)
     floor_bias = np.where(natural_need > limit, fitting, 0.0)
     floor_multiplier = float(output_scale) * 2.0**-31 / float(input_scale)
     return np.maximum(floor_bias, floor_multiplier)

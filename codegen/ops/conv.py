@@ -96,9 +96,9 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
     bias_q = quantize_bias(bias, x.scale, wscale, channels, bias_bits)
     safe_bias = accumulator_safe_bias(bias_q, weight_abs_sum, bias_bits)
     real_multiplier = x.scale * wscale / y.scale
-    exact_bias = (np.zeros(channels) if bias is None else np.asarray(bias, np.float64).reshape(-1)) \
-        / (float(x.scale) * wscale)  # in accumulator steps, before any saturation
-    moved = bias_clamp_effect(exact_bias, safe_bias, INPUT_BOUND[bias_bits] * weight_abs_sum, real_multiplier,
+    rounded_bias = np.round((np.zeros(channels) if bias is None else np.asarray(bias, np.float64).reshape(-1))
+                            / (float(x.scale) * wscale))  # in accumulator steps, before any saturation
+    moved = bias_clamp_effect(rounded_bias, safe_bias, INPUT_BOUND[bias_bits] * weight_abs_sum, real_multiplier,
                               y.zero_point, act_min, act_max)
     if np.any(moved > 0.5):
         c = int(np.argmax(moved))
