@@ -284,3 +284,21 @@ def test_rounding_a_bias_is_not_reported_as_narrowing_it(tmp_path):
     multiplier = g.tensors["x"].scale * g.tensors[fc.q["weights"]].scale / g.tensors["y"].scale
     assert multiplier[0] > 1.5, multiplier
     assert not any("narrowed" in w for w in compiled.warnings), compiled.warnings
+
+
+def test_a_softmax_row_too_long_for_its_int32_sum_is_refused(tmp_path):
+    """The int8 softmax sums up to 32768 per element in int32: 65536 elements would overflow."""
+    model = make_model(tmp_path / "sm.onnx", [helper.make_node("Softmax", ["x"], ["y"])], {"x": [1, 65536]},
+                       {"y": None}, {})
+    calib = save_samples(tmp_path / "calib.npz", {"x": np.zeros((1, 65536), np.float32)})
+    with pytest.raises(McugenError, match="softmax .* 65536 elements"):
+        compile_model(model, calib, "net")
+
+
+def test_an_average_pool_window_too_large_for_its_int32_sum_is_refused(tmp_path):
+    """255 * 2902 * 2902 > 2**31 - 1: the pool's int32 accumulator (and acc * multiplier < 2**62)."""
+    model = make_model(tmp_path / "gap.onnx", [helper.make_node("GlobalAveragePool", ["x"], ["y"])],
+                       {"x": [1, 1, 2902, 2902]}, {"y": None}, {})
+    calib = save_samples(tmp_path / "calib.npz", {"x": np.zeros((1, 1, 2902, 2902), np.float32)})
+    with pytest.raises(McugenError, match="average pool .* 8421604 values"):
+        compile_model(model, calib, "net")
