@@ -302,3 +302,34 @@ def test_an_average_pool_window_too_large_for_its_int32_sum_is_refused(tmp_path)
     calib = save_samples(tmp_path / "calib.npz", {"x": np.zeros((1, 1, 2902, 2902), np.float32)})
     with pytest.raises(McugenError, match="average pool .* 8421604 values"):
         compile_model(model, calib, "net")
+
+
+def test_constants_that_do_not_dequantize_back_are_refused():
+    """The check every compile runs: the old defects' constants (a positive bias stored as the most
+    negative code, a weight code off by one, a multiplier zeroed while the accumulator is large)
+    end in one sentence naming the layer instead of reaching the C."""
+    from mcugen.fixedpoint import quantize_multiplier
+    from mcugen.ir import Node
+    from mcugen.ops.conv import check_weighted_constants
+
+    node = Node("fully_connected", "fc7", ["x", "w"], ["y"])
+    w = np.array([[0.5, -0.25], [1e-30, 0.0]])
+    wscale = np.array([0.5 / 127, 1e-3])
+    wq = np.array([[127, -64], [0, 0]], np.int8)
+    bias, s_in = np.array([0.1, 2.0]), 0.01
+    good_bias = np.round(bias / (s_in * wscale)).astype(np.int32)
+    real = s_in * wscale / 0.02
+    pairs = [quantize_multiplier(float(m)) for m in real]
+    multiplier = np.array([m for m, _ in pairs], np.int32)
+    shift = np.array([e for _, e in pairs], np.int8)
+
+    def check(wq=wq, bias_q=good_bias, multiplier=multiplier):
+        check_weighted_constants(node, w, wq, wscale, 0, 8, False, bias, bias_q, s_in, real, multiplier, shift, 32)
+
+    check()
+    with pytest.raises(McugenError, match=r"layer 'fc7': the bias of output channel 1"):
+        check(bias_q=np.array([good_bias[0], -(2**31)], np.int32))
+    with pytest.raises(McugenError, match=r"layer 'fc7': the weights of output channel 0"):
+        check(wq=np.array([[126, -64], [0, 0]], np.int8))
+    with pytest.raises(McugenError, match=r"layer 'fc7': the output multiplier of channel 0"):
+        check(multiplier=np.array([0, multiplier[1]], np.int32))

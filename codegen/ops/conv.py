@@ -146,7 +146,7 @@ def check_weighted_constants(node: Node, w: np.ndarray, wq: np.ndarray, wscale: 
         / (float(input_scale) * wscale)
     bound = ACCUMULATOR_LIMIT[bias_bits] - INPUT_BOUND[bias_bits] * np.abs(codes).sum(axis=1)
     b = bias_q.astype(np.int64)
-    at_bound = (np.abs(b) == bound) & (np.sign(b) == np.sign(exact)) & (np.abs(exact) >= bound)
+    at_bound = (np.abs(b) == bound) & ((np.sign(b) == np.sign(exact)) | (bound == 0)) & (np.abs(exact) >= bound)
     bad_bias = ~((np.abs(b - exact) <= 0.5 + 1e-9 * np.abs(exact)) | at_bound) | (np.abs(b) > bound)
     if np.any(bad_bias):
         raise McugenError(f"layer {name!r}: the bias of output channel {int(np.argmax(bad_bias))} does not fit its "
