@@ -95,8 +95,9 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
     ranges = calibrate(float_graph, samples, method=method, percentile=percentile)
     if method != "minmax":
         source += f", {method}" + (f" {percentile:g}" if method == "percentile" else "") + " ranges"
-    return CompiledModel(float_graph, quantize(float_graph, ranges, precision), ranges, source + corrected,
-                         warnings, precision)
+    graph = quantize(float_graph, ranges, precision)
+    warnings += graph.notes[len(float_graph.notes):]  # what quantization had to say (e.g. a narrowed bias)
+    return CompiledModel(float_graph, graph, ranges, source + corrected, warnings, precision)
 
 
 def calibration_samples(graph: Graph, calib: str | Path, count: int | None, warnings: list[str]) -> Samples:

@@ -16,7 +16,19 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
-    """Split a positive real multiplier into (Q31 multiplier, shift) with real = m * 2**(shift-31)."""
+    """Split a positive real multiplier into (Q31 multiplier, shift) with real = m * 2**(shift-31).
+
+    The edges, each harmless or excluded at compile time (tests/test_overflow.py):
+    - a mantissa that rounds up to 2**31 (real just below a power of two) becomes 2**30 with
+      shift + 1, so m always fits int32 and m * 2**(shift-31) stays within 2**-31 of real;
+    - real < 2**-32 gives (0, 0): for any int32 acc, |acc * real| < 0.5, so the exact result is 0
+      as well; int16 layers (int64 acc up to 2**47) never get there, because
+      ops/base.py::weight_scale_floor keeps their multipliers >= 2**-31 and
+      ops/conv.py::check_weighted_constants refuses a fixed (pre-quantized) scale that would;
+    - real >= 2**30 gives (2**31 - 1, 30): any nonzero acc saturates the output either way;
+    - a real scale >= 1 is a positive shift, applied as a saturating left shift (requantize), and
+      int16 layers, whose requantize_s64 needs shift <= 14, refuse larger ones.
+    Shifts therefore lie in [-31, 30], so every C shift count is in range (0..31 right, 0..30 left)."""
     if real <= 0.0 or not math.isfinite(real):
         return 0, 0
     mantissa, shift = math.frexp(real)  # real = mantissa * 2**shift, mantissa in [0.5, 1)

@@ -152,3 +152,40 @@ def kitchen_sink_model(path: Path) -> Path:
     inits = {"W1": w(4, 3, 3, 3, rng=rng), "B1": w(4, rng=rng), "W2": w(4, 1, 3, 3, rng=rng),
              "P": np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64), "W3": w(5, 8 * 4 * 4, rng=rng)}
     return make_model(path, nodes, {"x": [1, 3, 14, 14]}, {"y": None}, inits)
+
+
+def real_shapes_model(path: Path, seed: int = 11) -> Path:
+    """The layer shapes and constants that overflowed in VWW and the digits MLP, scaled down (the
+    sanitizer and overflow tests, tests/test_overflow.py); input x [1, 3, 24, 24]:
+    a 3x3 stride-2 conv (VWW's first layer at a quarter of 96x96x3) with an all-zero channel and a
+    nearly-zero one (max|w| ~ 1e-30, as BatchNorm folding leaves dead channels) that keep a bias;
+    a depthwise 3x3 with a dead channel; a pointwise 1x1 fan-out to 256 channels and a pointwise
+    with K = 256; a fully connected layer with K = 2304, extreme weights (a row of +/-40, a row of
+    1e-6) and a dead row whose bias is far larger than any weight."""
+    rng = np.random.default_rng(seed)
+    w1, b1 = w(8, 3, 3, 3, rng=rng), w(8, rng=rng)
+    w1[0], b1[0] = 0.0, 0.3
+    w1[1], b1[1] = rng.standard_normal((3, 3, 3)) * 1e-30, -0.2
+    w2, b2 = w(8, 1, 3, 3, rng=rng), w(8, rng=rng)
+    w2[3], b2[3] = 1e-30, 0.5
+    w3, w4 = w(256, 8, 1, 1, rng=rng) * 0.5, w(16, 256, 1, 1, rng=rng) * 0.2
+    w4[5] = 1e-31
+    w5, b5 = w(10, 16 * 12 * 12, rng=rng) * 0.05, w(10, rng=rng)
+    w5[0] = np.sign(w5[0]) * 40.0
+    w5[1] *= 1e-5
+    w5[2], b5[2] = 0.0, 1e3
+    w5[3], b5[3] = 1e-30, -50.0
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "W2", "B2"], ["c2"], kernel_shape=[3, 3], group=8, pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("Conv", ["r2", "W3", "B3"], ["c3"], kernel_shape=[1, 1]),
+             helper.make_node("Relu", ["c3"], ["r3"]),
+             helper.make_node("Conv", ["r3", "W4", "B4"], ["c4"], kernel_shape=[1, 1]),
+             helper.make_node("Relu", ["c4"], ["r4"]),
+             helper.make_node("Flatten", ["r4"], ["f"]),
+             helper.make_node("Gemm", ["f", "W5", "B5"], ["y"], transB=1)]
+    inits = {"W1": w1, "B1": b1, "W2": w2, "B2": b2, "W3": w3, "B3": w(256, rng=rng),
+             "W4": w4, "B4": w(16, rng=rng), "W5": w5, "B5": b5}
+    return make_model(path, nodes, {"x": [1, 3, 24, 24]}, {"y": None}, inits)

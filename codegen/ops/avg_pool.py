@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcugen.errors import McugenError
 from mcugen.fixedpoint import quantize_multiplier, requantize_round_once
 from mcugen.float32 import F32, clamp_f32, float_bounds
 
@@ -56,6 +57,9 @@ class AvgPool(Op):
     def quantize(self, node, graph):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         counts = divisors(node, graph)
+        if int(counts.max()) * 255 > 2**31 - 1:  # int32 acc of |x - zp| <= 255; acc * m must stay < 2**62
+            raise McugenError(f"average pool {node.name!r} sums {int(counts.max())} values per output; the "
+                              "int8 kernel's accumulator holds at most 8421504, so pool in smaller windows")
         per_count = bool(counts.min() != counts.max())
         table_size = int(counts.max()) + 1 if per_count else 1
         pairs = [quantize_multiplier(x.scale / (y.scale * max(n if per_count else counts.max(), 1)))

@@ -158,10 +158,15 @@ def apply_float_activation(node: Node, y: np.ndarray) -> np.ndarray:
     return y
 
 
-def per_channel_weights(w: np.ndarray, axis: int = 0, bits: int = 8, scale: np.ndarray | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def per_channel_weights(w: np.ndarray, axis: int = 0, bits: int = 8, scale: np.ndarray | None = None,
+                        min_scale: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric weights, one scale per output channel, zero point 0: codes in +/-(2**(bits-1) - 1)
-    (+/-127 for int8, +/-7 for int4). A given scale (from a pre-quantized model) is kept as is."""
+    (+/-127 for int8, +/-7 for int4). A given scale (from a pre-quantized model) is kept as is.
+
+    A chosen scale is at least `min_scale` (per channel; `weight_scale_floor`): a channel whose
+    weights are all zero or nearly so (a dead channel after BatchNorm folding: max|w| ~ 1e-30 in
+    VWW) would otherwise get a scale so small that its bias, bias / (s_in * s_w), and its output
+    multiplier leave every integer type. Any larger scale represents such weights just as well."""
     qmax = 2 ** (bits - 1) - 1
     qmin = -qmax - 1 if scale is not None else -qmax  # a pre-quantized model (e.g. PyTorch's) may use -128
     if scale is None:
@@ -170,10 +175,11 @@ def per_channel_weights(w: np.ndarray, axis: int = 0, bits: int = 8, scale: np.n
         scale = np.where(max_abs > 0, max_abs / qmax, 1.0 / qmax)
         if bits < 8:
             scale = scale * _clip_ratio(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1), scale, qmax)
+        scale = np.maximum(scale, min_scale)
     scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (w.shape[axis],)).copy()
     shape = [1] * w.ndim
     shape[axis] = -1
-    q = np.clip(np.round(w / scale.reshape(shape)), qmin, qmax).astype(np.int8)
+    q = saturating_round(w.astype(np.float64) / scale.reshape(shape), qmin, qmax).astype(np.int8)
     return q, scale
 
 
@@ -200,14 +206,106 @@ def pack_int4(codes: np.ndarray) -> np.ndarray:
     return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
 
 
+def saturating_round(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """round(x) (half to even) saturated to [lo, hi], as int64, without ever casting an
+    out-of-range float: clipping a float64 to 2**63 - 1 rounds the bound itself to 2**63, and the
+    cast then wraps to -2**63 (a positive bias turned into the most negative one). NaN becomes 0;
+    `check_weighted_constants` refuses non-finite constants before that matters."""
+    r = np.round(np.asarray(x, dtype=np.float64))
+    out = np.zeros(r.shape, dtype=np.int64)
+    inside = (r > lo) & (r < hi)  # strictly inside: every such float64 converts exactly
+    out[inside] = r[inside].astype(np.int64)
+    out[r >= hi] = hi
+    out[r <= lo] = lo
+    return out
+
+
+# The accumulator a weighted kernel sums into, by its bias width: int32 for int8 activations,
+# int64 for int16. ACCUMULATOR_LIMIT bounds |acc| at every step of the sum; for int64 it is 2**47,
+# not 2**63 - 1, because requantize_s64 multiplies acc by a Q15 multiplier (< 2**15) in int64.
+# INPUT_BOUND bounds |x + input_offset| (int8: 255, int16: 32768) and also |x| plus a folded
+# input_offset * sum(w) term, so both ways of summing stay inside the limit (see accumulator_safe_bias).
+ACCUMULATOR_LIMIT = {32: 2**31 - 1, 64: 2**47}
+INPUT_BOUND = {32: 256, 64: 65536}
+
+def weight_scale_floor(w: np.ndarray, bias: np.ndarray | None, input_scale: float, output_scale: float,
+                       axis: int = 0, bits: int = 8, bias_bits: int = 32) -> np.ndarray:
+    """The smallest weight scale, per output channel, that keeps the layer's integer constants
+    representable; 0 (no floor) for a channel whose natural scale max|w| / qmax already does.
+
+    Two conditions. The output multiplier s_in * s_w / s_out must be at least 2**-31
+    (quantize_multiplier gives 0 below 2**-32): below it each weight step moves the output by at
+    most INPUT_BOUND * 2**-31 (2**-23 of a step for int8), so raising such a scale costs nothing.
+    And bias and weights together must fit the accumulator, |bias| / (s_in * s_w) + INPUT_BOUND *
+    sum_k |round(w_k / s_w)| <= ACCUMULATOR_LIMIT; where the natural scale breaks it (a dead
+    channel: all-zero or ~1e-30 weights after BatchNorm folding, as in VWW and the digits MLP,
+    beside a normal bias), the scale is raised to the smallest value that provably satisfies it,
+    using sum |round(w / s)| <= sum|w| / s + K / 2, and leaving room for bias correction, which
+    adds dW . E[x] with |dW| <= s / 2 and |E[x]| < INPUT_BOUND * s_in, i.e. < INPUT_BOUND * K / 2 steps:
+      s = (|bias| / s_in + INPUT_BOUND * sum|w|) / (ACCUMULATOR_LIMIT - INPUT_BOUND * K).
+    Whether the natural scale fits is judged the same way, with int4's clipping search (which
+    may shrink the scale to half of max|w| / qmax) counted at its worst.
+    Such weights are tiny beside the bias, so coarser steps cost little, and the bias keeps its
+    value instead of being saturated (which both lost it and overflowed the accumulator)."""
+    qmax = 2 ** (bits - 1) - 1
+    rows = np.moveaxis(np.asarray(w, dtype=np.float64), axis, 0).reshape(w.shape[axis], -1)
+    k = rows.shape[1]
+    b = np.zeros(len(rows)) if bias is None else np.abs(np.asarray(bias, dtype=np.float64).reshape(-1))
+    max_abs = np.abs(rows).max(axis=1)
+    natural = np.where(max_abs > 0, max_abs / qmax, 1.0 / qmax) * (0.5 if bits < 8 else 1.0)
+    limit, reach = float(ACCUMULATOR_LIMIT[bias_bits]), float(INPUT_BOUND[bias_bits])
+    codes_bound = np.minimum(qmax * k, np.abs(rows).sum(axis=1) / natural + k / 2)
+    natural_need = b / (float(input_scale) * natural) + reach * (codes_bound + k / 2)
+    fitting = (b / float(input_scale) + reach * np.abs(rows).sum(axis=1)) / max(limit - reach * k, 1.0)
+    floor_bias = np.where(natural_need > limit, fitting, 0.0)
+    floor_multiplier = float(output_scale) * 2.0**-31 / float(input_scale)
+    return np.maximum(floor_bias, floor_multiplier)
+
+
 def quantize_bias(bias: np.ndarray | None, input_scale: float, weight_scale: np.ndarray,
                   channels: int, bits: int = 32) -> np.ndarray:
-    """Bias at scale input_scale * weight_scale: int32, or int64 for 16-bit activations."""
+    """Bias at scale input_scale * weight_scale: int32, or int64 for 16-bit activations,
+    saturated to the type (`saturating_round`); accumulator_safe_bias then narrows it."""
     dtype = np.int32 if bits == 32 else np.int64
     if bias is None:
         return np.zeros(channels, dtype=dtype)
-    q = np.round(bias.astype(np.float64) / (input_scale * weight_scale))
-    return np.clip(q, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype(dtype)
+    q = np.asarray(bias, dtype=np.float64).reshape(-1) / (float(input_scale) * weight_scale)
+    return saturating_round(q, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype(dtype)
+
+
+def accumulator_safe_bias(bias: np.ndarray, weight_abs_sum: np.ndarray, bits: int) -> np.ndarray:
+    """The bias clamped per channel so that no order of summation can overflow the accumulator:
+    |bias| + INPUT_BOUND * sum_k |w_k| <= ACCUMULATOR_LIMIT.
+
+    Every partial sum bias + sum_{k in S} (x_k + input_offset) * w_k is at most |bias| +
+    sum_k |x_k + input_offset| * |w_k| in magnitude, and |x + input_offset| < INPUT_BOUND. A kernel
+    that folds input_offset * sum(w) into the bias and sums x * w instead adds at most
+    128 * sum|w| (int8) to the bias and 128 * sum|w| in the products: the same bound. Signed
+    overflow is undefined behaviour in C, so the constant itself must make it impossible. The
+    golden reference uses the same clamped constant, so the C stays bit-exact; the caller warns
+    when the clamp moves an output by more than half a step (`bias_clamp_effect`).
+    The caller refuses a layer whose INPUT_BOUND * sum|w| alone exceeds the limit."""
+    room = ACCUMULATOR_LIMIT[bits] - INPUT_BOUND[bits] * weight_abs_sum.astype(np.int64)
+    return np.clip(bias.astype(np.int64), -room, room).astype(bias.dtype)
+
+
+def bias_clamp_effect(bias: np.ndarray, clamped: np.ndarray, reach: np.ndarray, multiplier: np.ndarray,
+                      zero_point: int, lo: int, hi: int) -> np.ndarray:
+    """Per channel, the largest change (in output steps) that replacing bias by clamped makes to
+    y = clamp(zero_point + (bias + d) * multiplier, lo, hi) over every accumulated d in [-reach,
+    reach]: the difference is piecewise linear in d, so its maximum is at an end of the interval
+    or where one of the two outputs meets lo or hi."""
+    b, c = bias.astype(np.float64)[:, None], clamped.astype(np.float64)[:, None]
+    m, r = multiplier.astype(np.float64)[:, None], reach.astype(np.float64)[:, None]
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        edges = np.concatenate([(lo - zero_point) / m - b, (hi - zero_point) / m - b,
+                                (lo - zero_point) / m - c, (hi - zero_point) / m - c], axis=1)
+    d = np.concatenate([-r, r, np.clip(np.nan_to_num(edges), -r, r)], axis=1)
+
+    def out(bias_value: np.ndarray) -> np.ndarray:
+        return np.clip(zero_point + (bias_value + d) * m, lo, hi)
+
+    return np.max(np.abs(out(b) - out(c)), axis=1)
 
 
 def output_multipliers(input_scale: float, weight_scale: np.ndarray, output_scale: float

@@ -25,16 +25,21 @@ from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
 from mcugen.ir import Graph, Node
 
 from .base import (
+    ACCUMULATOR_LIMIT,
+    INPUT_BOUND,
     ConstRef,
     KernelCall,
     Op,
+    accumulator_safe_bias,
     activation_bounds,
     apply_float_activation,
+    bias_clamp_effect,
     exact_matmul,
     output_multipliers,
     per_channel_weights,
     quantize_bias,
     register,
+    weight_scale_floor,
     window_patches,
 )
 
@@ -59,29 +64,56 @@ def conv_geometry(node: Node) -> dict:
 
 def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
     """Shared by conv, depthwise conv and fully connected: per-channel weights of node.q["weight_bits"]
-    (8 or 4), bias (int32, or int64 for int16 activations), multipliers and the output clamp."""
+    (8 or 4), bias (int32, or int64 for int16 activations), multipliers and the output clamp.
+
+    Every constant is made to be representable (ops/base.py): weight scales are at least
+    `weight_scale_floor`, so a dead channel keeps its bias and multiplier; the bias is rounded with
+    saturation and then clamped so that the accumulator cannot overflow (`accumulator_safe_bias`),
+    with a warning when that clamp moves an output by more than half a step; and
+    `check_weighted_constants` proves every constant dequantizes back to its float value."""
     x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
     y = graph.tensors[node.outputs[0]]
     bits = node.q.setdefault("weight_bits", 8)
     bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
     fixed_scale = graph.fixed_weight_scales.get(w.name) if bits == 8 else None
-    wq, wscale = per_channel_weights(w.data, axis=weight_axis, bits=bits, scale=fixed_scale)
-    bias = corrected_bias(node, graph, bias, wq, wscale, fixed_scale is not None)
-    channels = w.data.shape[weight_axis]
-    multiplier, shift = output_multipliers(x.scale, wscale, y.scale)
     wide = y.dtype == "int16"
+    bias_bits = 64 if wide else 32
+    channels = w.data.shape[weight_axis]
+    floor = weight_scale_floor(w.data, bias, x.scale, y.scale, weight_axis, bits, bias_bits)
+    wq, wscale = per_channel_weights(w.data, axis=weight_axis, bits=bits, scale=fixed_scale, min_scale=floor)
+    bias = corrected_bias(node, graph, bias, wq, wscale, fixed_scale is not None)
+    multiplier, shift = output_multipliers(x.scale, wscale, y.scale)
     if wide and np.any(shift > 14):
         raise McugenError(f"layer {node.name!r}: its input, weight and output scales are too far apart for "
                           "16-bit activations; keep this layer at 8-bit activations")
     act_min, act_max = activation_bounds(node, y.scale, y.zero_point, y.dtype)
+    weight_abs_sum = np.abs(wq.astype(np.int64)).reshape(channels, -1).sum(axis=1)
+    worst = int(np.argmax(weight_abs_sum))
+    if INPUT_BOUND[bias_bits] * int(weight_abs_sum[worst]) > ACCUMULATOR_LIMIT[bias_bits]:
+        raise McugenError(f"layer {node.name!r}: output channel {worst} sums {weight_abs_sum[worst]} weight "
+                          f"steps, so its int{bias_bits} accumulator could overflow whatever the bias; split "
+                          "the layer into smaller ones (fewer inputs per output)")
+    bias_q = quantize_bias(bias, x.scale, wscale, channels, bias_bits)
+    safe_bias = accumulator_safe_bias(bias_q, weight_abs_sum, bias_bits)
+    real_multiplier = x.scale * wscale / y.scale
+    rounded_bias = np.round((np.zeros(channels) if bias is None else np.asarray(bias, np.float64).reshape(-1))
+                            / (float(x.scale) * wscale))  # in accumulator steps, before any saturation
+    moved = bias_clamp_effect(rounded_bias, safe_bias, INPUT_BOUND[bias_bits] * weight_abs_sum, real_multiplier,
+                              y.zero_point, act_min, act_max)
+    if np.any(moved > 0.5):
+        c = int(np.argmax(moved))
+        graph.notes.append(f"layer {node.name!r}: the bias of {int(np.sum(moved > 0.5))} output channel(s) was "
+                           f"narrowed so that the int{bias_bits} accumulator cannot overflow, which moves some "
+                           f"outputs of channel {c} by up to {moved[c]:.1f} steps")
+    check_weighted_constants(node, w.data, wq, wscale, weight_axis, bits, fixed_scale is not None,
+                             bias, safe_bias, x.scale, real_multiplier, multiplier, shift, bias_bits)
     wt = graph.add_constant(f"{node.name}_weights", wq)
     wt.scale = wscale
     if bits == 4:
         wt.dtype = "int4"  # codes kept unpacked here; the emitter packs them (ops.base.pack_int4)
     node.q.update(
         weights=wt.name,
-        bias=graph.add_constant(f"{node.name}_bias",
-                                quantize_bias(bias, x.scale, wscale, channels, 64 if wide else 32)).name,
+        bias=graph.add_constant(f"{node.name}_bias", safe_bias).name,
         multiplier=graph.add_constant(f"{node.name}_multiplier", multiplier).name,
         shift=graph.add_constant(f"{node.name}_shift", shift).name,
         input_offset=-x.zero_point,
@@ -89,6 +121,46 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
         act_min=act_min,
         act_max=act_max,
     )
+
+
+def check_weighted_constants(node: Node, w: np.ndarray, wq: np.ndarray, wscale: np.ndarray, weight_axis: int,
+                             bits: int, prequantized: bool, bias: np.ndarray | None, bias_q: np.ndarray,
+                             input_scale: float, real_multiplier: np.ndarray, multiplier: np.ndarray,
+                             shift: np.ndarray, bias_bits: int) -> None:
+    """Refuse (McugenError naming the layer) to emit integer constants that do not dequantize back
+    to the float values they came from: every weight within half a step of its float value
+    (or saturated to the end of the range with the right sign, where int4 clipping or a given
+    scale puts it outside), the bias within half a step unless accumulator_safe_bias narrowed it
+    (then at that bound, with the right sign), and the Q31 multiplier within 2**-30 of the real
+    one. quantize_multiplier's two saturations are accepted because they cannot change an output:
+    0 for a real multiplier below 2**-32 (|acc| * M < 0.5 for every int32 acc; weight_scale_floor
+    keeps int16 layers, whose acc may reach 2**47, above 2**-31 unless a pre-quantized model fixed
+    the scale, which is then checked here), and (2**31 - 1, 30) for one of 2**30 or more (any
+    nonzero acc saturates the output either way)."""
+    name = node.name
+    codes = check_weight_codes(name, w, wq, wscale, weight_axis, bits, prequantized)
+    if bias is not None and not np.all(np.isfinite(bias)):
+        raise McugenError(f"layer {name!r}: its bias contains NaN or infinity; fix the model")
+    channels = len(wscale)
+    exact = (np.zeros(channels) if bias is None else np.asarray(bias, np.float64).reshape(-1)) \
+        / (float(input_scale) * wscale)
+    bound = ACCUMULATOR_LIMIT[bias_bits] - INPUT_BOUND[bias_bits] * np.abs(codes).sum(axis=1)
+    b = bias_q.astype(np.int64)
+    at_bound = (np.abs(b) == bound) & ((np.sign(b) == np.sign(exact)) | (bound == 0)) & (np.abs(exact) >= bound)
+    bad_bias = ~((np.abs(b - exact) <= 0.5 + 1e-9 * np.abs(exact)) | at_bound) | (np.abs(b) > bound)
+    if np.any(bad_bias):
+        raise McugenError(f"layer {name!r}: the bias of output channel {int(np.argmax(bad_bias))} does not fit its "
+                          f"int{bias_bits} accumulator; please report this with the model")
+    stored = multiplier.astype(np.float64) * np.exp2(shift.astype(np.float64) - 31)
+    largest_acc = np.abs(b) + INPUT_BOUND[bias_bits] * np.abs(codes).sum(axis=1)
+    zeroed_harmlessly = (multiplier == 0) & (real_multiplier * largest_acc < 0.5)
+    saturated_harmlessly = (multiplier == 2**31 - 1) & (shift == 30) & (real_multiplier >= 2.0**30)
+    accurate = np.abs(stored - real_multiplier) <= real_multiplier * 2.0**-30
+    bad_multiplier = ~(accurate | zeroed_harmlessly | saturated_harmlessly)
+    if np.any(bad_multiplier):
+        c = int(np.argmax(bad_multiplier))
+        raise McugenError(f"layer {name!r}: the output multiplier of channel {c} ({real_multiplier[c]:.3g}) cannot "
+                          "be represented; its input, weight and output scales are too far apart")
 
 
 def corrected_bias(node: Node, graph: Graph, bias: np.ndarray | None, wq: np.ndarray, wscale: np.ndarray,
@@ -145,14 +217,52 @@ def finish_int(node: Node, graph: Graph, acc: np.ndarray) -> np.ndarray:
     return np.clip(y, q["act_min"], q["act_max"]).astype(y_dtype)
 
 
+def check_weight_codes(name: str, w: np.ndarray, wq: np.ndarray, wscale: np.ndarray, weight_axis: int,
+                       bits: int, prequantized: bool) -> np.ndarray:
+    """Every weight code dequantizes to within half a step of its float weight, or is saturated at
+    the end of the range with the weight's sign where the weight lies beyond it (int4 clipping, a
+    pre-quantized model's scale). Returns the codes as [channels, K] int64."""
+    if not np.all(np.isfinite(w)):
+        raise McugenError(f"layer {name!r}: its weights contain NaN or infinity; fix the model")
+    if not np.all(np.isfinite(wscale) & (wscale > 0)):
+        raise McugenError(f"layer {name!r}: a weight scale is zero, negative or not finite; fix the model's "
+                          "quantization parameters")
+    channels = len(wscale)
+    rows = np.moveaxis(w.astype(np.float64), weight_axis, 0).reshape(channels, -1)
+    codes = np.moveaxis(wq.astype(np.int64), weight_axis, 0).reshape(channels, -1)
+    step = wscale[:, None]
+    qmax = 2 ** (bits - 1) - 1
+    qmin = -qmax - 1 if prequantized else -qmax
+    inside = (rows >= (qmin - 0.5) * step) & (rows <= (qmax + 0.5) * step)
+    close = np.abs(codes * step - rows) <= step * (0.5 + 1e-6)
+    saturated = np.where(rows > 0, codes == qmax, codes == qmin)
+    bad = np.where(inside, ~close, ~saturated).any(axis=1)
+    if np.any(bad):
+        raise McugenError(f"layer {name!r}: the weights of output channel {int(np.argmax(bad))} do not "
+                          "dequantize back to their float values; please report this with the model")
+    return codes
+
+
 def quantize_weighted_f32(node: Node, graph: Graph) -> None:
-    """Weight-only: per-channel int8/int4 weight codes, float32 scales and bias, the float clamp."""
+    """Weight-only: per-channel int8/int4 weight codes, float32 scales and bias, the float clamp.
+
+    The scales are at least float32's smallest normal number, so a dead channel's scale (max|w|
+    ~ 1e-30 in VWW, or smaller) neither flushes to zero nor loses bits as a subnormal; the float32
+    scale and bias are checked to be finite (a bias correction past FLT_MAX is refused, not cast)."""
     w = graph.tensors[node.inputs[1]]
     bits = node.q.setdefault("weight_bits", 8)
     bias = graph.const(node.inputs[2]) if len(node.inputs) > 2 else None
     fixed_scale = graph.fixed_weight_scales.get(w.name) if bits == 8 else None
-    wq, wscale = per_channel_weights(w.data, axis=0, bits=bits, scale=fixed_scale)
+    wq, wscale = per_channel_weights(w.data, axis=0, bits=bits, scale=fixed_scale,
+                                     min_scale=float(np.finfo(F32).tiny))
     bias = corrected_bias(node, graph, bias, wq, wscale, fixed_scale is not None)
+    check_weight_codes(node.name, w.data, wq, wscale, 0, bits, fixed_scale is not None)
+    float_max = float(np.finfo(F32).max)
+    if bias is not None and not np.all(np.abs(np.asarray(bias, np.float64)) <= float_max):
+        raise McugenError(f"layer {node.name!r}: its bias is NaN, infinite or beyond float32's range; fix the model")
+    if not np.all(wscale <= float_max):
+        raise McugenError(f"layer {node.name!r}: a weight scale is beyond float32's range; fix the model's "
+                          "quantization parameters")
     wt = graph.add_constant(f"{node.name}_weights", wq)
     wt.scale = wscale
     if bits == 4:

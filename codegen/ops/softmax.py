@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcugen.errors import McugenError
 from mcugen.float32 import F32, exp_f32
 
 from .base import ConstRef, KernelCall, Op, register
@@ -37,6 +38,9 @@ class Softmax(Op):
 
     def quantize(self, node, graph):
         x = graph.tensors[node.inputs[0]]
+        if x.shape[-1] * ONE > 2**31 - 1:  # the kernel's int32 row sum of e <= 32768 per element
+            raise McugenError(f"softmax {node.name!r} runs over {x.shape[-1]} elements; the int8 kernel's "
+                              "sum holds at most 65535 per row, so reshape the input into shorter rows")
         table = np.round(ONE * np.exp(-x.scale * np.arange(256, dtype=np.float64))).astype(np.uint16)
         used = int(np.count_nonzero(table))  # exp decreases: the zeros are all at the end
         node.q["table"] = graph.add_constant(f"{node.name}_exp", table[:used]).name
