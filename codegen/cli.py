@@ -75,8 +75,10 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from mcugen.emit import generate_library
+    from mcugen.emit import check_output_file, generate_library, looks_like_precision_plan
 
+    if args.save_plan:
+        check_output_file(args.save_plan, args.force, "--save-plan", looks_like_precision_plan)
     start = time.perf_counter()
     compiled = compile_from_args(args)
     mixed = None
@@ -104,13 +106,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    from mcugen.emit import check_output_file
     from mcugen.qdq_export import export_qdq
 
     out = Path(args.output)
     if out.resolve() == Path(args.model).resolve():
         raise McugenError("-o names the input model itself; write the quantized model to another file")
-    if out.exists() and not args.force:
-        raise McugenError(f"{out} already exists; pass --force to replace it, or choose another -o")
+    check_output_file(out, args.force, "-o")
     if args.bits is not None:
         if args.weights or args.precision:
             raise McugenError("give either --bits or --weights/--precision, not both")
@@ -170,10 +172,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from mcugen.emit import check_output_file, looks_like_mcugen_plot
     from mcugen.sensitivity import analyze, format_report, plot_report
 
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise McugenError(f"--plot {args.plot}: its folder does not exist")
+    if args.plot:
+        check_output_file(args.plot, None, "--plot", looks_like_mcugen_plot)
     compiled = compile_from_args(args)
     samples = validation_samples(args, compiled, "sensitivity analysis")
     modes = [m.strip() for m in args.modes.split(",")] if args.modes else None

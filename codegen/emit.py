@@ -10,10 +10,12 @@ models link into one firmware), and build glue: CMakeLists.txt, library.json (Pl
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -407,6 +409,58 @@ def _remove_stale(folder: Path, stale: dict[str, str]) -> None:
         content = _read_or_none(path) if _no_link_on_path(folder, rel) else None
         if content is not None and hashlib.sha256(content).hexdigest() == digest:
             path.unlink()
+
+
+def check_build_folder(folder: str | Path) -> None:
+    """A build folder (mcugen build/verify -o) is refused when it is / or home, or when it or
+    anything inside it is a symlink: the build writes lib/, firmware/ and build.json there and
+    must not write through a link to somewhere else."""
+    folder = Path(folder)
+    _refuse_dangerous_output(folder)
+    if folder.is_symlink():
+        raise McugenError(f"build folder {folder} is a symlink and mcugen does not write through links; "
+                          "choose a real folder with -o")
+    if folder.is_dir():
+        _, links = _walk_output(folder)
+        if links:
+            raise McugenError(f"{folder / sorted(links)[0]} in the build folder is a symlink and mcugen does not "
+                              "write through links; remove it or choose another -o")
+
+
+def check_output_file(path: str | Path, force: bool | None, option: str,
+                      written_by_mcugen: Callable[[bytes], bool] | None = None) -> None:
+    """Before writing one file (quantize -o, --save-plan, --plot): refuse a folder, and an existing
+    file mcugen cannot recognise as its own (written_by_mcugen(its bytes)) unless force, in which
+    case stderr names it (force None: the command has no --force). A symlink is removed first, so
+    its target is never written."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise McugenError(f"{option} {path} is a folder; give a file name")
+    if not (path.exists() or path.is_symlink()):
+        return
+    ours = (not path.is_symlink() and written_by_mcugen is not None
+            and written_by_mcugen(_read_or_none(path) or b""))
+    if not ours:
+        if not force:
+            raise McugenError(f"{option} {path} already exists and mcugen did not write it; choose another "
+                              "name" + (" or pass --force to replace it" if force is not None else ""))
+        print(f"mcugen: warning: replaced {path} ({option}, --force)", file=sys.stderr)
+    if path.is_symlink():
+        path.unlink()
+
+
+def looks_like_precision_plan(data: bytes) -> bool:
+    """What `--save-plan` writes: a JSON object with "default" and "layers"."""
+    try:
+        plan = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(plan, dict) and set(plan) == {"default", "layers"}
+
+
+def looks_like_mcugen_plot(data: bytes) -> bool:
+    """What `--plot` writes: a PNG that matplotlib made (its header names the software)."""
+    return data.startswith(b"\x89PNG\r\n\x1a\n") and b"Matplotlib" in data[:512]
 
 
 def generate_library(graph: Graph, folder: str | Path, calibration: str = "", force: bool = False) -> Library:

@@ -80,6 +80,8 @@ def load_options(overrides: dict, config_path: str | Path | None = None) -> Opti
 def write_config(path: Path, opts: Options, force: bool) -> None:
     if path.exists() and not force:
         raise McugenError(f"{path} already exists; edit it, or pass --force to replace it")
+    if path.is_symlink():  # --force replaces the link, never writes through it
+        path.unlink()
     lines = ["# mcugen project: `mcugen build` and `mcugen verify` read this; flags override it.", "", "[model]",
              f'path = "{opts.model}"']
     lines += [f'calib = "{opts.calib}"'] if opts.calib else ["# calib = \"calib.npz\"  # representative inputs"]
@@ -151,10 +153,12 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
 
     from mcugen.board import load_board
     from mcugen.build import build_firmware, export_platformio
-    from mcugen.emit import generate_library
+    from mcugen.emit import check_build_folder, check_output_file, generate_library
 
     board = load_board(opts.board)
     out = build_dir(opts)
+    check_build_folder(opts.path(opts.output))  # the -o folder, holding one build folder per board
+    check_output_file(out / "build.json", None, "the build record", _is_build_record)
     start = time.perf_counter()
     compiled = compile_project(opts)
     lib = generate_library(compiled.graph, out / "lib", compiled.calibration, force=True)
@@ -167,6 +171,15 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
                          lib.weight_bytes, lib.macs, [list(x) for x in lib.layers], round(seconds, 3))
     (out / "build.json").write_text(json.dumps(asdict(record), indent=2))
     return record, compiled.warnings
+
+
+def _is_build_record(data: bytes) -> bool:
+    """What build writes to build.json: a JSON object with the build's fingerprint."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "fingerprint" in record and "elf" in record
 
 
 def current_build(opts: Options) -> BuildRecord | None:

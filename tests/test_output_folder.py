@@ -174,3 +174,50 @@ def test_output_home_is_refused(tmp_path, capsys, monkeypatch):
     code, err = run_cli(capsys, "generate", DIGITS / "mlp.onnx", "-o", ".")
     assert code == 1 and "-o . is your home folder" in err
     assert sorted(p.name for p in home.iterdir()) == ["thesis.tex"]
+
+
+def test_save_plan_does_not_overwrite_a_users_file(tmp_path, capsys):
+    mine = tmp_path / "plan.json"
+    mine.write_text("my notes, not a plan\n")
+    args = ["generate", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz", "-o", tmp_path / "out",
+            "--save-plan", mine]
+    code, err = run_cli(capsys, *args)
+    assert code == 1 and "--save-plan" in err and mine.read_text() == "my notes, not a plan\n"
+    mine.unlink()
+    assert run_cli(capsys, *args)[0] == 0
+    assert run_cli(capsys, *args)[0] == 0  # its own plan is replaced without --force
+
+
+def test_quantize_force_replaces_a_symlink_not_its_target(tmp_path, capsys):
+    target = tmp_path / "precious.onnx"
+    target.write_bytes(b"precious")
+    link = tmp_path / "q.onnx"
+    link.symlink_to(target)
+    args = ["quantize", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz", "-o", link]
+    code, err = run_cli(capsys, *args)
+    assert code == 1 and "--force" in err
+    code, err = run_cli(capsys, *args, "--force")
+    assert code == 0 and f"replaced {link}" in err
+    assert target.read_bytes() == b"precious" and not link.is_symlink() and link.stat().st_size > 100
+
+
+def test_a_build_folder_with_a_symlink_inside_is_refused(tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "build"
+    (out / "host").mkdir(parents=True)
+    (out / "host" / "firmware").symlink_to(elsewhere)
+    code, err = run_cli(capsys, "build", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
+                        "--board", "host", "-o", out)
+    assert code == 1 and "host/firmware in the build folder is a symlink" in err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_build_folder_holding_a_users_build_json_is_refused(tmp_path, capsys):
+    out = tmp_path / "build"
+    (out / "host").mkdir(parents=True)
+    (out / "host" / "build.json").write_text('{"my": "settings"}')
+    code, err = run_cli(capsys, "build", DIGITS / "mlp.onnx", "--calib", DIGITS / "calib_mlp.npz",
+                        "--board", "host", "-o", out)
+    assert code == 1 and "build.json already exists and mcugen did not write it" in err
+    assert (out / "host" / "build.json").read_text() == '{"my": "settings"}'
