@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -285,7 +287,7 @@ def cmd_flash(args: argparse.Namespace) -> int:
     board = load_board(opts.board)
     record = _ensure_build(opts)
     if board.is_host or (board.is_emulated and args.port is None):
-        with open_board(board, record.elf) as session:
+        with open_board(board, record.elf, keep_temp=args.keep_temp) as session:
             info = BoardLink(session.port, name=session.name, expected_hash=record.model_hash).hello()
         print(f"{session.name} booted {record.elf}: model {info.model_name} ({info.model_hash}), "
               f"{info.input_size} B in, {info.output_size} B out, ticks in {info.tick_unit}")
@@ -314,7 +316,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         samples = random_samples(compiled.float_graph, opts.samples or 10, opts.seed)
     if opts.samples:
         samples = samples.take(opts.samples)
-    with open_board(board, record.elf, port=args.port) as session:
+    with open_board(board, record.elf, port=args.port, keep_temp=args.keep_temp) as session:
         link = BoardLink(session.port, name=session.name, expected_hash=record.model_hash)
         link.hello()
         report = verify_on_board(compiled, str(opts.path(opts.model)), samples, link, record, board)
@@ -404,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--board", help="board name or alias (mcugen boards); default from mcugen.toml, else host")
         p.add_argument("-o", "--output", help="build folder (default: build/)")
         p.set_defaults(func=func)
+        if command in ("flash", "verify"):
+            p.add_argument("--keep-temp", action="store_true", help="keep the temporary folder of the QEMU or "
+                           "host-firmware log (its path is printed) instead of removing it")
         if command == "build":
             p.add_argument("--platformio", action="store_true", help="also write a PlatformIO project")
         if command == "flash":
@@ -444,17 +449,35 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
                    "rounded weights add, measured on --calib)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI runners and `timeout` send), raised like Ctrl-C so that every `finally`
+    runs: QEMU and the host firmware are killed by PID, temp folders removed."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return args.func(args)
     except McugenError as exc:
         print(f"mcugen: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("mcugen: terminated by SIGTERM; the board process was stopped", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("mcugen: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":
