@@ -221,3 +221,29 @@ def test_a_build_folder_holding_a_users_build_json_is_refused(tmp_path, capsys):
                         "--board", "host", "-o", out)
     assert code == 1 and "build.json already exists and mcugen did not write it" in err
     assert (out / "host" / "build.json").read_text() == '{"my": "settings"}'
+
+
+def test_plot_replaces_only_its_own_png(tmp_path):
+    from mcugen.emit import check_output_file, looks_like_mcugen_plot
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100 + b"tEXtSoftware\x00GIMP")
+    with pytest.raises(McugenError, match="--plot .*photo.png already exists and mcugen did not write it"):
+        check_output_file(photo, None, "--plot", looks_like_mcugen_plot)
+    ours = tmp_path / "sensitivity.png"
+    ours.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x19tEXtSoftware\x00Matplotlib version3.9")
+    check_output_file(ours, None, "--plot", looks_like_mcugen_plot)  # no error: mcugen's own plot
+
+
+def test_init_force_replaces_a_symlinked_config_not_its_target(tmp_path, capsys, monkeypatch):
+    target = tmp_path / "shared.toml"
+    target.write_text("# someone else's settings\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mcugen.toml").symlink_to(target)
+    monkeypatch.chdir(project)
+    code, err = run_cli(capsys, "init", "--model", DIGITS / "mlp.onnx", "--board", "host")
+    assert code == 1 and "--force" in err
+    assert run_cli(capsys, "init", "--model", DIGITS / "mlp.onnx", "--board", "host", "--force")[0] == 0
+    assert target.read_text() == "# someone else's settings\n"
+    assert not (project / "mcugen.toml").is_symlink() and "[model]" in (project / "mcugen.toml").read_text()
