@@ -470,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcugen: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated:
-        print("mcugen: terminated by SIGTERM; the board process was stopped", file=sys.stderr)
+        print("mcugen: terminated by SIGTERM; any board process it had started was stopped", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("mcugen: interrupted", file=sys.stderr)
