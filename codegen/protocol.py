@@ -283,10 +283,11 @@ class BoardLink:
             except _Silence:
                 if remaining <= wait:
                     raise self._timeout_error() from None
-            except (_Corrupted, _BoardSaidError):
+            except (_Corrupted, _BoardSaidError) as exc:
                 corrupted += 1
                 if corrupted > self.retries:
-                    raise self._corrupted_error("HELLO") from None
+                    checksum = not isinstance(exc, _Corrupted) or exc.checksum
+                    raise self._corrupted_error("HELLO", checksum) from None
                 self._drain()
             wait = min(wait * 2, 2.0)
 

@@ -236,3 +236,12 @@ def test_a_stale_error_frame_waiting_before_a_request_is_dropped(fake_board):
     link.hello()
     time.sleep(0.2)  # let the stale frame arrive (the test needs it waiting, it times nothing)
     assert in_bounded_time(lambda: link.infer(bytes(range(8)))) == (bytes(range(4)), 123)
+
+
+def test_a_board_answering_hello_with_other_frames_is_not_blamed_on_the_cable(fake_board):
+    def answer(cmd, payload, state):
+        return encode_frame(Reply.DONE, struct.pack("<QiH", 0, 0, 0))  # a stuck firmware
+
+    link = BoardLink(fake_board(answer).port, name="the fake board", timeout=5, retries=2)
+    with pytest.raises(McugenError, match="HELLO to the board on the fake board got answers that do not fit"):
+        in_bounded_time(link.hello)
