@@ -7,7 +7,9 @@ import contextlib
 import json
 import math
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -197,12 +199,14 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from mcugen.emit import generate_library
+    from mcugen.emit import check_output_file, generate_library, looks_like_precision_plan
     from mcugen.project import check_output_folder
 
     check_output_folder(Path(args.output), "the output folder", "choose another -o")
     if args.flash_budget is not None:
         check_flash_budget(args.flash_budget)
+    if args.save_plan:
+        check_output_file(args.save_plan, args.force, "--save-plan", looks_like_precision_plan)
     start = time.perf_counter()
     compiled = compile_from_args(args)
     mixed = None
@@ -230,6 +234,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    from mcugen.emit import check_output_file
     from mcugen.project import check_output_folder
     from mcugen.qdq_export import export_qdq
 
@@ -237,8 +242,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     check_output_folder(out.parent, "the folder of -o", "choose another -o")
     if out.resolve() == Path(args.model).resolve():
         raise McugenError("-o names the input model itself; write the quantized model to another file")
-    if out.exists() and not args.force:
-        raise McugenError(f"{out} already exists; pass --force to replace it, or choose another -o")
+    check_output_file(out, args.force, "-o")
     if args.bits is not None:
         if args.weights or args.precision:
             raise McugenError("give either --bits or --weights/--precision, not both")
@@ -299,10 +303,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from mcugen.emit import check_output_file, looks_like_mcugen_plot
     from mcugen.sensitivity import analyze, format_report, plot_report
 
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise McugenError(f"--plot {args.plot}: its folder does not exist")
+    if args.plot:
+        check_output_file(args.plot, None, "--plot", looks_like_mcugen_plot)
     compiled = compile_from_args(args)
     samples = validation_samples(args, compiled, "sensitivity analysis")
     modes = args.modes
@@ -440,7 +447,7 @@ def cmd_flash(args: argparse.Namespace) -> int:
     board = load_board(opts.board)
     record = _ensure_build(opts)
     if board.is_host or (board.is_emulated and opts.port is None):
-        with open_board(board, record.elf) as session:
+        with open_board(board, record.elf, keep_temp=args.keep_temp) as session:
             info = BoardLink(session.port, name=session.name, expected_hash=record.model_hash).hello()
         print(f"{session.name} booted {record.elf}: model {info.model_name} ({info.model_hash}), "
               f"{info.input_size} B in, {info.output_size} B out, ticks in {info.tick_unit}")
@@ -469,7 +476,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         samples = random_samples(compiled.float_graph, opts.samples or 10, opts.seed)
     if opts.samples:
         samples = samples.take(opts.samples)
-    with open_board(board, record.elf, port=opts.port) as session:
+    with open_board(board, record.elf, port=opts.port, keep_temp=args.keep_temp) as session:
         link = BoardLink(session.port, name=session.name, expected_hash=record.model_hash)
         link.hello()
         report = verify_on_board(compiled, str(opts.path(opts.model)), samples, link, record, board)
@@ -562,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--board", help="board name or alias (mcugen boards); default from mcugen.toml, else host")
         p.add_argument("-o", "--output", help="build folder (default: build/)")
         p.set_defaults(func=func)
+        if command in ("flash", "verify"):
+            p.add_argument("--keep-temp", action="store_true", help="keep the temporary folder of the QEMU or "
+                           "host-firmware log (its path is printed) instead of removing it")
         if command == "build":
             p.add_argument("--platformio", action="store_true", help="also write a PlatformIO project")
         if command == "flash":
@@ -603,17 +613,35 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
                    "rounded weights add, measured on --calib)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI runners and `timeout` send), raised like Ctrl-C so that every `finally`
+    runs: QEMU and the host firmware are killed by PID, temp folders removed."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return args.func(args)
     except McugenError as exc:
         print(f"mcugen: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("mcugen: terminated by SIGTERM; any board process it had started was stopped", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("mcugen: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

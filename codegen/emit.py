@@ -10,9 +10,12 @@ models link into one firmware), and build glue: CMakeLists.txt, library.json (Pl
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
-import shutil
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -263,42 +266,236 @@ def rename_symbols(text: str, name: str) -> str:
 
 
 def write_library(files: dict[str, str], folder: str | Path, force: bool = False) -> list[str]:
-    """Write the files into folder without ever deleting a file the user made.
+    """Write the files into folder; delete only files mcugen can prove it wrote.
 
-    A folder that holds files mcugen did not write is refused unless force; files a previous
-    generate wrote and this one does not are removed. Files are staged in a temporary folder
-    first, so a failure leaves the old library whole.
+    The manifest (.mcugen-manifest) records a sha256 per file. A stale file (written by the last
+    generate, not by this one) is deleted only when its path is inside the folder with no symlink
+    on the way and its content still has the recorded hash; anything else is kept, and an edited
+    one is named on stderr. A file mcugen cannot prove it wrote is never overwritten without
+    force (with force, stderr names each one); a folder that holds other files is refused unless
+    force (they are kept either way). Symlinks are never written through: -o or a folder inside
+    it being a symlink is refused, and with force the link itself is replaced. Files are staged
+    inside the folder first, so a failure leaves the old library whole.
     """
     folder = Path(folder)
+    _refuse_dangerous_output(folder)
+    if folder.is_symlink():
+        if not force:
+            raise McugenError(f"output folder {folder} is a symlink and mcugen does not write through links; "
+                              "choose a real folder, or pass --force to replace the link (not its target)")
+        folder.unlink()
+        print(f"mcugen: warning: replaced the symlink {folder} by a folder (--force)", file=sys.stderr)
     if folder.exists() and not folder.is_dir():
         raise McugenError(f"output path {folder} exists and is not a folder; choose another -o")
-    old: set[str] = set()
+    proven: dict[str, str] = {}
     if folder.is_dir():
-        manifest = folder / MANIFEST
-        if manifest.is_file():
-            old = set(manifest.read_text().split())
-        present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
-        foreign = sorted(present - old - set(files))
+        proven, unproven = _read_manifest(folder)
+        present, links = _walk_output(folder)
+        _replace_links_on_paths(folder, files, links, force)
+        foreign = sorted(present - set(proven) - set(unproven) - set(files) - {MANIFEST})
         if foreign and not force:
             shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
             raise McugenError(f"output folder {folder} already holds files mcugen did not write ({shown}); "
                               "choose an empty folder or pass --force (your files are kept either way)")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as staging:
+        overwritten = sorted(rel for rel in files if rel in present and rel not in proven
+                             and _read_or_none(folder / rel) != files[rel].encode())
+        if overwritten and not force:
+            shown = ", ".join(overwritten[:3]) + (" ..." if len(overwritten) > 3 else "")
+            raise McugenError(f"output folder {folder} holds {shown}, which mcugen did not write (or you edited); "
+                              "move your file away or pass --force to overwrite it")
+        if overwritten:
+            print(f"mcugen: warning: overwrote {', '.join(overwritten)} in {folder} (--force)", file=sys.stderr)
+        kept = sorted(rel for rel in unproven - set(files) if rel in present)
+        if kept:
+            print(f"mcugen: warning: kept {', '.join(kept)} in {folder}: an earlier generate wrote "
+                  f"{'it' if len(kept) == 1 else 'them'} but the content changed since (or its manifest has no "
+                  "hashes), so mcugen does not delete it; remove it yourself if it is not needed", file=sys.stderr)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".mcugen-staging-") as staging:
         stage = Path(staging)
         for rel, text in files.items():
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-            (stage / rel).write_text(text)
-        folder.mkdir(exist_ok=True)
+            (stage / rel).write_text(text, encoding="utf-8")
         for rel in files:
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(stage / rel), str(folder / rel))
-    for stale in old - set(files):
-        path = folder / stale
-        if path.is_file():
-            path.unlink()
-    (folder / MANIFEST).write_text("\n".join(sorted(files)) + "\n")
+            os.replace(stage / rel, folder / rel)  # replaces a link itself, never its target
+        hashes = {rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in files.items()}
+        manifest = stage / MANIFEST
+        listing = "".join(f"{hashes[rel]}  {rel}\n" for rel in sorted(files))
+        manifest.write_text(MANIFEST_HEADER + listing, encoding="utf-8")
+        _remove_stale(folder, {rel: h for rel, h in proven.items() if rel not in files})
+        os.replace(manifest, folder / MANIFEST)
     return sorted(files)
+
+
+MANIFEST_HEADER = "# mcugen manifest 2: sha256  path of every file mcugen wrote here\n"
+MANIFEST_LIMIT = 1 << 20  # a library lists a few dozen files; a larger manifest is not ours
+_MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
+
+
+def _refuse_dangerous_output(folder: Path) -> None:
+    """-o / or -o ~ (however spelled, . included) would make the whole disk or home the library folder."""
+    resolved = folder.resolve()
+    if resolved == Path(resolved.anchor):
+        what = "a filesystem root"
+    elif resolved == Path(os.path.expanduser("~")).resolve():
+        what = "your home folder"
+    else:
+        return
+    raise McugenError(f"-o {folder} is {what}; mcugen writes a library there and removes its stale files, so "
+                      f"give it a folder of its own, e.g. -o {folder / 'mylib'}")
+
+
+def _safe_relative(rel: str) -> bool:
+    """A manifest path mcugen could have written: relative, no '..', no backslash tricks."""
+    path = Path(rel)
+    return bool(rel) and not path.is_absolute() and "\\" not in rel and ".." not in path.parts \
+        and not rel.startswith("~") and path.parts[0] != MANIFEST
+
+
+def _no_link_on_path(folder: Path, rel: str) -> bool:
+    """True when folder/rel and every folder between them are real, not symlinks."""
+    current = folder
+    for part in Path(rel).parts:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return True
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+    except OSError:
+        return None
+
+
+def _read_manifest(folder: Path) -> tuple[dict[str, str], set[str]]:
+    """({path: recorded sha256} of files the manifest proves, {paths it names without proof}).
+
+    Only an entry whose path is safe and whose current content has the recorded hash is proven.
+    A symlinked, unreadable, binary, oversized or malformed manifest proves nothing (the files
+    stay); an old manifest (paths only, before hashes) names its files but proves none of them.
+    """
+    manifest = folder / MANIFEST
+    if not manifest.is_file() or manifest.is_symlink():
+        return {}, set()
+    try:
+        if manifest.stat().st_size > MANIFEST_LIMIT:
+            raise ValueError("too large")
+        text = manifest.read_bytes().decode("utf-8")
+    except (OSError, ValueError):
+        print(f"mcugen: warning: {manifest} is not a manifest mcugen wrote (unreadable, binary or too large); "
+              "no file in that folder is deleted", file=sys.stderr)
+        return {}, set()
+    proven: dict[str, str] = {}
+    named: set[str] = set()
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        found = _MANIFEST_LINE.fullmatch(line)
+        rel = found.group(2) if found else line.strip()
+        if not _safe_relative(rel) or not _no_link_on_path(folder, rel):
+            continue  # ../x, /x or a path through a link: not a file mcugen wrote in this folder
+        named.add(rel)
+        content = _read_or_none(folder / rel)
+        if found and content is not None and hashlib.sha256(content).hexdigest() == found.group(1):
+            proven[rel] = found.group(1)
+    return proven, named - set(proven)
+
+
+def _walk_output(folder: Path) -> tuple[set[str], set[str]]:
+    """(every file under folder, relative; every symlink under it), without following links."""
+    files: set[str] = set()
+    links: set[str] = set()
+    for root, dirs, names in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        for name in dirs + names:
+            rel = str(base / name)
+            if (Path(root) / name).is_symlink():
+                links.add(rel)
+                files.add(rel)
+            elif name in names:
+                files.add(rel)
+        dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink() and not d.startswith(".mcugen-staging-")]
+    return files, links
+
+
+def _replace_links_on_paths(folder: Path, files: dict[str, str], links: set[str], force: bool) -> None:
+    """Refuse (or with force, remove) every symlink the library's files would be written through."""
+    in_the_way = sorted(link for link in links
+                        if any(rel == link or rel.startswith(link + "/") for rel in files))
+    if not in_the_way:
+        return
+    if not force:
+        raise McugenError(f"{folder / in_the_way[0]} is a symlink and mcugen does not write through links; "
+                          "remove it, or pass --force to replace the link (not its target)")
+    for link in in_the_way:
+        (folder / link).unlink()
+    print(f"mcugen: warning: replaced the symlink(s) {', '.join(in_the_way)} in {folder} (--force)",
+          file=sys.stderr)
+
+
+def _remove_stale(folder: Path, stale: dict[str, str]) -> None:
+    """Delete the files the last generate wrote and this one does not, each proven again just
+    before it goes (inside folder, no link on the way, the recorded content)."""
+    for rel, digest in stale.items():
+        path = folder / rel
+        content = _read_or_none(path) if _no_link_on_path(folder, rel) else None
+        if content is not None and hashlib.sha256(content).hexdigest() == digest:
+            path.unlink()
+
+
+def check_build_folder(folder: str | Path) -> None:
+    """A build folder (mcugen build/verify -o) is refused when it is / or home, or when it or
+    anything inside it is a symlink: the build writes lib/, firmware/ and build.json there and
+    must not write through a link to somewhere else."""
+    folder = Path(folder)
+    _refuse_dangerous_output(folder)
+    if folder.is_symlink():
+        raise McugenError(f"build folder {folder} is a symlink and mcugen does not write through links; "
+                          "choose a real folder with -o")
+    if folder.is_dir():
+        _, links = _walk_output(folder)
+        if links:
+            raise McugenError(f"{folder / sorted(links)[0]} in the build folder is a symlink and mcugen does not "
+                              "write through links; remove it or choose another -o")
+
+
+def check_output_file(path: str | Path, force: bool | None, option: str,
+                      written_by_mcugen: Callable[[bytes], bool] | None = None) -> None:
+    """Before writing one file (quantize -o, --save-plan, --plot): refuse a folder, and an existing
+    file mcugen cannot recognise as its own (written_by_mcugen(its bytes)) unless force, in which
+    case stderr names it (force None: the command has no --force). A symlink is removed first, so
+    its target is never written."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise McugenError(f"{option} {path} is a folder; give a file name")
+    if not (path.exists() or path.is_symlink()):
+        return
+    ours = (not path.is_symlink() and written_by_mcugen is not None
+            and written_by_mcugen(_read_or_none(path) or b""))
+    if not ours:
+        if not force:
+            raise McugenError(f"{option} {path} already exists and mcugen did not write it; choose another "
+                              "name" + (" or pass --force to replace it" if force is not None else ""))
+        print(f"mcugen: warning: replaced {path} ({option}, --force)", file=sys.stderr)
+    if path.is_symlink():
+        path.unlink()
+
+
+def looks_like_precision_plan(data: bytes) -> bool:
+    """What `--save-plan` writes: a JSON object with "default" and "layers"."""
+    try:
+        plan = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(plan, dict) and set(plan) == {"default", "layers"}
+
+
+def looks_like_mcugen_plot(data: bytes) -> bool:
+    """What `--plot` writes: a PNG that matplotlib made (its header names the software)."""
+    return data.startswith(b"\x89PNG\r\n\x1a\n") and b"Matplotlib" in data[:512]
 
 
 def generate_library(graph: Graph, folder: str | Path, calibration: str = "", force: bool = False) -> Library:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import tty
@@ -69,9 +70,20 @@ def qemu_command(board: Board, elf: Path) -> list[str]:
             "-no-reboot", "-kernel", str(elf)]
 
 
+def _remove_temp(folder: Path, keep: bool) -> None:
+    """The session's temp folder (the process's log) goes when the session ends, unless --keep-temp."""
+    if keep:
+        print(f"mcugen: kept the temporary folder {folder} (--keep-temp)", file=sys.stderr)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def run_qemu(board: Board, elf: str | Path, *, startup_timeout: float = 15.0) -> Iterator[BoardSession]:
-    """Boot the firmware in QEMU; yield a session whose port is QEMU's serial socket."""
+def run_qemu(board: Board, elf: str | Path, *, startup_timeout: float = 15.0,
+             keep_temp: bool = False) -> Iterator[BoardSession]:
+    """Boot the firmware in QEMU; yield a session whose port is QEMU's serial socket. QEMU is
+    killed by PID and its temp folder removed however the session ends (error, Ctrl-C, SIGTERM
+    turned into KeyboardInterrupt by the CLI)."""
     if board.qemu_machine is None:
         raise McugenError(f"{board.name} has no emulator; flash a real board and pass its serial port")
     elf = Path(elf)
@@ -80,17 +92,20 @@ def run_qemu(board: Board, elf: str | Path, *, startup_timeout: float = 15.0) ->
     command = qemu_command(board, elf)
     log_dir = Path(tempfile.mkdtemp(prefix="mcugen-qemu-"))
     log = log_dir / "qemu.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file)
-    port = None
+    process = port = None
     try:
+        with log.open("wb") as log_file:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=log_file)
         tcp_port = _wait_for_qemu_port(process, log, startup_timeout, board)
         port = serial.serial_for_url(f"socket://127.0.0.1:{tcp_port}", timeout=1.0)
         yield BoardSession(board, port, f"QEMU {board.qemu_machine}", process.pid, log)
-    finally:
+    finally:  # the process first: a second signal during the rest must not leave it running
+        if process is not None:
+            _end_process(process)
         if port is not None:
             port.close()
-        _end_process(process)
+        _remove_temp(log_dir, keep_temp)
 
 
 def _wait_for_qemu_port(process: subprocess.Popen[bytes], log: Path, timeout: float, board: Board) -> int:
@@ -110,29 +125,36 @@ def _wait_for_qemu_port(process: subprocess.Popen[bytes], log: Path, timeout: fl
 
 
 @contextlib.contextmanager
-def run_host_process(executable: str | Path) -> Iterator[BoardSession]:
+def run_host_process(executable: str | Path, *, keep_temp: bool = False) -> Iterator[BoardSession]:
     """Run the native firmware with its stdin/stdout on a pseudo-terminal; pyserial opens the
-    other end by its path, exactly as it would open a USB serial adapter."""
+    other end by its path, exactly as it would open a USB serial adapter. The process is killed
+    by PID and its temp folder removed however the session ends."""
     executable = Path(executable)
     if not executable.is_file():
         raise McugenError(f"the host firmware {executable} does not exist; build it with `mcugen build --board host`")
+    log_dir = Path(tempfile.mkdtemp(prefix="mcugen-host-"))
+    log = log_dir / "firmware.log"
+    process = port = None
     controller, terminal = os.openpty()
-    tty.setraw(terminal)
-    log = Path(tempfile.mkdtemp(prefix="mcugen-host-")) / "firmware.log"
-    port = None
-    with log.open("wb") as log_file:
-        process = subprocess.Popen([str(executable)], stdin=controller, stdout=controller, stderr=log_file,
-                                   close_fds=True)
-    os.close(controller)  # the child holds it now
     try:
+        tty.setraw(terminal)
+        with log.open("wb") as log_file:
+            process = subprocess.Popen([str(executable)], stdin=controller, stdout=controller, stderr=log_file,
+                                       close_fds=True)
+        os.close(controller)  # the child holds it now
+        controller = None
         path = os.ttyname(terminal)
         port = serial.Serial(path, baudrate=115200, timeout=1.0)
         yield BoardSession(load_board("host"), port, f"host process {process.pid}", process.pid, log)
-    finally:
+    finally:  # the process first: a second signal during the rest must not leave it running
+        if process is not None:
+            _end_process(process)
         if port is not None:
             port.close()
+        if controller is not None:
+            os.close(controller)
         os.close(terminal)
-        _end_process(process)
+        _remove_temp(log_dir, keep_temp)
 
 
 @contextlib.contextmanager
@@ -153,7 +175,7 @@ def open_serial(board: Board, port_name: str, baud: int | None = None) -> Iterat
 
 @contextlib.contextmanager
 def open_board(board: Board, firmware: str | Path | None = None, *, port: str | None = None,
-               baud: int | None = None) -> Iterator[BoardSession]:
+               baud: int | None = None, keep_temp: bool = False) -> Iterator[BoardSession]:
     """The right session for the board: a real port when one is given, else QEMU or the host process."""
     if port is not None:
         with open_serial(board, port, baud) as session:
@@ -161,12 +183,12 @@ def open_board(board: Board, firmware: str | Path | None = None, *, port: str | 
     elif board.is_host:
         if firmware is None:
             raise McugenError("the host board needs its firmware executable; build it with `mcugen build --board host`")
-        with run_host_process(firmware) as session:
+        with run_host_process(firmware, keep_temp=keep_temp) as session:
             yield session
     elif board.is_emulated:
         if firmware is None:
             raise McugenError(f"emulating {board.name} needs its firmware.elf; build it with `mcugen build`")
-        with run_qemu(board, firmware) as session:
+        with run_qemu(board, firmware, keep_temp=keep_temp) as session:
             yield session
     else:
         raise McugenError(

@@ -240,6 +240,8 @@ def check_regular_file(path: Path, what: str, hint: str) -> Path:
 def write_config(path: Path, opts: Options, force: bool) -> None:
     if path.exists() and not force:
         raise McugenError(f"{path} already exists; edit it, or pass --force to replace it")
+    if path.is_symlink():  # --force replaces the link, never writes through it
+        path.unlink()
 
     def text(value: str) -> str:  # a TOML basic string (JSON's escapes are TOML's)
         return json.dumps(value, ensure_ascii=False)
@@ -334,11 +336,13 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
 
     from mcugen.board import load_board
     from mcugen.build import build_firmware, export_platformio
-    from mcugen.emit import generate_library
+    from mcugen.emit import check_build_folder, check_output_file, generate_library
 
     board = load_board(opts.board)
     out = build_dir(opts)
     check_output_folder(out)
+    check_build_folder(opts.path(opts.output))  # the -o folder, holding one build folder per board
+    check_output_file(out / "build.json", None, "the build record", _is_build_record)
     start = time.perf_counter()
     compiled = compile_project(opts)
     lib = generate_library(compiled.graph, out / "lib", compiled.calibration, force=True)
@@ -351,6 +355,15 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
                          lib.weight_bytes, lib.macs, [list(x) for x in lib.layers], round(seconds, 3))
     (out / "build.json").write_text(json.dumps(asdict(record), indent=2))
     return record, compiled.warnings
+
+
+def _is_build_record(data: bytes) -> bool:
+    """What build writes to build.json: a JSON object with the build's fingerprint."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "fingerprint" in record and "elf" in record
 
 
 def current_build(opts: Options) -> BuildRecord | None:

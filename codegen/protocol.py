@@ -26,6 +26,13 @@ FRAME_OVERHEAD = HEADER_SIZE + 2
 INFER_FLAG_LAYERS = 0x01
 # Until HELLO tells the board's limit, longer "frames" are taken for damage, not waited for.
 DEFAULT_MAX_PAYLOAD = 4096
+# The smallest max_payload a board may announce: a LAYER frame's 10-byte header plus data.
+MIN_MAX_PAYLOAD = 16
+# A layer dump larger than this is not a microcontroller's: refuse it before allocating it.
+MAX_LAYER_BYTES = 1 << 24
+# How long a drain may read before giving up on quiet: a board that chatters without end must
+# not hold the host forever.
+DRAIN_LIMIT = 0.5
 
 
 class Command(IntEnum):
@@ -146,15 +153,26 @@ class BoardInfo:
 
     @classmethod
     def parse(cls, payload: bytes) -> BoardInfo:
+        """Decode a HELLO payload; a short or inconsistent one raises MalformedFrame."""
+        fixed = struct.calcsize("<BBHIIH") + 16
+        if len(payload) < fixed + 3:
+            raise MalformedFrame(f"a {len(payload)}-byte HELLO answer, shorter than its {fixed + 3}-byte minimum")
         version, flags, max_payload, n_in, n_out, n_layers = struct.unpack_from("<BBHIIH", payload)
         at = 14
         model_hash = payload[at : at + 16].decode("ascii", "replace")
         at += 16
         texts = []
         for _ in range(3):
+            if at >= len(payload):
+                raise MalformedFrame(f"a {len(payload)}-byte HELLO answer whose texts run past its end")
             n = payload[at]
+            if at + 1 + n > len(payload):
+                raise MalformedFrame(f"a {len(payload)}-byte HELLO answer whose texts run past its end")
             texts.append(payload[at + 1 : at + 1 + n].decode("ascii", "replace"))
             at += 1 + n
+        if max_payload < MIN_MAX_PAYLOAD:
+            raise MalformedFrame(f"a HELLO answer announcing max_payload {max_payload} (at least "
+                                 f"{MIN_MAX_PAYLOAD} is needed)")
         return cls(version, bool(flags & 1), max_payload, n_in, n_out, n_layers, model_hash, *texts)
 
 
@@ -167,12 +185,30 @@ class LayerRun:
     layers: list[bytes] = field(default_factory=list)
 
 
+class MalformedFrame(Exception):
+    """A frame with a good checksum whose payload is not what its command promises: the board's
+    firmware is not mcugen's (or is broken), so retrying cannot help. The text names what came."""
+
+
 class _Corrupted(Exception):
-    """A frame failed its checksum on the way to the host."""
+    """A frame failed its checksum on the way to the host (checksum=True), or an answer does not
+    fit the request (a stale answer from an earlier, interrupted request): sending it again is the cure."""
+
+    def __init__(self, checksum: bool = False) -> None:
+        super().__init__()
+        self.checksum = checksum
 
 
 class _Silence(Exception):
     """No frame arrived in time."""
+
+
+def _unpack(layout: str, frame: Frame, name: str) -> tuple:
+    """struct.unpack_from with the length check first: a short frame is a MalformedFrame."""
+    need = struct.calcsize(layout)
+    if len(frame.payload) < need:
+        raise MalformedFrame(f"a {len(frame.payload)}-byte {name} frame, shorter than its {need}-byte header")
+    return struct.unpack_from(layout, frame.payload)
 
 
 class _BoardSaidError(Exception):
@@ -207,12 +243,17 @@ class BoardLink:
         self.info: BoardInfo | None = None
         self._decoder = FrameDecoder(DEFAULT_MAX_PAYLOAD)
         self._pending: list[Frame | CorruptFrame] = []
+        self._last_command = 0  # the request the next answers belong to: older errors are stale
+        self._stray_bytes = 0  # bytes read since the last good frame: tells chatter from silence
 
     # ------------------------------------------------------------------ public API
 
     def hello(self) -> BoardInfo:
         """Ask the board who it is; refuse a board that holds a different model."""
-        info = BoardInfo.parse(self._first_contact().payload)
+        try:
+            info = BoardInfo.parse(self._first_contact().payload)
+        except MalformedFrame as exc:
+            raise self._malformed_error(exc) from None
         if info.protocol_version != PROTOCOL_VERSION:
             raise McugenError(
                 f"the board on {self.name} speaks protocol version {info.protocol_version}, this mcugen "
@@ -242,10 +283,11 @@ class BoardLink:
             except _Silence:
                 if remaining <= wait:
                     raise self._timeout_error() from None
-            except (_Corrupted, _BoardSaidError):
+            except (_Corrupted, _BoardSaidError) as exc:
                 corrupted += 1
                 if corrupted > self.retries:
-                    raise self._corrupted_error("HELLO") from None
+                    checksum = not isinstance(exc, _Corrupted) or exc.checksum
+                    raise self._corrupted_error("HELLO", checksum) from None
                 self._drain()
             wait = min(wait * 2, 2.0)
 
@@ -286,25 +328,40 @@ class BoardLink:
         for offset in range(0, len(data), room):
             chunk = data[offset : offset + room]
             answer = self._request(Command.INPUT, struct.pack("<I", offset) + chunk, Reply.INPUT)
-            if struct.unpack_from("<I", answer.payload)[0] != offset + len(chunk):
+            if _unpack("<I", answer, "INPUT answer")[0] != offset + len(chunk):
                 raise _Corrupted()
         self._send(Command.INFER, bytes([INFER_FLAG_LAYERS if layers else 0]))
         output = bytearray(info.output_size)
         output_seen = 0
         layer_data: dict[int, bytearray] = {}
+        layer_seen: dict[int, int] = {}
+        # Every OUTPUT and LAYER frame must move its offset forward inside the size announced, so
+        # a board cannot keep this loop going by repeating frames: the answer is bounded.
         while True:
             frame = self._receive()
             if frame.command == Reply.OUTPUT:
-                (offset,) = struct.unpack_from("<I", frame.payload)
+                (offset,) = _unpack("<I", frame, "OUTPUT")
                 chunk = frame.payload[4:]
+                if offset != output_seen or offset + len(chunk) > info.output_size or not chunk:
+                    raise _Corrupted()  # out of order: an answer of an earlier request, or damage
                 output[offset : offset + len(chunk)] = chunk
                 output_seen += len(chunk)
             elif frame.command == Reply.LAYER:
-                index, total, offset = struct.unpack_from("<HII", frame.payload)
+                index, total, offset = _unpack("<HII", frame, "LAYER")
                 chunk = frame.payload[10:]
-                layer_data.setdefault(index, bytearray(total))[offset : offset + len(chunk)] = chunk
+                if total > MAX_LAYER_BYTES:
+                    raise MalformedFrame(f"a LAYER frame announcing a {total:,}-byte layer")
+                complete = index in layer_seen and layer_seen[index] >= len(layer_data[index])
+                buffer = layer_data.setdefault(index, bytearray(total))
+                if (complete or len(buffer) != total or offset != layer_seen.get(index, 0)
+                        or offset + len(chunk) > total or (not chunk and total) or any(i > index for i in layer_data)):
+                    raise _Corrupted()
+                buffer[offset : offset + len(chunk)] = chunk
+                layer_seen[index] = offset + len(chunk)
+                if len(layer_data) > max(info.num_layers, 1):
+                    raise MalformedFrame(f"LAYER frames for more than the {info.num_layers} layers it announced")
             elif frame.command == Reply.DONE:
-                ticks, result, streamed = struct.unpack_from("<QiH", frame.payload)
+                ticks, result, streamed = _unpack("<QiH", frame, "DONE")
                 break
             else:
                 raise _Corrupted()  # a stale answer from an earlier, interrupted request
@@ -315,26 +372,47 @@ class BoardLink:
         return LayerRun(bytes(output), ticks, [bytes(layer_data[i]) for i in sorted(layer_data)])
 
     def _with_retries(self, what: str, attempt: Any) -> Any:
+        checksum = True
         for _ in range(self.retries + 1):
             try:
                 return attempt()
             except _Silence:
                 raise self._timeout_error() from None
-            except _Corrupted:
-                pass
+            except MalformedFrame as exc:
+                raise self._malformed_error(exc) from None
+            except _Corrupted as exc:
+                checksum = exc.checksum
             except _BoardSaidError as err:
                 if err.code not in RETRIABLE_BOARD_ERRORS:
                     raise self._board_error(err) from None
+                checksum = True
             self._drain()
-        raise self._corrupted_error(what)
+        raise self._corrupted_error(what, checksum)
 
-    def _corrupted_error(self, what: str) -> McugenError:
+    def _corrupted_error(self, what: str, checksum: bool = True) -> McugenError:
+        if not checksum:
+            return McugenError(
+                f"{what} to the board on {self.name} got answers that do not fit the request {self.retries + 1} "
+                "times; check that the board runs mcugen firmware and that nothing else uses the port"
+            )
         return McugenError(
             f"{what} to the board on {self.name} failed its checksum {self.retries + 1} times; check the "
             "cable, the baud rate, and that nothing else uses the port"
         )
 
+    def _malformed_error(self, exc: MalformedFrame) -> McugenError:
+        return McugenError(
+            f"the board on {self.name} sent {exc}; flash it with firmware built by this mcugen and check that "
+            "no other program writes to this port"
+        )
+
     def _timeout_error(self) -> McugenError:
+        if self._stray_bytes:
+            return McugenError(
+                f"the board on {self.name} sent {self._stray_bytes:,} bytes but no mcugen answer within "
+                f"{self.timeout:g} s; check the baud rate and that it runs mcugen firmware (not another program "
+                "that logs to this port)"
+            )
         return McugenError(
             f"the board on {self.name} did not answer within {self.timeout:g} s; check that it is "
             "connected, powered and flashed with mcugen firmware, and that this is its serial port"
@@ -363,6 +441,9 @@ class BoardLink:
     # ------------------------------------------------------------------ bytes
 
     def _send(self, command: int, payload: bytes) -> None:
+        self._discard_waiting()
+        self._last_command = command
+        self._stray_bytes = 0
         self.port.write(encode_frame(command, payload))
         if hasattr(self.port, "flush"):
             self.port.flush()
@@ -375,15 +456,20 @@ class BoardLink:
             while self._pending:
                 item = self._pending.pop(0)
                 if isinstance(item, CorruptFrame):
-                    raise _Corrupted()
+                    raise _Corrupted(checksum=True)
                 if item.command == Reply.ERROR:
-                    code, command = item.payload[0], item.payload[1]
+                    code, command = _unpack("<BB", item, "ERROR")
+                    if code not in RETRIABLE_BOARD_ERRORS and command not in (0, self._last_command):
+                        continue  # about a request of an earlier exchange: stale, not ours
                     raise _BoardSaidError(code, command, item.payload[2:].decode("ascii", "replace"))
+                self._stray_bytes = 0
                 return item
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Silence()
-            self._pending.extend(self._decoder.feed(self._read_some(min(remaining, 0.2))))
+            data = self._read_some(min(remaining, 0.2))
+            self._stray_bytes += len(data)
+            self._pending.extend(self._decoder.feed(data))
 
     def _read_some(self, wait: float) -> bytes:
         self.port.timeout = wait
@@ -397,9 +483,19 @@ class BoardLink:
             ) from None
 
     def _drain(self) -> None:
-        """Drop whatever is in flight so a retry starts from a clean stream."""
+        """Drop whatever is in flight so a retry starts from a clean stream: read until the line
+        is quiet for 50 ms, but never longer than DRAIN_LIMIT (a board may chatter without end)."""
+        deadline = time.monotonic() + DRAIN_LIMIT
         time.sleep(0.05)
-        while self._read_some(0.05):
+        while self._read_some(0.05) and time.monotonic() < deadline:
             pass
         self._pending.clear()
         self._decoder = FrameDecoder(self.info.max_payload if self.info else DEFAULT_MAX_PAYLOAD)
+
+    def _discard_waiting(self) -> None:
+        """Before a request, drop answers that already arrived and nobody read (an ERROR left by an
+        earlier exchange would otherwise be taken for the answer to this one)."""
+        if getattr(self.port, "in_waiting", 0):
+            self._read_some(0)
+        self._decoder = FrameDecoder(self._decoder.max_payload)
+        self._pending.clear()

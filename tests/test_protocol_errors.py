@@ -127,3 +127,20 @@ def test_layer_dump_needs_the_hook(tmp_path):
         with pytest.raises(McugenError, match="without the layer hook"):
             link.infer_layers(bytes(16))
         assert link.infer(bytes(16))[0] == echo_reference(bytes(16))[0]
+
+
+def test_short_and_oversized_host_frames_get_error_frames(echo_firmware):  # noqa: F811
+    """The board length-checks what the host sends: an INPUT too short for its offset, a length
+    one past max_payload, the largest length the header can say; then it still serves."""
+    firmware = echo_firmware("host")
+    with open_board(firmware.board, firmware.elf) as session:
+        link = BoardLink(session.port, name=session.name, timeout=10)
+        max_payload = link.hello().max_payload
+        for short in (b"", b"\x00", b"\x00\x00\x00"):
+            assert _error_code(exchange_raw(session.port, encode_frame(0x02, short))) == BoardErrorCode.BAD_PAYLOAD
+        for length in (max_payload + 1, 0xFFFF):
+            header = b"\xa5\x5a\x02" + struct.pack("<H", length)
+            assert _error_code(exchange_raw(session.port, header + bytes(40))) == BoardErrorCode.BAD_LENGTH
+        exchange_raw(session.port, b"", wait=0.3, frames=99)
+        output, _ = link.infer(bytes(range(16)))
+        assert output == echo_reference(bytes(range(16)))[0]
