@@ -77,17 +77,6 @@ def check_flash_budget(text: str) -> None:
         raise McugenError(f"flash budget {text!r} is not a size like 48K, 49152, 0.5M or 60%")
 
 
-def c_name(text: str) -> str:
-    from mcugen.project import C_NAME
-
-    if not C_NAME.fullmatch(text):
-        suggestion = re.sub(r"\W", "_", text).lower().strip("_")[:63] or "model"
-        suggestion = f"m_{suggestion}" if suggestion[0].isdigit() else suggestion
-        raise argparse.ArgumentTypeError(f"{text!r} is not a lower-case C identifier (letters, digits, _; at most "
-                                         f"63 characters); try --name {suggestion}")
-    return text
-
-
 def comma_list(text: str) -> list[str]:
     """'a, b,c' -> ['a', 'b', 'c']; at least one item."""
     items = [item.strip() for item in text.split(",") if item.strip()]
@@ -534,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", required=True, help="calibration data (.npz or .npy)")
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
     p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
-    p.add_argument("--name", type=c_name, help="C name of the model (default: the file name)")
+    p.add_argument("--name", help="C name of the model (default: the file name)")
     p.add_argument("--methods", type=comma_list, default=["minmax", "percentile", "mse", "entropy"],
                    help="calibration methods to compare")
     p.add_argument("--calib-sizes", type=comma_list, help="calibration sample counts (default: 10,100,all)")
@@ -555,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", help="calibration data (default: the .npz/.npy here named calib*)")
     p.add_argument("--data", help="verification data, inputs and labels (default: the .npz/.npy here named "
                    "test* or val*)")
-    p.add_argument("--name", type=c_name, help="C name of the model")
+    p.add_argument("--name", help="C name of the model")
     p.add_argument("--board", default="stm32", help="board name or alias (default: stm32, emulated)")
     p.add_argument("--force", action="store_true", help="replace an existing mcugen.toml")
     p.set_defaults(func=cmd_init)
@@ -599,7 +588,7 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     p.add_argument("--calib", help="representative inputs (.npz keyed by input name, or .npy) for calibration; "
                    "'random' calibrates on random normal samples (poor accuracy, for trying things out)")
     p.add_argument("--calib-samples", type=positive_int, help="use only the first N calibration samples")
-    p.add_argument("--name", type=c_name, help="C name of the model (default: the file name)")
+    p.add_argument("--name", help="C name of the model (default: the file name)")
     p.add_argument("--method", choices=METHODS, default=default("minmax"),
                    help="how activation ranges are calibrated (default: minmax)")
     p.add_argument("--percentile", type=percentile_float, default=default(DEFAULT_PERCENTILE),
@@ -629,6 +618,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
+        if getattr(args, "name", None) is not None:  # the one naming rule, before any work
+            from mcugen.compiler import model_name
+
+            model_name("", args.name)
         return args.func(args)
     except McugenError as exc:
         print(f"mcugen: error: {exc}", file=sys.stderr)

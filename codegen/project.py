@@ -12,7 +12,6 @@ import difflib
 import hashlib
 import json
 import os
-import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mcugen import __version__
+from mcugen.c_syntax import model_prefix_problem
 from mcugen.calibrate import DEFAULT_PERCENTILE, METHODS, check_percentile
 from mcugen.errors import McugenError
 
@@ -27,7 +27,6 @@ CONFIG = "mcugen.toml"
 MAX_CONFIG_BYTES = 1 << 20  # a project file is a dozen lines; a megabyte is a wrong file
 RANDOM_CALIB = "random"  # calib = "random": calibrate on random normal samples, asked for explicitly
 FLASH_TOOLS = ("st-flash", "openocd", "pio")  # the keys of flash.FLASH_TOOLS, without importing serial
-C_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 @dataclass
@@ -106,9 +105,9 @@ def _percentile(value: Any) -> float:
 
 def _name(value: Any) -> str:
     value = _string(value)
-    if not C_NAME.fullmatch(value):
-        raise ValueError("must be a lower-case C identifier (letters, digits, _; not starting with a digit; "
-                         "at most 63 characters)")
+    problem = model_prefix_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -203,7 +203,8 @@ def test_comment_injection_runs_nothing_on_verify_host(capsys, tmp_path):
     payload = ('*/ extern int system(const char *command); __attribute__((constructor)) static void pwn(void) '
                f'{{ (void)system("touch {marker}"); }} /*')
     model = single_op_model(tmp_path / "evil.onnx", "Relu", output=payload)
-    code = main(["verify", str(model), "--board", "host", "--samples", "3", "-o", str(tmp_path / "build"), "--json"])
+    code = main(["verify", str(model), "--board", "host", "--calib", "random", "--samples", "3",
+                 "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert not marker.exists(), "code injected through an ONNX name ran on the host"
     assert code == 0, captured.err
@@ -268,7 +269,8 @@ def test_reserved_file_name_builds_and_verifies_on_host(capsys, tmp_path, stem):
     """The firmware links the library with the runtime and board support: `model` collided with the
     runtime's MODEL_* macros (MODEL_INPUT_SIZE undeclared)."""
     model = single_op_model(tmp_path / f"{stem}.onnx", "Relu")
-    code = main(["verify", str(model), "--board", "host", "--samples", "3", "-o", str(tmp_path / "build"), "--json"])
+    code = main(["verify", str(model), "--board", "host", "--calib", "random", "--samples", "3",
+                 "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)
