@@ -46,15 +46,20 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     return model
 
 
-def check_model(model: onnx.ModelProto, path: str | Path) -> None:
-    """Refuse, in one sentence, what would otherwise crash further on: unsupported domains and control
-    flow, damaged initializers, a broken graph structure, and whatever onnx.checker rejects."""
+def refuse_foreign_nodes(model: onnx.ModelProto) -> None:
+    """Custom domains and control flow, named before shape inference or folding can trip on them
+    (after strip_qdq, which explains a QOperator model's com.microsoft nodes better)."""
     refused = [f"{_shown(n.op_type)} ({_shown(n.name or (n.output[0] if n.output else ''))}: "
                + (f"domain {n.domain!r}" if n.domain not in ("", "ai.onnx") else "control flow") + ")"
                for n in model.graph.node if n.domain not in ("", "ai.onnx") or n.op_type in CONTROL_FLOW]
     if refused:
         raise McugenError(f"{len(refused)} node(s) are not supported: " + "; ".join(refused)
                           + ". mcugen runs standard ONNX operators without control flow (see CONTRIBUTING.md)")
+
+
+def check_model(model: onnx.ModelProto, path: str | Path) -> None:
+    """Refuse, in one sentence, what would otherwise crash further on: damaged initializers, a broken
+    graph structure, and whatever onnx.checker rejects."""
     for node in model.graph.node:
         if node.op_type == "Constant" and len(node.attribute) != 1:
             raise McugenError(f"Constant {node.name or (node.output[0] if node.output else '')!r} has "
@@ -141,6 +146,7 @@ def _check_structure(graph: onnx.GraphProto, path: str | Path) -> None:
 def import_onnx(path: str | Path, name: str | None = None) -> Graph:
     model = load_onnx(path)
     model, qdq = strip_qdq(model)  # a pre-quantized model: its float twin, and the scales it fixed
+    refuse_foreign_nodes(model)
     graph = Graph(name or Path(path).stem)
     graph.source = str(path)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
