@@ -78,8 +78,10 @@ def check_model(model: onnx.ModelProto, path: str | Path) -> None:
         raise McugenError(f"{path} is not a valid ONNX model: {_first_line(exc)}; re-export it") from None
 
 
-def _shown(name: str) -> str:
+def _shown(name: str | bytes) -> str:
     """A name from the model as the one-line message shows it: quoted when it holds control characters."""
+    if isinstance(name, bytes):  # a string field that is not valid UTF-8
+        name = name.decode(errors="replace")
     return name if name.isprintable() else repr(name)
 
 
@@ -150,6 +152,9 @@ def import_onnx(path: str | Path, name: str | None = None) -> Graph:
     graph = Graph(name or Path(path).stem)
     graph.source = str(path)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset > onnx.defs.onnx_opset_version():
+        raise McugenError(f"{path} declares ONNX opset {opset}, newer than the {onnx.defs.onnx_opset_version()} "
+                          "this installation of onnx knows; re-export with a released opset or upgrade onnx")
     if opset < MIN_OPSET:
         try:
             model = onnx.version_converter.convert_version(model, MIN_OPSET)
@@ -325,8 +330,9 @@ class _Importer:
                 continue
             for out in node.output:
                 if out and out not in self.shapes:
-                    raise McugenError(f"the shape of {out!r} (output of {node.op_type} "
-                                      f"{node.name or out!r}) could not be inferred; mcugen needs static shapes")
+                    raise McugenError(f"the shape of {out!r} (output of {_shown(node.op_type)} "
+                                      f"{node.name or out!r}) could not be inferred{self.inference_reason()}; "
+                                      "mcugen needs static shapes")
                 if out:
                     g.add_tensor(Tensor(out, self.shapes[out]))
             out_shape = self.shapes[node.output[0]] if node.output and node.output[0] else ()
@@ -356,6 +362,14 @@ class _Importer:
             g.io[o] = IOInfo(o, self.shapes[o])
 
     # --- helpers ------------------------------------------------------------------------
+    def inference_reason(self) -> str:
+        """Why ONNX could not infer a shape, from a strict rerun (often an attribute out of range)."""
+        try:
+            shape_inference.infer_shapes(self.model, check_type=True, strict_mode=True, data_prop=True)
+        except Exception as exc:  # InferenceError: "[ShapeInferenceError] (op_type:Concat, ...): axis ..."
+            return f" ({_first_line(exc)})"
+        return ""
+
     @staticmethod
     def attrs(node: onnx.NodeProto) -> dict:
         return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -587,15 +601,16 @@ class _Importer:
             # as over one axis only when every other of those axes has size 1.
             wide = [i for i in range(axis, rank) if x[i] != 1]
             if len(wide) > 1:
-                raise _Unsupported(f"opset {self.opset} softmax over the flattened axes {wide} is not supported")
+                raise _Unsupported(f"axis={axis} at opset {self.opset} (softmax over the flattened axes {wide}) "
+                                   "is not supported")
             axis = wide[0] if wide else rank - 1
         self.add("softmax", node, [node.input[0]], {"axis": axis})
 
     def op_BatchNormalization(self, node, a):
-        if len(node.output) > 1 and any(node.output[1:]):
-            raise _Unsupported("training-mode outputs are not supported")
         if a.get("training_mode", 0):
             raise _Unsupported("training_mode=1 (batch statistics) is not supported")
+        if len(node.output) > 1 and any(node.output[1:]):
+            raise _Unsupported("training-mode outputs are not supported")
         # momentum only updates the running statistics in training
         scale, bias, mean, var = (self.const(n, "statistics").astype(np.float64) for n in node.input[1:5])
         if not np.all(var + a.get("epsilon", 1e-5) > 0):

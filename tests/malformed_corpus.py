@@ -1,11 +1,12 @@
 """A seeded corpus of malformed and unusual ONNX files, mutated from the project's own models.
 
 Every case must end either in a clean refusal (exit code 1 and one line on stderr starting
-`mcugen:`, no traceback) or in a valid library. The bases are the digits models in examples/,
-the operator cases of tests/op_cases.py and the ONNX files in tests/fixtures; the mutations damage
-bytes (truncation, flips), initializers (dims, dtypes, NaN/Inf/1e38, 2^40 elements), attributes
-(0, negative, huge, wrong type, missing), names, graph structure (dangling inputs, cycles,
-duplicate or missing outputs), domains (com.microsoft), control flow (Loop, If, Scan) and opsets.
+`mcugen:`, no traceback) or in a valid library whose float reference agrees with onnx.reference.
+The bases are the digits models in examples/, the operator cases of tests/op_cases.py and the ONNX
+files in tests/fixtures; the mutations damage bytes (truncation, flips), initializers (dims, dtypes,
+NaN/Inf/1e38, 2^40 elements), attributes (0, negative, huge, wrong type, missing), names, graph
+structure (dangling inputs, cycles, duplicate or missing outputs), domains (com.microsoft), control
+flow (Loop, If, Scan) and opsets.
 
 tests/test_malformed_corpus.py runs a few hundred cases; run this file as a script for a large
 corpus and its counts:
@@ -351,18 +352,69 @@ def run_command(argv: list[str]) -> tuple[str, str]:
 
 
 def run_case(case: Case, folder: Path) -> dict[str, tuple[str, str]]:
-    """The case through `inspect` and `generate`; generate writes into folder/lib."""
+    """The case through `inspect` and `generate` (into folder/lib); a model generate accepts is also
+    run by mcugen's float reference and by onnx.reference, which must agree ("wrong" otherwise)."""
     path = folder / "corpus_model.onnx"  # the C prefix corpus_model_ (model_ clashes with the test driver)
     path.write_bytes(case.data)
-    return {"inspect": run_command(["inspect", str(path), "--json"]),
-            "generate": run_command(["generate", str(path), "-o", str(folder / "lib"), "--force"])}
+    results = {"inspect": run_command(["inspect", str(path), "--json"]),
+               "generate": run_command(["generate", str(path), "-o", str(folder / "lib"), "--force"])}
+    if results["generate"][0] == "valid":
+        wrong = float_disagreement(path)
+        if wrong:
+            results["generate"] = ("wrong", wrong)
+    return results
+
+
+def _reference_is_wrong(model: onnx.ModelProto) -> bool:
+    """Models where onnx.reference (onnx 1.23) itself departs from the ONNX spec, measured here:
+    BatchNormalization before opset 14 (off by a few percent against the formula), pooling with
+    ceil_mode (an output larger than ONNX's own shape inference says), AveragePool-1 (counts pads)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    for node in model.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "BatchNormalization" and opset < 14:
+            return True
+        if node.op_type in ("MaxPool", "AveragePool") and (attrs.get("ceil_mode") or opset < 7):
+            return True
+    return False
+
+
+def float_disagreement(path: Path) -> str:
+    """How mcugen's float reference differs from onnx.reference on one random input ("" if it does
+    not, or if onnx.reference cannot run the model or is known to be wrong on it)."""
+    from onnx.reference import ReferenceEvaluator
+
+    from mcugen.compiler import load_float_graph
+    from mcugen.data import to_physical
+    from mcugen.reference import run_float
+
+    graph = load_float_graph(path)
+    if _reference_is_wrong(onnx.load(str(path))):
+        return ""
+    rng = np.random.default_rng(0)
+    feeds = {n: rng.standard_normal(graph.io[n].onnx_shape).astype(np.float32) for n in graph.inputs}
+    try:
+        with np.errstate(all="ignore"):
+            expected = ReferenceEvaluator(onnx.load(str(path))).run(graph.outputs, feeds)
+    except Exception:  # noqa: BLE001 — a model onnx.reference cannot run has no second opinion
+        return ""
+    got = run_float(graph, {n: to_physical(graph, n, x) for n, x in feeds.items()})
+    for name, want in zip(graph.outputs, expected):
+        value = got[name]
+        perm = graph.io[name].to_physical
+        value = value if perm is None else value.transpose(np.argsort(perm))
+        want = np.asarray(want, dtype=np.float32)
+        if value.shape != want.shape or not np.allclose(value, want, rtol=1e-4, atol=1e-4, equal_nan=True):
+            return f"output {name!r} differs from onnx.reference"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--show", choices=["traceback", "clean", "valid", "all"], help="print these cases")
+    parser.add_argument("--show", choices=["traceback", "clean", "valid", "wrong", "all"],
+                        help="print these cases (traceback: every failure)")
     args = parser.parse_args(argv)
     counts: Counter = Counter()
     causes: Counter = Counter()
@@ -374,14 +426,14 @@ def main(argv: list[str] | None = None) -> int:
             results = run_case(case, folder)
             for command, (outcome, detail) in results.items():
                 counts[command, outcome] += 1
-                if outcome in ("traceback", "hang", "bad-stderr"):
+                if outcome in ("traceback", "hang", "bad-stderr", "wrong"):
                     causes[detail.strip().splitlines()[-1][:160] if detail.strip() else outcome] += 1
-                if args.show in (outcome, "all") or (args.show == "traceback" and outcome != "clean"
-                                                     and outcome != "valid"):
+                if args.show in (outcome, "all") or (args.show == "traceback" and outcome not in ("clean", "valid")):
                     print(f"--- {case.name} [{command}] {outcome}\n{detail}")
     print(f"tried {len(cases)} cases, each through inspect and generate")
     for command in ("inspect", "generate"):
-        row = ", ".join(f"{o} {counts[command, o]}" for o in ("clean", "valid", "traceback", "hang", "bad-stderr"))
+        row = ", ".join(f"{o} {counts[command, o]}" for o in ("clean", "valid", "traceback", "hang", "bad-stderr",
+                                                                 "wrong"))
         print(f"  {command:8s} {row}")
     for cause, n in causes.most_common(25):
         print(f"  {n:4d} x {cause}")
