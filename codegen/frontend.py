@@ -294,6 +294,12 @@ def _check_finite(what: str, value) -> None:
                           "model's weights are damaged — retrain or re-export it")
 
 
+def _reciprocal(divisor: np.ndarray) -> np.ndarray:
+    """1 / c for a constant divisor; a zero gives inf, which the finite check refuses by name."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.float32(1.0) / divisor
+
+
 class _Importer:
     def __init__(self, model: onnx.ModelProto, graph: Graph, opset: int) -> None:
         self.model, self.graph, self.opset = model, graph, opset
@@ -544,7 +550,7 @@ class _Importer:
         self.binary(node, "mul")
 
     def op_Div(self, node, a):
-        self.binary(node, "mul", lambda c: 1.0 / c)
+        self.binary(node, "mul", _reciprocal)
 
     def op_Concat(self, node, a):
         rank = len(self.shape(node.output[0]))

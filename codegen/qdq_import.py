@@ -471,7 +471,8 @@ class _Stripper:
                 return
             shape[axis] = -1
         codes = q.astype(np.int64) - zp.astype(np.int64).reshape(shape if zp.size > 1 else ())
-        value = codes.astype(np.float32) * scale.reshape(shape if scale.size > 1 else ())
+        with np.errstate(over="ignore"):  # an overflow to inf is refused by the frontend's finite check
+            value = codes.astype(np.float32) * scale.reshape(shape if scale.size > 1 else ())
         self.consts[node.output[0]] = value.astype(np.float32)
         symmetric = (q.dtype == np.int8 and not np.any(zp)) or (q.dtype == np.uint8 and np.all(zp == 128))
         if symmetric and scale.size >= 1:

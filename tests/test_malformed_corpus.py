@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,12 @@ def test_dropout_with_its_mask_output(tmp_path, rng):
                        {"x": [1, 8]}, {"y": None}, {"W": rng.standard_normal((5, 8))})
     _bit_exact(tmp_path, model, rng)
     assert main(["inspect", str(model)]) == 0
+
+
+def test_division_by_a_constant_zero_is_refused_without_a_warning(capsys, tmp_path):
+    model = make_model(tmp_path / "m.onnx", [helper.make_node("Div", ["x", "C"], ["y"])], {"x": [1, 4]}, {"y": None},
+                       {"C": np.array([1.0, 0.0, 2.0, 4.0], np.float32)})
+    with warnings.catch_warnings():  # a RuntimeWarning would print a second stderr line: fail on it
+        warnings.simplefilter("error", RuntimeWarning)
+        line = _refusal(capsys, model)
+    assert "NaN or infinite" in line
