@@ -325,6 +325,9 @@ class _Importer:
             if elem != onnx.TensorProto.FLOAT:
                 raise McugenError(f"input {inp.name!r} is of ONNX type {_type_name(elem)}; "
                                   "mcugen takes float32 inputs")
+            if inp.name not in self.shapes:
+                raise McugenError(f"input {inp.name!r} declares no shape; microcontroller code needs every "
+                                  "dimension fixed — export the model with static input shapes")
             shape = self.shapes[inp.name]
             g.add_tensor(Tensor(inp.name, shape))
             g.inputs.append(inp.name)

@@ -203,3 +203,8 @@ def test_division_by_a_constant_zero_is_refused_without_a_warning(capsys, tmp_pa
         warnings.simplefilter("error", RuntimeWarning)
         line = _refusal(capsys, model)
     assert "NaN or infinite" in line
+
+
+def test_an_input_without_a_shape_is_refused(capsys, tmp_path):
+    model = make_model(tmp_path / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])], {"x": None}, {"y": None}, {})
+    assert "declares no shape" in _refusal(capsys, model)
