@@ -17,6 +17,18 @@ from mcugen.ir import Graph, IOInfo, Node, Tensor
 from mcugen.qdq_import import attach, strip_qdq
 
 MIN_OPSET = 11
+# The largest tensor mcugen accepts, in elements: far beyond any microcontroller's memory, and small
+# enough that refusing happens before numpy (or the ONNX reference evaluator) tries to allocate.
+MAX_ELEMENTS = 1 << 26
+# Operators mcugen never runs and that must not reach shape inference or constant folding:
+# control flow (ONNX's C++ inference can fail inside a subgraph) and sequences.
+CONTROL_FLOW = {"Loop", "If", "Scan", "SequenceConstruct", "SequenceAt", "SequenceInsert", "SequenceEmpty",
+                "SequenceErase", "SequenceLength", "SplitToSequence", "ConcatFromSequence", "SequenceMap"}
+# numpy_helper's element sizes of the tensor types an initializer may hold (raw_data is checked against them)
+_ITEMSIZE = {onnx.TensorProto.FLOAT: 4, onnx.TensorProto.DOUBLE: 8, onnx.TensorProto.FLOAT16: 2,
+             onnx.TensorProto.INT8: 1, onnx.TensorProto.UINT8: 1, onnx.TensorProto.INT16: 2,
+             onnx.TensorProto.UINT16: 2, onnx.TensorProto.INT32: 4, onnx.TensorProto.UINT32: 4,
+             onnx.TensorProto.INT64: 8, onnx.TensorProto.UINT64: 8, onnx.TensorProto.BOOL: 1}
 
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:
@@ -30,15 +42,119 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
                           "re-export it from your training framework") from None
     if not model.graph.node:
         raise McugenError(f"{path} holds no graph nodes; is it an ONNX model?")
+    check_model(model, path)
     return model
+
+
+def refuse_foreign_nodes(model: onnx.ModelProto) -> None:
+    """Custom domains and control flow, named before shape inference or folding can trip on them
+    (after strip_qdq, which explains a QOperator model's com.microsoft nodes better)."""
+    refused = [f"{_shown(n.op_type)} ({_shown(n.name or (n.output[0] if n.output else ''))}: "
+               + (f"domain {n.domain!r}" if n.domain not in ("", "ai.onnx") else "control flow") + ")"
+               for n in model.graph.node if n.domain not in ("", "ai.onnx") or n.op_type in CONTROL_FLOW]
+    if refused:
+        raise McugenError(f"{len(refused)} node(s) are not supported: " + "; ".join(refused)
+                          + ". mcugen runs standard ONNX operators without control flow (see CONTRIBUTING.md)")
+
+
+def check_model(model: onnx.ModelProto, path: str | Path) -> None:
+    """Refuse, in one sentence, what would otherwise crash further on: damaged initializers, a broken
+    graph structure, and whatever onnx.checker rejects."""
+    for node in model.graph.node:
+        if node.op_type == "Constant" and len(node.attribute) != 1:
+            raise McugenError(f"Constant {node.name or (node.output[0] if node.output else '')!r} has "
+                              f"{len(node.attribute)} value attributes, not one; the model is damaged — re-export it")
+    for init in model.graph.initializer:
+        _check_initializer(init, path)
+    _check_structure(model.graph, path)
+    checked = onnx.ModelProto()
+    checked.CopyFrom(model)
+    for vi in list(checked.graph.input) + list(checked.graph.output):
+        if vi.type.HasField("tensor_type"):  # the checker wants a shape where ONNX itself allows none
+            vi.type.tensor_type.shape.SetInParent()
+    try:
+        onnx.checker.check_model(checked)
+    except Exception as exc:  # ValidationError, and C++ errors for what the checker cannot parse
+        raise McugenError(f"{path} is not a valid ONNX model: {_first_line(exc)}; re-export it") from None
+
+
+def _shown(name: str | bytes) -> str:
+    """A name from the model as the one-line message shows it: quoted when it holds control characters."""
+    if isinstance(name, bytes):  # a string field that is not valid UTF-8
+        name = name.decode(errors="replace")
+    return name if name.isprintable() else repr(name)
+
+
+def _type_name(code: int) -> str:
+    return onnx.TensorProto.DataType.Name(code) if code in onnx.TensorProto.DataType.values() else f"code {code}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _check_initializer(init: onnx.TensorProto, path: str | Path) -> None:
+    """Dims against the data before numpy reshapes (or allocates) anything."""
+    name = init.name
+    if init.data_location == onnx.TensorProto.EXTERNAL or init.external_data:
+        raise McugenError(f"initializer {name!r} keeps its data in an external file; save the model with "
+                          "onnx.save(..., save_as_external_data=False) into one .onnx file")
+    if init.data_type not in _ITEMSIZE:
+        raise McugenError(f"initializer {name!r} is of ONNX type {_type_name(init.data_type)}, which mcugen "
+                          "does not read; weights must be float or integer tensors")
+    if any(d < 0 for d in init.dims):
+        raise McugenError(f"initializer {name!r} has a negative dimension {list(init.dims)}; the model is damaged")
+    count = int(np.prod(init.dims, dtype=object))
+    if count > MAX_ELEMENTS:
+        raise McugenError(f"initializer {name!r} has {count:,} elements (dims {list(init.dims)}), more than "
+                          f"mcugen's limit of {MAX_ELEMENTS:,}; no microcontroller holds it")
+    if init.HasField("raw_data"):
+        held = len(init.raw_data) / _ITEMSIZE[init.data_type]
+    else:
+        # the typed field holds one entry per element (the narrow types, float16 included, as int32)
+        held = len(getattr(init, onnx.helper.tensor_dtype_to_field(init.data_type)))
+    if held != count:
+        raise McugenError(f"initializer {name!r} has dims {list(init.dims)} ({count} values) but holds "
+                          f"{held:g} values; the model is damaged — re-export it")
+
+
+def _check_structure(graph: onnx.GraphProto, path: str | Path) -> None:
+    """Every tensor produced once, read only after it is produced, and every graph output produced."""
+    known = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+    if len({i.name for i in graph.input}) != len(graph.input):
+        raise McugenError(f"{path} lists a graph input twice; the model is damaged — re-export it")
+    for node in graph.node:
+        label = f"{_shown(node.op_type)} {node.name or (node.output[0] if node.output else '')!r}"
+        for name in node.input:
+            if name and name not in known:
+                raise McugenError(f"{label} reads {name!r}, which no earlier node, input or initializer "
+                                  "provides (a dangling input, a cycle or nodes out of order); re-export the model")
+        for name in node.output:
+            if name and name in known:
+                raise McugenError(f"{label} writes {name!r}, which is already an input, an initializer or "
+                                  "another node's output; every tensor needs one producer")
+            known.add(name)
+    if not graph.output:
+        raise McugenError(f"{path} declares no graph outputs; mcugen needs at least one")
+    names = [o.name for o in graph.output]
+    if len(set(names)) != len(names):
+        raise McugenError(f"{path} lists a graph output twice ({names}); the model is damaged — re-export it")
+    for name in names:
+        if name not in known:
+            raise McugenError(f"graph output {name!r} is produced by no node; the model is damaged — re-export it")
 
 
 def import_onnx(path: str | Path, name: str | None = None) -> Graph:
     model = load_onnx(path)
     model, qdq = strip_qdq(model)  # a pre-quantized model: its float twin, and the scales it fixed
+    refuse_foreign_nodes(model)
     graph = Graph(name or Path(path).stem)
     graph.source = str(path)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset > onnx.defs.onnx_opset_version():
+        raise McugenError(f"{path} declares ONNX opset {opset}, newer than the {onnx.defs.onnx_opset_version()} "
+                          "this installation of onnx knows; re-export with a released opset or upgrade onnx")
     if opset < MIN_OPSET:
         try:
             model = onnx.version_converter.convert_version(model, MIN_OPSET)
@@ -78,10 +194,26 @@ def _fix_batch(model: onnx.ModelProto, graph: Graph) -> None:
                 raise McugenError(f"input {inp.name!r} has a dynamic dimension {axis} "
                                   f"({dim.dim_param or 'unknown'}); microcontroller code needs every "
                                   "dimension fixed — export the model with static shapes")
+        _check_size(f"input {inp.name!r}", [d.dim_value for d in dims])
     # Output shapes may name the batch symbolically too; inference fills them in afresh.
     for out in model.graph.output:
         out.type.tensor_type.ClearField("shape")
     del model.graph.value_info[:]
+
+
+# operators whose output can be much larger than their inputs: folded only when inference bounded them
+_GROWING = {"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad", "RandomNormal",
+            "RandomUniform", "EyeLike", "OneHot"}
+
+
+def _check_size(what: str, shape) -> None:
+    """A tensor's shape refused before anything allocates it: no empty and no gigantic tensors."""
+    count = int(np.prod([int(d) for d in shape], dtype=object))
+    if count == 0 or any(int(d) < 0 for d in shape):
+        raise McugenError(f"{what} has shape {tuple(shape)} and so no elements; the model is damaged — re-export it")
+    if count > MAX_ELEMENTS:
+        raise McugenError(f"{what} has {count:,} elements (shape {tuple(shape)}), more than mcugen's limit "
+                          f"of {MAX_ELEMENTS:,}; no microcontroller holds it")
 
 
 def _fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -95,6 +227,11 @@ def _fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
     for node in model.graph.node:
         inputs = [i for i in node.input if i]
         value = None
+        sizes = [int(np.prod(shapes[o], dtype=object)) if o in shapes else None for o in node.output if o]
+        if any(size is not None and size > MAX_ELEMENTS for size in sizes) or \
+                (None in sizes and node.op_type in _GROWING):
+            kept.append(node)  # never evaluated: the importer refuses it, or its output, by name
+            continue
         if node.op_type == "Shape" and node.input[0] in shapes and not node.attribute:
             value = [np.array(shapes[node.input[0]], dtype=np.int64)]
         elif node.op_type == "Constant" or (inputs and all(i in known for i in inputs)):
@@ -132,6 +269,10 @@ def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def _same_pads(in_hw, kernel, strides, dilations, mode: str) -> list[int]:
     """ONNX auto_pad SAME_UPPER / SAME_LOWER as explicit (top, left, bottom, right)."""
     begin, end = [], []
@@ -144,29 +285,49 @@ def _same_pads(in_hw, kernel, strides, dilations, mode: str) -> list[int]:
     return begin + end
 
 
+def _check_finite(what: str, value) -> None:
+    """NaN, infinity, or a value beyond float32 (inf once cast) would become nan/inff in the C."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.asarray(value, dtype=np.float64).astype(np.float32)
+    if not np.all(np.isfinite(value)):
+        raise McugenError(f"{what} holds NaN or infinite values (or values beyond float32's range); the "
+                          "model's weights are damaged — retrain or re-export it")
+
+
+def _reciprocal(divisor: np.ndarray) -> np.ndarray:
+    """1 / c for a constant divisor; a zero gives inf, which the finite check refuses by name."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.float32(1.0) / divisor
+
+
 class _Importer:
     def __init__(self, model: onnx.ModelProto, graph: Graph, opset: int) -> None:
         self.model, self.graph, self.opset = model, graph, opset
         self.shapes = _static_shapes(model)
         self.consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        for name, shape in self.shapes.items():
+            if name not in self.consts:
+                _check_size(f"tensor {name!r}", shape)
         self.unsupported: list[str] = []
 
     def run(self) -> None:
         g = self.graph
         for name, value in self.consts.items():
             if value.dtype.kind == "f":
-                if not np.all(np.isfinite(value)):
-                    raise McugenError(f"initializer {name!r} holds NaN or infinite values; the model's "
-                                      "weights are damaged — retrain or re-export it")
-                value = value.astype(np.float32)
+                with np.errstate(over="ignore"):
+                    value = value.astype(np.float32)
+                _check_finite(f"initializer {name!r}", value)
             g.add_tensor(Tensor(name, tuple(value.shape), str(value.dtype), value))
         for inp in self.model.graph.input:
             if inp.name in self.consts:
                 continue
             elem = inp.type.tensor_type.elem_type
             if elem != onnx.TensorProto.FLOAT:
-                raise McugenError(f"input {inp.name!r} is of ONNX type "
-                                  f"{onnx.TensorProto.DataType.Name(elem)}; mcugen takes float32 inputs")
+                raise McugenError(f"input {inp.name!r} is of ONNX type {_type_name(elem)}; "
+                                  "mcugen takes float32 inputs")
+            if inp.name not in self.shapes:
+                raise McugenError(f"input {inp.name!r} declares no shape; microcontroller code needs every "
+                                  "dimension fixed — export the model with static input shapes")
             shape = self.shapes[inp.name]
             g.add_tensor(Tensor(inp.name, shape))
             g.inputs.append(inp.name)
@@ -174,18 +335,33 @@ class _Importer:
         for node in self.model.graph.node:
             handler = getattr(self, f"op_{node.op_type}", None)
             if node.domain not in ("", "ai.onnx") or handler is None:
-                self.unsupported.append(f"{node.op_type} ({node.name or node.output[0]})")
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])})")
                 continue
             for out in node.output:
                 if out and out not in self.shapes:
-                    raise McugenError(f"the shape of {out!r} (output of {node.op_type} "
-                                      f"{node.name or out!r}) could not be inferred; mcugen needs static shapes")
+                    raise McugenError(f"the shape of {out!r} (output of {_shown(node.op_type)} "
+                                      f"{node.name or out!r}) could not be inferred{self.inference_reason()}; "
+                                      "mcugen needs static shapes")
                 if out:
                     g.add_tensor(Tensor(out, self.shapes[out]))
+            out_shape = self.shapes[node.output[0]] if node.output and node.output[0] else ()
+            if len(out_shape) < 1 or out_shape[0] != 1:
+                # mcugen runs (and calibrates in batches along) a leading batch axis of 1
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: output "
+                                        f"shape {list(out_shape)} has no batch axis of 1; keep the batch axis first)")
+                continue
             try:
                 handler(node, self.attrs(node))
             except _Unsupported as why:
-                self.unsupported.append(f"{node.op_type} ({node.name or node.output[0]}: {why})")
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: {why})")
+        for node in g.nodes:  # what the mappings derived (alpha * B, 1 / divisor, BN factors...) too
+            for key, value in node.attrs.items():
+                if isinstance(value, float | np.ndarray) and not (key in ("min", "max") and np.isinf(value)):
+                    _check_finite(f"attribute {key} of {node.name!r}", value)
+            for name in node.inputs:
+                t = g.tensors.get(name)
+                if t is not None and t.data is not None and t.data.dtype.kind == "f":
+                    _check_finite(f"constant {name!r} (input of {node.name!r})", t.data)
         if self.unsupported:
             raise McugenError(f"{len(self.unsupported)} node(s) are not supported: "
                               + "; ".join(self.unsupported)
@@ -195,6 +371,14 @@ class _Importer:
             g.io[o] = IOInfo(o, self.shapes[o])
 
     # --- helpers ------------------------------------------------------------------------
+    def inference_reason(self) -> str:
+        """Why ONNX could not infer a shape, from a strict rerun (often an attribute out of range)."""
+        try:
+            shape_inference.infer_shapes(self.model, check_type=True, strict_mode=True, data_prop=True)
+        except Exception as exc:  # InferenceError: "[ShapeInferenceError] (op_type:Concat, ...): axis ..."
+            return f" ({_first_line(exc)})"
+        return ""
+
     @staticmethod
     def attrs(node: onnx.NodeProto) -> dict:
         return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -220,14 +404,21 @@ class _Importer:
         if len(x) != 4:
             raise _Unsupported(f"only 2-D spatial operators are supported, input has rank {len(x)}")
         strides = tuple(a.get("strides", (1, 1)))
-        auto_pad = a.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+        auto_pad = _text(a.get("auto_pad", b"NOTSET"))
+        for what, values, length, least in (("kernel_shape", kernel, 2, 1), ("strides", strides, 2, 1),
+                                            ("dilations", dilations, 2, 1), ("pads", a.get("pads", [0] * 4), 4, 0)):
+            if len(values) != length or any(int(v) < least or int(v) > 1 << 16 for v in values):
+                raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has {what} {list(values)}; "
+                                  f"a 2-D operator needs {length} values, each at least {least} (and sane)")
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             pads = _same_pads(x[2:], kernel, strides, dilations, auto_pad)
         elif auto_pad == "VALID":
             pads = [0, 0, 0, 0]
-        else:
+        elif auto_pad == "NOTSET":
             pads = list(a.get("pads", (0, 0, 0, 0)))
+        else:
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has auto_pad {auto_pad!r}; "
+                              "ONNX knows NOTSET, SAME_UPPER, SAME_LOWER and VALID")
         if a.get("ceil_mode", 0):
             # Extra end padding gives ceil's output size; padded positions are skipped anyway.
             out = self.shape(node.output[0])
@@ -243,8 +434,16 @@ class _Importer:
             raise _Unsupported(f"only 2-D convolutions are supported (weight rank {w.ndim})")
         inputs = [node.input[0], node.input[1]] + ([node.input[2]] if len(node.input) > 2 and node.input[2] else [])
         group = int(a.get("group", 1))
+        if "kernel_shape" in a and tuple(a["kernel_shape"]) != w.shape[2:]:
+            raise _Unsupported(f"kernel_shape {list(a['kernel_shape'])} differs from the weight's {list(w.shape[2:])}")
         geo = self.spatial(node, a, w.shape[2:], tuple(a.get("dilations", (1, 1))))
         in_c = self.shape(node.input[0])[1]
+        if group < 1 or in_c % group or w.shape[0] % group or w.shape[1] * group != in_c:
+            raise McugenError(f"Conv {node.name or node.output[0]!r}: group {group} does not fit its {in_c} input "
+                              f"channels and weight of shape {list(w.shape)}; the model is damaged — re-export it")
+        if len(inputs) > 2 and self.const(inputs[2], "the bias").shape != (w.shape[0],):
+            raise McugenError(f"Conv {node.name or node.output[0]!r}: the bias has shape "
+                              f"{list(self.consts[inputs[2]].shape)}, not [{w.shape[0]}]; re-export the model")
         op = "depthwise_conv" if group == in_c and w.shape[1] == 1 and group > 1 else "conv"
         self.add(op, node, inputs, {"group": group, **geo})
 
@@ -252,11 +451,20 @@ class _Importer:
         if a.get("transA", 0):
             raise _Unsupported("transA=1 is not supported")
         b = self.const(node.input[1], "B").astype(np.float32)
-        w = (b if a.get("transB", 0) else b.T) * np.float32(a.get("alpha", 1.0))
+        if b.ndim != 2 or len(self.shape(node.input[0])) != 2:
+            raise _Unsupported("A and B must be 2-D")
+        with np.errstate(over="ignore"):
+            w = (b if a.get("transB", 0) else b.T) * np.float32(a.get("alpha", 1.0))
         inputs = [node.input[0], self.new_const(node, "weight", w)]
         if len(node.input) > 2 and node.input[2]:
-            c = self.const(node.input[2], "C") * np.float32(a.get("beta", 1.0))
-            inputs.append(self.new_const(node, "bias", np.broadcast_to(c, (w.shape[0],)).astype(np.float32)))
+            with np.errstate(over="ignore"):
+                c = self.const(node.input[2], "C").astype(np.float32) * np.float32(a.get("beta", 1.0))
+            out = self.shape(node.output[0])  # (1, N): C broadcasts to it unidirectionally
+            try:
+                bias = np.broadcast_to(c, out).reshape(-1)
+            except ValueError:
+                raise _Unsupported(f"C of shape {list(c.shape)} does not broadcast to the output {list(out)}") from None
+            inputs.append(self.new_const(node, "bias", bias.astype(np.float32)))
         self.add("fully_connected", node, inputs)
 
     def op_MatMul(self, node, a):
@@ -298,11 +506,14 @@ class _Importer:
         if len(node.output) > 1 and node.output[1]:
             raise _Unsupported("the indices output is not supported")
         if any(d != 1 for d in a.get("dilations", (1, 1))):
-            raise _Unsupported("dilated pooling is not supported")
+            raise _Unsupported("dilations (dilated pooling) are not supported")
+        # storage_order only orders the indices output, refused above
         kernel = tuple(a["kernel_shape"])
         self.add("max_pool", node, [node.input[0]], {"kernel": kernel, **self.spatial(node, a, kernel)})
 
     def op_AveragePool(self, node, a):
+        if any(d != 1 for d in a.get("dilations", (1, 1))):
+            raise _Unsupported("dilations (dilated pooling) are not supported")
         kernel = tuple(a["kernel_shape"])
         geo = self.spatial(node, a, kernel)
         include = bool(a.get("count_include_pad", 0))
@@ -342,14 +553,17 @@ class _Importer:
         self.binary(node, "mul")
 
     def op_Div(self, node, a):
-        self.binary(node, "mul", lambda c: 1.0 / c)
+        self.binary(node, "mul", _reciprocal)
 
     def op_Concat(self, node, a):
         rank = len(self.shape(node.output[0]))
         if any(i in self.consts for i in node.input):
             raise _Unsupported("constant inputs are not supported")
+        axis = int(a["axis"])
+        if not -rank <= axis < rank:
+            raise McugenError(f"Concat {node.name or node.output[0]!r} has axis {axis}, outside its rank {rank}")
         self.graph.nodes.append(Node("concat", node.name or node.output[0], list(node.input),
-                                     [node.output[0]], {"axis": int(a["axis"]) % rank}))
+                                     [node.output[0]], {"axis": axis % rank}))
 
     def reshape(self, node, a):
         self.add("reshape", node, [node.input[0]])
@@ -358,12 +572,15 @@ class _Importer:
 
     def op_Transpose(self, node, a):
         rank = len(self.shape(node.input[0]))
-        perm = tuple(a.get("perm", range(rank - 1, -1, -1)))
+        perm = tuple(int(p) for p in a.get("perm", range(rank - 1, -1, -1)))
+        if sorted(perm) != list(range(rank)):
+            raise McugenError(f"Transpose {node.name or node.output[0]!r} has perm {list(perm)}, not a "
+                              f"permutation of its {rank} axes; the model is damaged — re-export it")
         self.add("transpose", node, [node.input[0]], {"perm": perm})
 
     def op_Pad(self, node, a):
-        mode = a.get("mode", b"constant")
-        if (mode.decode() if isinstance(mode, bytes) else mode) != "constant":
+        mode = _text(a.get("mode", b"constant"))
+        if mode != "constant":
             raise _Unsupported(f"mode {mode!r} is not supported, only constant")
         if len(node.input) > 3 and node.input[3]:
             raise _Unsupported("the axes input is not supported")
@@ -371,24 +588,43 @@ class _Importer:
         value = a.get("value", 0.0)
         if len(node.input) > 2 and node.input[2]:
             value = float(self.const(node.input[2], "constant_value"))
-        pads = [int(p) for p in pads]
-        rank = len(pads) // 2
+        pads = [int(p) for p in np.asarray(pads).reshape(-1)]
+        rank = len(self.shape(node.input[0]))
+        if len(pads) != 2 * rank:
+            raise McugenError(f"Pad {node.name or node.output[0]!r} has {len(pads)} pads for a rank-{rank} input, "
+                              f"not {2 * rank}; the model is damaged — re-export it")
         if min(pads) < 0:
             raise _Unsupported("negative pads (cropping) are not supported")
         self.add("pad", node, [node.input[0]],
                  {"pads": [(pads[i], pads[i + rank]) for i in range(rank)], "value": float(value)})
 
     def op_Softmax(self, node, a):
-        rank = len(self.shape(node.input[0]))
-        axis = int(a.get("axis", -1 if self.opset >= 13 else 1)) % rank
-        if self.opset < 13 and axis != rank - 1 and rank > 2:
-            raise _Unsupported("opset < 13 softmax over flattened trailing axes is not supported")
+        x = self.shape(node.input[0])
+        rank = len(x)
+        axis = int(a.get("axis", -1 if self.opset >= 13 else 1))
+        if not -rank <= axis < rank:
+            raise McugenError(f"Softmax {node.name or node.output[0]!r} has axis {axis}, outside its rank {rank}")
+        axis %= rank
+        if self.opset < 13:
+            # Before opset 13 softmax normalises over all of axes axis..rank-1 taken together: the same
+            # as over one axis only when every other of those axes has size 1.
+            wide = [i for i in range(axis, rank) if x[i] != 1]
+            if len(wide) > 1:
+                raise _Unsupported(f"axis={axis} at opset {self.opset} (softmax over the flattened axes {wide}) "
+                                   "is not supported")
+            axis = wide[0] if wide else rank - 1
         self.add("softmax", node, [node.input[0]], {"axis": axis})
 
     def op_BatchNormalization(self, node, a):
+        if a.get("training_mode", 0):
+            raise _Unsupported("training_mode=1 (batch statistics) is not supported")
         if len(node.output) > 1 and any(node.output[1:]):
             raise _Unsupported("training-mode outputs are not supported")
+        # momentum only updates the running statistics in training
         scale, bias, mean, var = (self.const(n, "statistics").astype(np.float64) for n in node.input[1:5])
+        if not np.all(var + a.get("epsilon", 1e-5) > 0):
+            raise McugenError(f"BatchNormalization {node.name or node.output[0]!r} has a variance plus epsilon "
+                              "that is not positive; the model's statistics are damaged — re-export it")
         factor = scale / np.sqrt(var + a.get("epsilon", 1e-5))
         self.add("batch_norm", node, [node.input[0]],
                  {"scale": factor.astype(np.float32), "shift": (bias - mean * factor).astype(np.float32)})
@@ -396,7 +632,19 @@ class _Importer:
     def op_Identity(self, node, a):
         self.add("identity", node, [node.input[0]])
 
-    op_Dropout = op_Identity
+    def op_Dropout(self, node, a):
+        # Inference Dropout is the identity; ratio and seed only matter when training_mode is true.
+        if len(node.input) > 2 and node.input[2]:
+            training = self.const(node.input[2], "training_mode")
+            if training.size != 1 or bool(training.reshape(-1)[0]):
+                raise _Unsupported("training_mode true (random dropout) is not supported")
+        if len(node.output) > 1 and node.output[1]:
+            mask = node.output[1]
+            if mask in {o.name for o in self.model.graph.output} or any(
+                    mask in n.input for n in self.model.graph.node):
+                raise _Unsupported("the mask output is used, which mcugen does not compute")
+            self.graph.tensors.pop(mask, None)  # an unused mask: nothing produces or reads it
+        self.add("identity", node, [node.input[0]])
 
 
 class _Unsupported(Exception):

@@ -41,8 +41,11 @@ def _sole_consumer(graph: Graph, tensor: str) -> Node | None:
 def _bypass(graph: Graph, node: Node, same_values: bool = True) -> None:
     """Remove a node whose output equals its first input — or, when a fold moved its work into
     the producer (same_values=False), whose output the producer now writes."""
-    graph.nodes.remove(node)
     src, dst = node.inputs[0], node.outputs[0]
+    if dst in graph.outputs and src in graph.inputs:
+        raise McugenError(f"graph output {dst!r} is the graph input {src!r} passed through unchanged "
+                          f"(by {node.name!r}); there is nothing to compute for it — drop that output from the model")
+    graph.nodes.remove(node)
     survivor = src
     if dst in graph.outputs and src not in graph.inputs:
         # Keep the user-facing output name: the producer of src now writes dst.

@@ -338,6 +338,10 @@ class _Stripper:
                 shape = [1] * x.ndim
                 if scale.size > 1:
                     shape[axis] = -1
+                    if scale.size != x.shape[axis] or zp.size not in (1, scale.size):
+                        raise McugenError(f"QuantizeLinear {node.name or node.output[0]!r} has {scale.size} "
+                                          f"scales for the {x.shape[axis]} channels of axis {axis}; the model "
+                                          "is damaged — re-export it")
                 info = np.iinfo(zp.dtype)
                 q = np.rint(x / scale.reshape(shape)) + zp.astype(np.int64).reshape(shape if zp.size > 1 else ())
                 self.consts[node.output[0]] = np.clip(q, info.min, info.max).astype(zp.dtype)
@@ -349,7 +353,11 @@ class _Stripper:
     @staticmethod
     def axis(node: onnx.NodeProto, rank: int) -> int:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        return int(attrs.get("axis", 1)) % max(rank, 1)
+        axis = int(attrs.get("axis", 1))
+        if rank and not -rank <= axis < rank:
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has axis {axis}, outside its "
+                              f"rank-{rank} input; the model is damaged — re-export it")
+        return axis % max(rank, 1)
 
     # --- 4. the pairs ------------------------------------------------------------------------
     def strip(self) -> None:
@@ -463,7 +471,8 @@ class _Stripper:
                 return
             shape[axis] = -1
         codes = q.astype(np.int64) - zp.astype(np.int64).reshape(shape if zp.size > 1 else ())
-        value = codes.astype(np.float32) * scale.reshape(shape if scale.size > 1 else ())
+        with np.errstate(over="ignore"):  # an overflow to inf is refused by the frontend's finite check
+            value = codes.astype(np.float32) * scale.reshape(shape if scale.size > 1 else ())
         self.consts[node.output[0]] = value.astype(np.float32)
         symmetric = (q.dtype == np.int8 and not np.any(zp)) or (q.dtype == np.uint8 and np.all(zp == 128))
         if symmetric and scale.size >= 1:

@@ -303,7 +303,7 @@ def test_fused_activation_takes_the_activation_outputs_quantization_and_bn_drops
              helper.make_node("Relu", ["cd"], ["r"]),
              helper.make_node("QuantizeLinear", ["r", "s_r", "z_r"], ["rq"]),
              helper.make_node("DequantizeLinear", ["rq", "s_r", "z_r"], ["rd"]),
-             helper.make_node("Conv", ["rd", "w"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["rd", "w"], ["c2"], pads=[1, 1, 1, 1], group=2),  # 4 channels, w in 2s
              helper.make_node("BatchNormalization", ["c2", "g", "b", "m", "v"], ["y"])]
     path = save(tmp_path / "fuse.onnx", nodes, inits, {"x": [1, 2, 5, 6]}, {"y": [1, 4, 5, 6]})
     opt = optimize(import_onnx(path))

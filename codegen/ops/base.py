@@ -127,6 +127,9 @@ def op_for(node: Node) -> Op:
 def qparams_from_range(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) -> tuple[float, int]:
     """Asymmetric (scale, zero point) covering [lo, hi] and exactly representing 0.0."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if not np.isfinite(hi - lo):  # NaN or overflow in the float run: no scale can describe it
+        raise McugenError(f"an activation's range [{lo:g}, {hi:g}] is not finite: the float model overflows "
+                          "float32 on its calibration inputs — check the model's weights (some are huge)")
     if hi - lo < 1e-9:
         hi = lo + 1e-3
     scale = (hi - lo) / (qmax - qmin)
