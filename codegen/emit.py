@@ -278,7 +278,7 @@ def write_library(files: dict[str, str], folder: str | Path, force: bool = False
     inside the folder first, so a failure leaves the old library whole.
     """
     folder = Path(folder)
-    _refuse_dangerous_output(folder)
+    refuse_dangerous_output(folder)
     if folder.is_symlink():
         if not force:
             raise McugenError(f"output folder {folder} is a symlink and mcugen does not write through links; "
@@ -333,7 +333,7 @@ MANIFEST_LIMIT = 1 << 20  # a library lists a few dozen files; a larger manifest
 _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
 
 
-def _refuse_dangerous_output(folder: Path) -> None:
+def refuse_dangerous_output(folder: Path) -> None:
     """-o / or -o ~ (however spelled, . included) would make the whole disk or home the library folder."""
     resolved = folder.resolve()
     if resolved == Path(resolved.anchor):
@@ -451,7 +451,7 @@ def check_build_folder(folder: str | Path) -> None:
     anything inside it is a symlink: the build writes lib/, firmware/ and build.json there and
     must not write through a link to somewhere else."""
     folder = Path(folder)
-    _refuse_dangerous_output(folder)
+    refuse_dangerous_output(folder)
     if folder.is_symlink():
         raise McugenError(f"build folder {folder} is a symlink and mcugen does not write through links; "
                           "choose a real folder with -o")

@@ -42,9 +42,9 @@ def _bypass(graph: Graph, node: Node, same_values: bool = True) -> None:
     """Remove a node whose output equals its first input — or, when a fold moved its work into
     the producer (same_values=False), whose output the producer now writes."""
     src, dst = node.inputs[0], node.outputs[0]
-    if dst in graph.outputs and src in graph.inputs:
-        raise McugenError(f"graph output {dst!r} is the graph input {src!r} passed through unchanged "
-                          f"(by {node.name!r}); there is nothing to compute for it — drop that output from the model")
+    if dst in graph.outputs and src in graph.inputs:  # the output is the input: it still needs its own bytes
+        node.op, node.inputs, node.outputs, node.attrs = "reshape", [src], [dst], {}
+        return
     graph.nodes.remove(node)
     survivor = src
     if dst in graph.outputs and src not in graph.inputs:

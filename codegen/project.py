@@ -260,6 +260,9 @@ def write_config(path: Path, opts: Options, force: bool) -> None:
 def check_output_folder(folder: Path, what: str = "the build folder",
                         fix: str = "choose another -o (or output in [build] of mcugen.toml)") -> None:
     """The folder exists or can be made: its nearest existing ancestor is a writable folder."""
+    from mcugen.emit import refuse_dangerous_output
+
+    refuse_dangerous_output(folder)
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

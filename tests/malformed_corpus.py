@@ -357,7 +357,8 @@ def run_case(case: Case, folder: Path) -> dict[str, tuple[str, str]]:
     path = folder / "corpus_model.onnx"  # the C prefix corpus_model_ (model_ clashes with the test driver)
     path.write_bytes(case.data)
     results = {"inspect": run_command(["inspect", str(path), "--json"]),
-               "generate": run_command(["generate", str(path), "-o", str(folder / "lib"), "--force"])}
+               "generate": run_command(["generate", str(path), "--calib", "random", "-o", str(folder / "lib"),
+                                        "--force"])}
     if results["generate"][0] == "valid":
         wrong = float_disagreement(path)
         if wrong:

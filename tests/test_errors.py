@@ -114,8 +114,9 @@ def test_regenerating_into_own_output_needs_no_force(capsys, tmp_path):
 
 
 def test_bad_model_name(capsys, tmp_path):
-    line = usage_error(capsys, "generate", DIGITS / "mlp.onnx", "--name", "My-Net", "-o", tmp_path / "o")
-    assert "--name: 'My-Net' is not a lower-case C identifier" in line and "try --name my_net" in line
+    code, err = run_cli(capsys, "generate", DIGITS / "mlp.onnx", "--name", "My-Net", "-o", tmp_path / "o")
+    line = error_line(err)
+    assert code == 1 and "--name 'My-Net' is not a lower-case C identifier" in line and "try --name my_net" in line
 
 
 def test_missing_calibration_is_refused_unless_random_is_asked_for(capsys, tmp_path):
