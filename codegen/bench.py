@@ -86,6 +86,7 @@ def build_plugin(cache: Path) -> Path:
     if cc is None:
         raise McugenError("bench builds a QEMU plugin with the host C compiler, and none is on PATH; "
                           "install it with `apt-get install gcc`")
+    cache.mkdir(parents=True, exist_ok=True)
     partial = plugin.with_suffix(f".{os.getpid()}.tmp")
     done = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(partial), str(source)],
                           capture_output=True, text=True)
@@ -108,6 +109,11 @@ def elf_symbols(nm: str, path: Path) -> dict[str, tuple[int, int, str]]:
         elif len(parts) == 3:
             symbols.setdefault(parts[2], (int(parts[0], 16), 0, parts[1]))
     return symbols
+
+
+def parse_marks(log: str) -> list[tuple[int, int]]:
+    """(marker index, instructions executed so far) for each line the plugin wrote, in order."""
+    return [(int(k), int(n)) for k, n in re.findall(r"^mark (\d+) (\d+)$", log, re.M)]
 
 
 # ---------------------------------------------------------------------- one counted inference
@@ -210,7 +216,7 @@ def count_invoke(board: Board, elf: str | Path, input_bytes: bytes, *, cache: Pa
         info = link.hello()
         output, ticks = link.infer(input_bytes)
         stack_peak, stack_invoke = _read_words(qmp, [symbols[s][0] for s in STACK_SYMBOLS], folder)
-    seen = [(names[int(k)], int(n)) for k, n in re.findall(r"^mark (\d+) (\d+)$", log.read_text(), re.M)]
+    seen = [(names[k], n) for k, n in parse_marks(log.read_text())]
     shutil.rmtree(folder, ignore_errors=True)
     begins = [i for i, (name, _) in enumerate(seen) if name == BEGIN]
     ends = [i for i, (name, _) in enumerate(seen) if name == END]

@@ -1,0 +1,121 @@
+"""`mcugen bench`: the counting plugin counts a known loop exactly, and bench runs a tiny model in
+QEMU and prints a table with sane fields. No timing is asserted (counts are exact, not timed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+from onnx import helper
+
+from helpers import make_model, save_samples
+from mcugen.bench import build_plugin, parse_marks
+from mcugen.board import load_board
+from mcugen.cli import main
+from mcugen.flash import QEMU_ICOUNT
+
+# A vector table and a loop of ITERATIONS x 3 instructions between two marker labels, then a
+# system reset (QEMU with -no-reboot exits). Instructions from `begin` to `end`: the nop at
+# begin, the movw, ITERATIONS x (nop, subs, bne), so 2 + 3 x ITERATIONS.
+ITERATIONS = 1000
+LOOP_ASM = f"""
+    .syntax unified
+    .thumb
+    .section .vectors, "a"
+    .word 0x20001000
+    .word reset + 1
+    .text
+    .thumb_func
+reset:
+    .global begin
+begin:
+    nop
+    movw r0, #{ITERATIONS}
+again:
+    nop
+    subs r0, r0, #1
+    bne again
+    .global end
+end:
+    nop
+    ldr r1, =0xE000ED0C
+    ldr r2, =0x05FA0004
+    str r2, [r1]
+hang:
+    b hang
+"""
+
+
+def _symbol(elf, name: str) -> int:
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    return next(int(line.split()[0], 16) for line in out.splitlines() if line.split()[-1] == name) & ~1
+
+
+def test_plugin_counts_a_known_loop_exactly(tmp_path):
+    source = tmp_path / "loop.S"
+    source.write_text(LOOP_ASM)
+    (tmp_path / "link.ld").write_text("SECTIONS { . = 0; .text : { KEEP(*(.vectors)) *(.text*) } }\n")
+    elf = tmp_path / "loop.elf"
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-nostartfiles",
+                    f"-T{tmp_path / 'link.ld'}", str(source), "-o", str(elf)], check=True, capture_output=True)
+    marks = [_symbol(elf, "begin"), _symbol(elf, "end")]
+    log = tmp_path / "plugin.log"
+    plugin = build_plugin(tmp_path / "cache")
+    subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-display", "none", "-monitor", "none", "-serial", "null",
+                    "-icount", QEMU_ICOUNT, "-no-reboot", "-kernel", str(elf),
+                    "-plugin", f"{plugin},marks={':'.join(hex(m) for m in marks)}", "-d", "plugin", "-D", str(log)],
+                   check=True, timeout=60, capture_output=True)
+    seen = parse_marks(log.read_text())
+    assert [index for index, _ in seen] == [0, 1]
+    assert seen[1][1] - seen[0][1] == 2 + 3 * ITERATIONS
+
+
+def _tiny_model(tmp_path):
+    """A conv + relu + FC model: three weighted layers are enough to check the per-layer split."""
+    rng = np.random.default_rng(7)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1)]
+    model = make_model(tmp_path / "tiny.onnx", nodes, {"x": [1, 2, 6, 6]}, {"y": [1, 5]},
+                       {"w1": rng.standard_normal((4, 2, 3, 3)), "b1": rng.standard_normal(4) * 0.1,
+                        "w2": rng.standard_normal((5, 144)) * 0.1, "b2": rng.standard_normal(5) * 0.1})
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal((8, 2, 6, 6)).astype(np.float32)})
+    return model, calib
+
+
+def test_bench_prints_exact_counts_for_a_tiny_model(tmp_path, capsys):
+    model, calib = _tiny_model(tmp_path)
+    cache = tmp_path / "cache"
+    assert main(["bench", str(model), "--calib", str(calib), "--board", "mps2-an386", "--cache", str(cache),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["models"][0]
+    conv_macs, fc_macs = 6 * 6 * 4 * 2 * 9, 144 * 5
+    assert result["model"] == "tiny" and result["board"] == "mps2-an386" and result["core"] == "cortex-m4"
+    assert result["macs"] == conv_macs + fc_macs and result["bit_exact"] is True
+    assert [layer["macs"] for layer in result["layers"]] == [conv_macs, fc_macs]
+    assert result["layers"][0]["kernels"] == ["conv_s8"] and result["layers"][1]["kernels"] == ["fully_connected_s8"]
+    # the layers and invoke's tail add up to the exact total; the board's SysTick (one tick per 40
+    # instructions on mps2) agrees with it to within a tick and the markers' few instructions
+    assert sum(layer["instructions"] for layer in result["layers"]) + result["invoke_tail"] == result["instructions"]
+    assert result["instructions"] > result["macs"] and abs(result["ticks"] - result["instructions"]) <= 40 + 16
+    assert 0 < result["stack_invoke_bytes"] < result["stack_peak_bytes"] < result["stack_reserved_bytes"]
+    assert result["flash_weights"] >= 4 * 2 * 9 + 5 * 144 and result["flash_model_code"] > 0
+    assert result["flash_runtime"] > 0 and result["arena_bytes"] > 0 and result["compile_seconds"] > 0
+
+    # the text tables: one row per model, one per layer, the total; the build is reused from the cache
+    assert main(["bench", str(model), "--calib", str(calib), "--board", "mps2-an386", "--cache", str(cache),
+                 "--layers"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("tiny "))
+    assert f"{result['instructions']:,}" in row and "yes" in row and f"{conv_macs + fc_macs:,}" in row
+    assert "conv_s8" in out and "fully_connected_s8" in out and "100.0 %" in out
+
+
+def test_bench_refuses_boards_without_an_emulator_and_missing_models(tmp_path, capsys):
+    assert load_board("nucleo-f446re").qemu_machine is None
+    assert main(["bench", str(tmp_path / "none.onnx"), "--board", "nucleo-f446re", "--cache", str(tmp_path)]) == 1
+    assert "no emulator" in capsys.readouterr().err
+    assert main(["bench", str(tmp_path / "none.onnx"), "--cache", str(tmp_path)]) == 1
+    assert "does not exist" in capsys.readouterr().err
