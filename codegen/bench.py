@@ -155,9 +155,10 @@ def _qmp(sock_path: Path, commands: list[dict]) -> list[dict]:
 
 
 def _read_words(sock_path: Path, addresses: list[int], folder: Path) -> list[int]:
-    """u32 values of guest memory (physical = virtual on these boards) via QMP pmemsave."""
+    """u32 values of guest memory as the CPU sees it (QMP memsave: on mps2-an505 the secure
+    alias of the RAM is not in the physical view that pmemsave reads)."""
     files = [folder / f"word{i}.bin" for i in range(len(addresses))]
-    replies = _qmp(sock_path, [{"execute": "pmemsave", "arguments": {"val": a, "size": 4, "filename": str(f)}}
+    replies = _qmp(sock_path, [{"execute": "memsave", "arguments": {"val": a, "size": 4, "filename": str(f)}}
                                for a, f in zip(addresses, files)])
     if any("error" in r for r in replies):
         raise McugenError(f"QEMU could not read the stack measurement: {replies}")

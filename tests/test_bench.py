@@ -119,3 +119,14 @@ def test_bench_refuses_boards_without_an_emulator_and_missing_models(tmp_path, c
     assert "no emulator" in capsys.readouterr().err
     assert main(["bench", str(tmp_path / "none.onnx"), "--cache", str(tmp_path)]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_bench_reads_the_stack_on_a_secure_world_board(tmp_path, capsys):
+    """mps2-an505 runs in the secure world: its RAM (0x38000000) must be read as the CPU sees it,
+    or the stack watermark reads as 0."""
+    model, calib = _tiny_model(tmp_path)
+    assert main(["bench", str(model), "--calib", str(calib), "--board", "mps2-an505", "--cache",
+                 str(tmp_path / "cache"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["models"][0]
+    assert result["bit_exact"] is True and result["core"] == "cortex-m33"
+    assert 0 < result["stack_invoke_bytes"] < result["stack_peak_bytes"] < result["stack_reserved_bytes"]
