@@ -30,6 +30,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -166,9 +167,9 @@ def _read_words(sock_path: Path, addresses: list[int], folder: Path) -> list[int
 
 
 @contextlib.contextmanager
-def _counting_qemu(board: Board, elf: Path, plugin: Path, marks: list[int]) -> Iterator[tuple]:
-    """QEMU with the plugin, its log file and a QMP socket; ended by PID (SIGTERM flushes the log)."""
-    folder = Path(tempfile.mkdtemp(prefix="mcugen-bench-"))
+def _counting_qemu(board: Board, elf: Path, plugin: Path, marks: list[int], folder: Path) -> Iterator[tuple]:
+    """QEMU with the plugin, its log file and a QMP socket in `folder`; ended by PID (SIGTERM lets it
+    write the plugin's last lines)."""
     log, err, qmp = folder / "plugin.log", folder / "qemu.err", folder / "qmp.sock"
     command = [*qemu_command(board, elf), "-plugin", f"{plugin},marks={':'.join(hex(m) for m in marks)}",
                "-d", "plugin", "-D", str(log), "-qmp", f"unix:{qmp},server=on,wait=off"]
@@ -183,7 +184,7 @@ def _counting_qemu(board: Board, elf: Path, plugin: Path, marks: list[int]) -> I
                                   f"{err.read_text(errors='replace').strip() or 'no message'}")
             time.sleep(0.02)
         port = serial.serial_for_url(f"socket://127.0.0.1:{found.group(1)}", timeout=1.0)
-        yield port, log, qmp, folder
+        yield port, log, qmp
     finally:
         if port is not None:
             port.close()
@@ -212,13 +213,15 @@ def count_invoke(board: Board, elf: str | Path, input_bytes: bytes, *, cache: Pa
     names = [BEGIN, END] + ([LAYER_HOOK_FUNCTION] if LAYER_HOOK_FUNCTION in symbols else [])
     marks = [symbols[n][0] & ~1 for n in names]  # the Thumb bit is not part of the address
     plugin = build_plugin(cache)
-    with _counting_qemu(board, elf, plugin, marks) as (port, log, qmp, folder):
-        link = BoardLink(port, name=f"QEMU {board.qemu_machine}", timeout=INFER_TIMEOUT, expected_hash=model_hash)
-        info = link.hello()
-        output, ticks = link.infer(input_bytes)
-        stack_peak, stack_invoke = _read_words(qmp, [symbols[s][0] for s in STACK_SYMBOLS], folder)
-    seen = [(names[k], n) for k, n in parse_marks(log.read_text())]
-    shutil.rmtree(folder, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:  # short: a QMP socket path is <108 chars
+        folder = Path(tmp)
+        with _counting_qemu(board, elf, plugin, marks, folder) as (port, log, qmp):
+            link = BoardLink(port, name=f"QEMU {board.qemu_machine}", timeout=INFER_TIMEOUT,
+                             expected_hash=model_hash)
+            info = link.hello()
+            output, ticks = link.infer(input_bytes)
+            stack_peak, stack_invoke = _read_words(qmp, [symbols[s][0] for s in STACK_SYMBOLS], folder)
+        seen = [(names[k], n) for k, n in parse_marks(log.read_text())]
     begins = [i for i, (name, _) in enumerate(seen) if name == BEGIN]
     ends = [i for i, (name, _) in enumerate(seen) if name == END]
     if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
@@ -440,8 +443,6 @@ def format_layers(r: ModelBench) -> str:
 
 def run_bench(args) -> int:
     """`mcugen bench`: every model on the board, one QEMU at a time; tables or JSON on stdout."""
-    import sys
-
     from mcugen.board import load_board
     from mcugen.quantize import Precision
 

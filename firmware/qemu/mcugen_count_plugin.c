@@ -98,7 +98,11 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
             fprintf(stderr, "mcugen_count_plugin: unknown argument %s (expected marks=ADDR:ADDR...)\n", argv[a]);
             return -1;
         }
-        for (char *p = argv[a] + 6, *end; *p != '\0' && mark_count < MAX_MARKS; p = end + (*end == ':')) {
+        for (char *p = argv[a] + 6, *end; *p != '\0'; p = end + (*end == ':')) {
+            if (mark_count == MAX_MARKS) {
+                fprintf(stderr, "mcugen_count_plugin: more than %d marks\n", MAX_MARKS);
+                return -1;
+            }
             marks[mark_count++] = strtoull(p, &end, 0);
             if (end == p || (*end != ':' && *end != '\0')) {
                 fprintf(stderr, "mcugen_count_plugin: bad address in %s\n", argv[a]);
