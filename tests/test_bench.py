@@ -130,3 +130,13 @@ def test_bench_reads_the_stack_on_a_secure_world_board(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)["models"][0]
     assert result["bit_exact"] is True and result["core"] == "cortex-m33"
     assert 0 < result["stack_invoke_bytes"] < result["stack_peak_bytes"] < result["stack_reserved_bytes"]
+
+
+def test_bench_skips_a_model_that_fails_and_benches_the_rest(tmp_path, capsys):
+    model, _ = _tiny_model(tmp_path)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx model")
+    code = main(["bench", str(broken), str(model), "--board", "mps2-an385", "--cache", str(tmp_path / "cache")])
+    out, err = capsys.readouterr()
+    assert code == 1 and "broken.onnx skipped" in err
+    assert next(line for line in out.splitlines() if line.startswith("tiny ")).split()[1] == "mps2-an385"
