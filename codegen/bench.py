@@ -253,6 +253,7 @@ class ModelBench:
     path: str
     board: str
     core: str
+    precision: str  # the quantization plan, as generate describes it
     macs: int
     instructions: int  # exact, one inference, begin to end marker
     ticks: int  # the board's own count for the same inference (verify's figure)
@@ -361,8 +362,11 @@ def bench_model(model: str | Path, board: Board, *, cache: Path, calib: str | Pa
         layers.append(LayerBench(i, name, op, kernels, macs, mark - previous))
         previous = mark
     ref = (reference or {}).get(lib.name, {}).get(board.core)
+    if ref and ref["macs"] not in (None, lib.macs):
+        ref = None  # the same name but another network: no yardstick
     return ModelBench(
-        model=lib.name, path=str(model), board=board.name, core=board.core, macs=lib.macs,
+        model=lib.name, path=str(model), board=board.name, core=board.core,
+        precision=compiled.precision.describe(), macs=lib.macs,
         instructions=count.instructions, ticks=count.ticks, tick_unit=count.tick_unit,
         bit_exact=count.output == golden, arena_bytes=lib.arena_size, stack_peak_bytes=count.stack_peak,
         stack_invoke_bytes=count.stack_invoke, stack_reserved_bytes=board.stack_size, flash_weights=weights,
@@ -392,7 +396,8 @@ def default_suite(cache: Path) -> list[tuple[Path, Path]]:
 
 
 def load_reference(path: Path | None = None) -> dict:
-    """{model: {core: {"instructions": n, "source": text}}} from benchmarks/reference.toml (empty without it)."""
+    """{model: {core: {"instructions": n, "macs": m, "source": text}}} from benchmarks/reference.toml
+    (empty without it); a model's figure applies only to a model of that name with those MACs."""
     path = path or BENCHMARKS / "reference.toml"
     if not path.is_file():
         return {}
@@ -401,7 +406,7 @@ def load_reference(path: Path | None = None) -> dict:
     table: dict = {}
     for model, entry in raw.get("models", {}).items():
         for core, instructions in entry.get("instructions", {}).items():
-            table.setdefault(model, {})[core] = {"instructions": int(instructions),
+            table.setdefault(model, {})[core] = {"instructions": int(instructions), "macs": entry.get("macs"),
                                                  "source": raw.get("source", "")}
     return table
 

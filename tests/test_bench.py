@@ -140,3 +140,23 @@ def test_bench_skips_a_model_that_fails_and_benches_the_rest(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1 and "broken.onnx skipped" in err
     assert next(line for line in out.splitlines() if line.startswith("tiny ")).split()[1] == "mps2-an385"
+
+
+def test_the_default_suite_has_the_official_shapes_and_reference_figures(tmp_path):
+    """benchmarks/mlperf_tiny.py's models carry the MACs that reference.toml's TFLM figures were
+    measured on, so bench's "x TFLM" column compares like with like; the suite is built once."""
+    from mcugen.bench import default_suite, load_reference
+    from mcugen.compiler import load_float_graph
+    from mcugen.inspect import layer_table
+
+    suite = default_suite(tmp_path)
+    reference = load_reference()
+    assert [model.stem for model, _ in suite] == list(reference)
+    for model, calib in suite:
+        graph = load_float_graph(model)
+        assert layer_table(graph)["totals"]["macs"] == reference[model.stem]["cortex-m4"]["macs"]
+        assert reference[model.stem]["cortex-m4"]["instructions"] > 0 and "issue #9" in \
+            reference[model.stem]["cortex-m4"]["source"]
+        assert np.load(calib)["input_1"].shape[1:] == tuple(graph.io["input_1"].onnx_shape[1:])
+    stamps = [model.stat().st_mtime_ns for model, _ in suite]
+    assert [model.stat().st_mtime_ns for model, _ in default_suite(tmp_path)] == stamps
