@@ -159,8 +159,12 @@ def _read_words(sock_path: Path, addresses: list[int], folder: Path) -> list[int
     """u32 values of guest memory as the CPU sees it (QMP memsave: on mps2-an505 the secure
     alias of the RAM is not in the physical view that pmemsave reads)."""
     files = [folder / f"word{i}.bin" for i in range(len(addresses))]
-    replies = _qmp(sock_path, [{"execute": "memsave", "arguments": {"val": a, "size": 4, "filename": str(f)}}
-                               for a, f in zip(addresses, files)])
+    try:
+        replies = _qmp(sock_path, [{"execute": "memsave", "arguments": {"val": a, "size": 4, "filename": str(f)}}
+                                   for a, f in zip(addresses, files)])
+    except (OSError, ValueError) as exc:  # no socket, a timeout, or a line that is not JSON
+        raise McugenError(f"QEMU's QMP socket did not answer the stack read ({exc}); check the QEMU "
+                          "installation (qemu-system-arm 7.2)") from None
     if any("error" in r for r in replies):
         raise McugenError(f"QEMU could not read the stack measurement: {replies}")
     return [int.from_bytes(f.read_bytes(), "little") for f in files]
