@@ -20,6 +20,7 @@ board support, libgcc, vectors), from the symbols of the ELF and of the model's 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import importlib.util
@@ -46,7 +47,9 @@ from mcugen.build import build_firmware, find_toolchain
 from mcugen.errors import McugenError
 from mcugen.firmware_sources import LAYER_HOOK_FUNCTION, model_library_sources
 from mcugen.flash import QEMU_PORT_LINE, qemu_command
+from mcugen.ir import Graph
 from mcugen.protocol import BoardLink
+from mcugen.quantize import Precision
 from mcugen.resources import data_dir
 from mcugen.tables import display_names, text_table
 
@@ -310,7 +313,7 @@ def flash_split(nm: str, elf: Path, objects: list[tuple[Path, Path]], model_name
     return totals["weights"], totals["model"], flash_used - totals["weights"] - totals["model"]
 
 
-def layer_details(graph, layers: list[tuple[str, str]]) -> list[tuple[str, str, list[str], int]]:
+def layer_details(graph: Graph, layers: list[tuple[str, str]]) -> list[tuple[str, str, list[str], int]]:
     """(name, op, kernels, MACs) of each layer the schedule runs, in layer-hook order."""
     from mcugen.ops import op_for
 
@@ -325,7 +328,7 @@ def layer_details(graph, layers: list[tuple[str, str]]) -> list[tuple[str, str, 
 
 
 def bench_model(model: str | Path, board: Board, *, cache: Path, calib: str | Path | None = None,
-                precision=None, reference: dict | None = None) -> ModelBench:
+                precision: Precision | None = None, reference: dict | None = None) -> ModelBench:
     """Compile, build and count one model on one emulated board."""
     from mcugen.compiler import compile_model
     from mcugen.data import load_samples, random_samples
@@ -450,10 +453,9 @@ def format_layers(r: ModelBench) -> str:
 # ---------------------------------------------------------------------- the command
 
 
-def run_bench(args) -> int:
+def run_bench(args: argparse.Namespace) -> int:
     """`mcugen bench`: every model on the board, one QEMU at a time; tables or JSON on stdout."""
     from mcugen.board import load_board
-    from mcugen.quantize import Precision
 
     started = time.perf_counter()
     board = load_board(args.board)
