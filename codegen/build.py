@@ -77,6 +77,7 @@ class BuildResult:
     sizes: SizeReport
     build_dir: Path
     layer_hook: bool
+    objects: tuple[tuple[Path, Path], ...] = ()  # (source, object) of every compiled file, model's first
 
 
 @dataclass(frozen=True)
@@ -253,4 +254,4 @@ def build_firmware(
         binary = out_dir / "firmware.bin"
         _run([tools.objcopy, "-O", "binary", str(elf), str(binary)], "objcopy")
     return BuildResult(board=board, model_name=model_name, elf=elf, binary=binary, sizes=sizes,
-                       build_dir=out_dir, layer_hook=layer_hook)
+                       build_dir=out_dir, layer_hook=layer_hook, objects=tuple(zip(sources, objects)))

@@ -477,6 +477,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.bit_exact == report.samples else 2
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from mcugen.bench import run_bench
+
+    return run_bench(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="mcugen", description="Compile ONNX models to bit-exact int8 C for "
                                      "microcontrollers; build, flash and verify them over serial.")
@@ -549,6 +555,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default="stm32", help="board name or alias (default: stm32, emulated)")
     p.add_argument("--force", action="store_true", help="replace an existing mcugen.toml")
     p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("bench", help="exact instructions per inference (and per layer), flash, RAM and compile "
+                       "time in QEMU; default: the MLPerf Tiny shapes of benchmarks/")
+    p.add_argument("models", nargs="*", metavar="MODEL", help=".onnx files (default: the benchmarks/ suite)")
+    p.add_argument("--board", default="mps2-an386", help="an emulated board (default: mps2-an386, Cortex-M4)")
+    p.add_argument("--calib", help="calibration data for the given models (default: random normal samples)")
+    p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
+    p.add_argument("--activations", choices=("int8", "int16", "float32"), help="as for generate (default int8)")
+    p.add_argument("--layers", action="store_true", help="also print instructions and MACs per layer")
+    p.add_argument("--cache", help="folder for the plugin, the suite and the builds (default ~/.cache/mcugen)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=cmd_bench)
 
     for command, helptext, func in (
             ("build", "compile the model and its firmware for a board", cmd_build),

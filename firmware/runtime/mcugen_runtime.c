@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcugen_bench.h"
 #include "mcugen_board.h"
 #include "mcugen_board_api.h"
 #include "mcugen_model.h"
@@ -241,10 +242,14 @@ static void answer_infer(uint32_t length)
     ticks_spent_streaming = 0;
     layers_streamed = 0;
 
+    mcugen_stack_paint();
     board_ticks_start();
+    mcugen_bench_invoke_begin(); /* markers for exact instruction counts (mcugen bench) */
     /* void * converts to the API's pointer type: const int8_t * or, weight-only, const float * */
     int32_t result = MODEL_INVOKE((const void *)model_input, (void *)model_output);
+    mcugen_bench_invoke_end();
     uint64_t ticks = board_ticks_elapsed() - ticks_spent_streaming;
+    mcugen_stack_measure();
 
     streaming_layers = 0;
     input_received = 0; /* every inference gets fresh input: no stale data by accident */
