@@ -194,6 +194,76 @@ def conv_shape_fields(node: Node, graph: Graph, kernel_hw: tuple[int, int]) -> d
                 pad_top=a["pads"][0], pad_left=a["pads"][1])
 
 
+# --- the fast int8 kernels (mcugen_conv_1x1_s8, mcugen_conv_im2col_s8) ---------------------------
+# They compute the same integers as run_int, rearranged at compile time:
+#   * bias folded: acc = (bias + input_offset * sum(w)) + sum(x * w), an exact integer identity
+#     (padded positions of the im2col kernel then hold the input zero point, x + input_offset = 0);
+#   * weights of each pair of output channels of a group interleaved four by four (pair_rows), the
+#     order mcugen_conv_gemm_s8.h reads them in.
+
+def fast_kernel(node: Node, graph: Graph) -> str | None:
+    """conv_1x1_s8 for a pointwise layer (1x1, group 1, no padding), else None; only when every
+    partial sum of the folded form stays within int32 (|folded bias| + 128 * sum|w| < 2^31)."""
+    w = graph.const(node.q["weights"])
+    a = node.attrs
+    folded = folded_bias_values(node, graph)
+    worst = np.abs(folded) + 128 * np.abs(w.reshape(w.shape[0], -1).astype(np.int64)).sum(axis=1)
+    if np.any(worst > 2**31 - 1):
+        return None
+    if w.shape[1:3] == (1, 1) and a["group"] == 1 and not any(a["pads"]):
+        return "conv_1x1_s8"
+    return None
+
+
+def folded_bias_values(node: Node, graph: Graph) -> np.ndarray:
+    """bias[oc] + input_offset * sum of channel oc's weights, as int64."""
+    w = graph.const(node.q["weights"]).astype(np.int64)
+    return (graph.const(node.q["bias"]).astype(np.int64)
+            + node.q["input_offset"] * w.reshape(w.shape[0], -1).sum(axis=1))
+
+
+def pair_rows(w: np.ndarray, groups: int) -> np.ndarray:
+    """[O, n] weight rows → the flat layout of mcugen_conv_gemm_s8.h: within each group, channels
+    2j and 2j+1 as blocks u[4b:4b+4] v[4b:4b+4] for every whole block b, then the n % 4 tails
+    u[..] v[..]; an odd last channel of a group stays a plain row. Channel oc still starts at oc * n."""
+    o, n = w.shape
+    per_group = o // groups
+    whole = n - n % 4
+    out = []
+    for g in range(groups):
+        rows = w[g * per_group:(g + 1) * per_group]
+        for j in range(0, per_group - 1, 2):
+            u, v = rows[j], rows[j + 1]
+            blocks = np.stack([u[:whole].reshape(-1, 4), v[:whole].reshape(-1, 4)], axis=1).reshape(-1)
+            out += [blocks, u[whole:], v[whole:]]
+        if per_group % 2:
+            out.append(rows[-1])
+    return np.concatenate(out)
+
+
+def derived_constant(node: Node, graph: Graph, key: str, make) -> str:
+    """A constant the kernel wants computed from this layer's quantized ones (made once per
+    quantization: cached in node.q, keyed by the weights and bias it came from)."""
+    source = (node.q["weights"], node.q["bias"])
+    cached = node.q.get(key)
+    if cached and cached[0] == source and cached[1] in graph.tensors:
+        return cached[1]
+    name = graph.add_constant(f"{node.name}_{key}", make()).name
+    node.q[key] = (source, name)
+    return name
+
+
+def folded_bias(node: Node, graph: Graph) -> str:
+    return derived_constant(node, graph, "bias_folded",
+                            lambda: folded_bias_values(node, graph).astype(np.int32))
+
+
+def paired_weights(node: Node, graph: Graph) -> str:
+    w = graph.const(node.q["weights"])
+    return derived_constant(node, graph, "weights_paired",
+                            lambda: pair_rows(w.reshape(w.shape[0], -1), node.attrs["group"]))
+
+
 @register
 class Conv(Op):
     name = "conv"
@@ -220,7 +290,18 @@ class Conv(Op):
 
     def kernel_calls(self, node, graph):
         w = graph.tensors[node.q["weights"]]
-        return [KernelCall(weighted_kernel(node, graph, "conv"), dict(
+        kernel = weighted_kernel(node, graph, "conv")
+        if kernel == "conv_s8" and fast_kernel(node, graph) == "conv_1x1_s8":
+            x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+            q = node.q
+            return [KernelCall("conv_1x1_s8", dict(
+                input_w=x.shape[2], input_c=x.shape[3], output_h=y.shape[1], output_w=y.shape[2],
+                output_c=y.shape[3], stride_h=node.attrs["strides"][0], stride_w=node.attrs["strides"][1],
+                output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)),
+                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])),
+                [node.inputs[0], node.outputs[0]])]
+        return [KernelCall(kernel, dict(
             **conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
             **quantized_fields(node.q)), [node.inputs[0], node.outputs[0]])]
 

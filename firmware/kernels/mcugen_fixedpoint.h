@@ -38,12 +38,36 @@ static inline int32_t mcugen_rounding_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+static inline int32_t mcugen_requantize_general(int32_t acc, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
     const int32_t shifted = mcugen_saturate_int32((int64_t)acc * ((int64_t)1 << left));
     return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(shifted, multiplier), right);
+}
+
+/* The fast path of mcugen_requantize for a right shift of at least 2 (shift <= -2, every layer whose
+ * output scale is at least 4x its input scale times its weight scale: nearly all of them), with
+ * multiplier >= 0 (always: it is the Q31 mantissa of a positive scale ratio).
+ * The doubling high multiply is x = floor((acc*m + 2^30) / 2^31) for every sign (C's truncating
+ * division with gemmlowp's negative nudge equals this floor), and rounding x / 2^r half away from
+ * zero is floor((x + 2^(r-1) - [x < 0]) / 2^r). floor(floor(a/b)/c) = floor(a/(bc)) merges the
+ * two roundings into one 64-bit sum shifted by 31 + r; its low word only carries into the high
+ * word, so the result is (high word of acc*m + nudge) + 2^(r-2), shifted right by r - 1, where
+ * nudge = 2^30 - 2^31*[acc < 0] (one SMLAL on a DSP core or an M3). [acc < 0] may differ from
+ * [x < 0] only when x = 0, where both give 0 for r >= 2. Bit-exact with the general path and
+ * with codegen/fixedpoint.py requantize; tests/test_conv_variants.py sweeps it. */
+static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, int32_t right)
+{
+    const int64_t nudge = acc < 0 ? -((int64_t)1 << 30) : ((int64_t)1 << 30);
+    const int32_t high = (int32_t)(((int64_t)acc * multiplier + nudge) >> 32);
+    return (high + (int32_t)((uint32_t)1 << (right - 2))) >> (right - 1);
+}
+
+static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    if (shift <= -2) return mcugen_requantize_right(acc, multiplier, -shift);
+    return mcugen_requantize_general(acc, multiplier, shift);
 }
 
 /* The 16-bit-activation variant (64-bit accumulators): the Q31 multiplier is rounded to Q15 so

@@ -1,0 +1,130 @@
+"""The fast int8 conv kernels (issue #9): which kernel each conv layer gets, the compile-time weight
+layout, the requantize fast path, and bit-exactness of every variant against the golden reference
+on the host (gcc, clang) and on the cores they target under QEMU (DSP path on mps2-an386 and
+mps2-an505, portable path on mps2-an385 and microbit, where QEMU traps DSP instructions)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from helpers import WARNINGS, check_bit_exact, make_model, save_samples
+from mcugen.cli import main
+from mcugen.compiler import compile_model
+from mcugen.emit import render_library
+from mcugen.fixedpoint import requantize
+from mcugen.ops.conv import pair_rows
+
+KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
+
+# (name, in_c, out_c, kernel, stride, pads, group, dilation, the kernel mcugen must pick); chained,
+# so each layer's output channels are the next one's input channels. The sizes hit every branch of
+# the fast kernels: input channels % 4 = 0..3 (the SMLAD tail), an odd last output channel, an odd
+# pixel count, strides, and the layers the fast kernels must leave to the general one.
+CHAIN = [
+    ("pw_odd", 5, 7, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_stride2", 7, 6, (1, 1), 2, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_tail2", 6, 9, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_padded", 9, 4, (1, 1), 1, 1, 1, 1, "conv_s8"),
+    ("pw_grouped", 4, 6, (1, 1), 1, 0, 2, 1, "conv_s8"),
+    ("pw_wide", 6, 16, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_blocks", 16, 8, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+]
+INPUT_HW = (9, 7)
+
+
+def chain_model(path: Path, chain=CHAIN, hw=INPUT_HW) -> Path:
+    rng = np.random.default_rng(91)
+    nodes, inits, src = [], {}, "x"
+    for i, (name, in_c, out_c, k, stride, pads, group, dilation, _) in enumerate(chain):
+        inits[f"W{i}"] = (rng.standard_normal([out_c, in_c // group, *k]) * 0.4).astype(np.float32)
+        inits[f"B{i}"] = (rng.standard_normal([out_c]) * 0.2).astype(np.float32)
+        pad_list = list(pads) if isinstance(pads, tuple) else [pads] * 4
+        conv_out = "y" if i == len(chain) - 1 else f"c{i}"
+        nodes.append(helper.make_node("Conv", [src, f"W{i}", f"B{i}"], [conv_out], name=name, kernel_shape=list(k),
+                                      strides=[stride, stride], pads=pad_list, group=group,
+                                      dilations=[dilation, dilation]))
+        if i < len(chain) - 1:
+            nodes.append(helper.make_node("Relu", [conv_out], [f"r{i}"]))
+            src = f"r{i}"
+    return make_model(path, nodes, {"x": [1, chain[0][1], *hw]}, {"y": None}, inits)
+
+
+def samples(tmp_path: Path, n: int, seed: int) -> Path:
+    x = np.random.default_rng(seed).standard_normal([n, CHAIN[0][1], *INPUT_HW]).astype(np.float32)
+    return save_samples(tmp_path / f"x{seed}.npz", {"x": x})
+
+
+def test_each_layer_gets_its_kernel(tmp_path):
+    compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1))
+    files, _ = render_library(compiled.graph)
+    model_c = files[f"{compiled.graph.name}.c"]
+    for name, *_rest, kernel in CHAIN:
+        call = next(line for line in model_c.splitlines() if f"&{name}_params" in line)
+        assert f"_{kernel}(&" in call, call
+
+
+def test_pair_rows_interleaves_channel_pairs_by_words():
+    w = np.arange(5 * 6).reshape(5, 6)  # 5 channels of n = 6: two pairs and a last odd channel
+    laid = pair_rows(w, groups=1)
+    u, v = w[0], w[1]
+    assert list(laid[:12]) == [*u[:4], *v[:4], *u[4:], *v[4:]]
+    assert list(laid[24:]) == list(w[4])  # the odd channel: a plain row, still at 4 * n
+    assert sorted(laid) == sorted(w.reshape(-1))
+    grouped = pair_rows(np.arange(6 * 4).reshape(6, 4), groups=2)  # 3 channels per group: pairs stay inside
+    assert list(grouped[8:12]) == list(range(8, 12)) and list(grouped[12:20]) == [*range(12, 16), *range(16, 20)]
+
+
+def test_requantize_fast_path_equals_the_reference(tmp_path):
+    """mcugen_requantize takes a fast path for shift <= -2; sweep it against codegen/fixedpoint.py."""
+    rng = np.random.default_rng(5)
+    edges = np.array([0, 1, -1, 2, -2, 3, -3, 2**30, -(2**30), 2**31 - 1, -(2**31), -(2**31) + 1, 12345, -12345])
+    acc = np.concatenate([np.repeat(edges, 40), rng.integers(-(2**31), 2**31, 4000),
+                          rng.integers(-(2**20), 2**20, 4000), rng.integers(-300, 300, 2000)])
+    mult = np.concatenate([np.tile([0, 1, 2**30, 2**31 - 1, 1518500250, 2**30 + 1, 1073741823, 1999999999],
+                                   70)[:len(edges) * 40], rng.integers(2**30, 2**31, 8000),
+                           rng.integers(0, 2**31, 2000)])
+    shift = rng.integers(-31, 3, len(acc))
+    shift[: len(edges) * 40] = np.tile(np.arange(-31, 9), len(edges))[: len(edges) * 40]
+    shift = np.clip(shift, -31, 2)
+    triples = np.stack([acc, mult, shift], axis=1).astype(np.int32)
+    src = tmp_path / "rq.c"
+    src.write_text('#include <stdio.h>\n#include "mcugen_fixedpoint.h"\n'
+                   "int main(void) {\n    long a, m, s;\n"
+                   '    while (scanf("%ld %ld %ld", &a, &m, &s) == 3)\n'
+                   '        printf("%ld\\n", (long)mcugen_requantize((int32_t)a, (int32_t)m, (int32_t)s));\n'
+                   "    return 0;\n}\n")
+    text = "\n".join(" ".join(map(str, t)) for t in triples.tolist())
+    expected = requantize(triples[:, 0].astype(np.int64), triples[:, 1], triples[:, 2])
+    for cc in ("gcc", "clang"):
+        exe = tmp_path / f"rq_{cc}"
+        subprocess.run([cc, *WARNINGS, "-O2", f"-I{KERNELS}", str(src), "-o", str(exe)], check=True)
+        got = np.array(subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True)
+                       .stdout.split(), dtype=np.int64)
+        bad = np.flatnonzero(got != expected)
+        assert bad.size == 0, f"{cc}: {triples[bad[0]]} gives {got[bad[0]]}, reference {expected[bad[0]]}"
+
+
+def test_chain_bit_exact_on_the_host(tmp_path):
+    model = chain_model(tmp_path / "chain.onnx")
+    x = np.random.default_rng(2).standard_normal([10, CHAIN[0][1], *INPUT_HW]).astype(np.float32) * 1.3
+    check_bit_exact(model, samples(tmp_path, 32, 1), tmp_path, {"x": x})
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
+def test_chain_bit_exact_on_the_board(board, tmp_path, capsys):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = chain_model(tmp_path / "chain.onnx")
+    code = main(["verify", str(model), "--board", board, "--emulate", "--calib", str(samples(tmp_path, 32, 1)),
+                 "--data", str(samples(tmp_path, 6, 2)), "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
