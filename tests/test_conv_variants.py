@@ -28,15 +28,21 @@ KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
 # the fast kernels: input channels % 4 = 0..3 (the SMLAD tail), an odd last output channel, an odd
 # pixel count, strides, and the layers the fast kernels must leave to the general one.
 CHAIN = [
-    ("pw_odd", 5, 7, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("first_1ch", 1, 6, (5, 4), 1, (2, 1, 2, 2), 1, 1, "conv_im2col_s8"),
+    ("c3x3", 6, 7, (3, 3), 1, 1, 1, 1, "conv_im2col_s8"),
+    ("c3x3_s2_asym", 7, 8, (3, 3), 2, (0, 0, 1, 0), 1, 1, "conv_im2col_s8"),
+    ("c3x3_dilated", 8, 6, (3, 3), 1, 2, 1, 2, "conv_im2col_s8"),
+    ("grouped", 6, 6, (3, 3), 1, 1, 3, 1, "conv_im2col_s8"),
+    ("grouped_odd", 6, 9, (3, 3), 1, 1, 3, 1, "conv_im2col_s8"),
+    ("pw_odd", 9, 7, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
     ("pw_stride2", 7, 6, (1, 1), 2, 0, 1, 1, "conv_1x1_s8"),
     ("pw_tail2", 6, 9, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
-    ("pw_padded", 9, 4, (1, 1), 1, 1, 1, 1, "conv_s8"),
-    ("pw_grouped", 4, 6, (1, 1), 1, 0, 2, 1, "conv_s8"),
+    ("pw_padded", 9, 4, (1, 1), 1, 1, 1, 1, "conv_im2col_s8"),
+    ("pw_grouped", 4, 6, (1, 1), 1, 0, 2, 1, "conv_im2col_s8"),
     ("pw_wide", 6, 16, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
     ("pw_blocks", 16, 8, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
 ]
-INPUT_HW = (9, 7)
+INPUT_HW = (20, 16)
 
 
 def chain_model(path: Path, chain=CHAIN, hw=INPUT_HW) -> Path:
@@ -45,7 +51,7 @@ def chain_model(path: Path, chain=CHAIN, hw=INPUT_HW) -> Path:
     for i, (name, in_c, out_c, k, stride, pads, group, dilation, _) in enumerate(chain):
         inits[f"W{i}"] = (rng.standard_normal([out_c, in_c // group, *k]) * 0.4).astype(np.float32)
         inits[f"B{i}"] = (rng.standard_normal([out_c]) * 0.2).astype(np.float32)
-        pad_list = list(pads) if isinstance(pads, tuple) else [pads] * 4
+        pad_list = [pads[0], pads[1], pads[2], pads[3]] if isinstance(pads, tuple) else [pads] * 4
         conv_out = "y" if i == len(chain) - 1 else f"c{i}"
         nodes.append(helper.make_node("Conv", [src, f"W{i}", f"B{i}"], [conv_out], name=name, kernel_shape=list(k),
                                       strides=[stride, stride], pads=pad_list, group=group,
@@ -128,3 +134,24 @@ def test_chain_bit_exact_on_the_board(board, tmp_path, capsys):
     assert code == 0, captured.err
     report = json.loads(captured.out)
     assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
+
+
+def test_im2col_scratch_is_counted_in_the_arena(tmp_path):
+    """The im2col kernel's scratch (two windows, 2 * 5 * 4 * 1 bytes for first_1ch, 2 * 3 * 3 * 8 for
+    c3x3_dilated, ...) gets arena bytes alive only at its layer, apart from that layer's tensors."""
+    compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1))
+    files, lib = render_library(compiled.graph)
+    graph, plan = compiled.graph, lib.plan
+    for step, node in enumerate(graph.nodes):
+        if node.q.get("scratch") is None:
+            continue
+        scratch = node.q["scratch"]
+        w = graph.tensors[node.q["weights"]]
+        assert graph.tensors[scratch].nbytes == 2 * int(np.prod(w.shape[1:]))
+        assert plan.where[scratch].region == "arena" and plan.lifetimes[scratch] == (step, step)
+        at, size = plan.where[scratch], graph.tensors[scratch].nbytes
+        for t in (node.inputs[0], node.outputs[0]):
+            p = plan.where[t]
+            if p.region == "arena":
+                assert at.offset + size <= p.offset or p.offset + graph.tensors[t].nbytes <= at.offset
+        assert f"arena + {at.offset})" in files[f"{graph.name}.c"]

@@ -22,7 +22,7 @@ import numpy as np
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import requantize, requantize_s64
 from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
-from mcugen.ir import Graph, Node
+from mcugen.ir import Graph, Node, Tensor
 
 from .base import (
     ConstRef,
@@ -202,8 +202,9 @@ def conv_shape_fields(node: Node, graph: Graph, kernel_hw: tuple[int, int]) -> d
 #     order mcugen_conv_gemm_s8.h reads them in.
 
 def fast_kernel(node: Node, graph: Graph) -> str | None:
-    """conv_1x1_s8 for a pointwise layer (1x1, group 1, no padding), else None; only when every
-    partial sum of the folded form stays within int32 (|folded bias| + 128 * sum|w| < 2^31)."""
+    """conv_1x1_s8 for a pointwise layer (1x1, group 1, no padding), else conv_im2col_s8; None
+    (the plain conv_s8) unless every partial sum of the folded form stays within int32
+    (|folded bias| + 128 * sum|w| < 2^31)."""
     w = graph.const(node.q["weights"])
     a = node.attrs
     folded = folded_bias_values(node, graph)
@@ -212,7 +213,27 @@ def fast_kernel(node: Node, graph: Graph) -> str | None:
         return None
     if w.shape[1:3] == (1, 1) and a["group"] == 1 and not any(a["pads"]):
         return "conv_1x1_s8"
-    return None
+    return "conv_im2col_s8"
+
+
+def int8_kernel(node: Node, graph: Graph) -> str:
+    """The int8 kernel of a quantized conv layer: a fast one when it applies, else conv_s8 (also
+    conv_s4 / conv_s16 for the other precisions, which have no fast variant yet)."""
+    kernel = weighted_kernel(node, graph, "conv")
+    if kernel != "conv_s8" or graph.tensors[node.outputs[0]].dtype != "int8":
+        return kernel
+    return fast_kernel(node, graph) or kernel
+
+
+def im2col_scratch(node: Node, graph: Graph) -> str:
+    """The scratch tensor of mcugen_conv_im2col_s8: two windows of one group
+    (mcugen_conv_im2col_s8_buffer_size), made on first use."""
+    w = graph.tensors[node.q["weights"]]
+    size = 2 * int(np.prod(w.shape[1:]))
+    name = node.q.get("scratch") or graph.unique_name(f"{node.name}_im2col")
+    node.q["scratch"] = name
+    graph.add_tensor(Tensor(name, (size,), "int8"))
+    return name
 
 
 def folded_bias_values(node: Node, graph: Graph) -> np.ndarray:
@@ -288,10 +309,20 @@ class Conv(Op):
         patches = window_patches(x, w.shape[1:3], geo["strides"], geo["dilations"], geo["pads"], 0)
         return finish_int(node, graph, grouped_conv(patches, w, node.attrs["group"], exact_matmul))
 
+    def scratch(self, node, graph):
+        if "multiplier" not in node.q or int8_kernel(node, graph) != "conv_im2col_s8":
+            return None
+        return im2col_scratch(node, graph)
+
     def kernel_calls(self, node, graph):
         w = graph.tensors[node.q["weights"]]
-        kernel = weighted_kernel(node, graph, "conv")
-        if kernel == "conv_s8" and fast_kernel(node, graph) == "conv_1x1_s8":
+        kernel = int8_kernel(node, graph)
+        if kernel == "conv_im2col_s8":
+            fields = dict(**conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
+                          **quantized_fields(node.q))
+            fields.update(weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)))
+            return [KernelCall(kernel, fields, [node.inputs[0], node.outputs[0], im2col_scratch(node, graph)])]
+        if kernel == "conv_1x1_s8":
             x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
             q = node.q
             return [KernelCall("conv_1x1_s8", dict(
