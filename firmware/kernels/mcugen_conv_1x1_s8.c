@@ -30,6 +30,9 @@ void mcugen_conv_1x1_s8(const mcugen_conv_1x1_params_t *p, const int8_t *input, 
     const int32_t pixels = p->output_h * p->output_w;
     const int32_t channels = p->output_c;
     const int32_t n = p->input_c;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias;
+    const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     int32_t pixel, oc;
 
     for (pixel = 0; pixel < pixels; pixel += 2) {
@@ -40,33 +43,17 @@ void mcugen_conv_1x1_s8(const mcugen_conv_1x1_params_t *p, const int8_t *input, 
         int8_t *out1 = out0 + channels;
         for (oc = 0; oc < channels; oc += 2) {
             const int two_channels = oc + 1 < channels;
-            const int32_t oc1 = two_channels ? oc + 1 : oc;
             int32_t acc[4];
-            acc[0] = acc[2] = p->bias[oc];
-            acc[1] = acc[3] = p->bias[oc1];
             if (two_channels) {
-                mcugen_gemm_2x2_s8(x0, x1, p->weights + oc * n, n, acc);
+                acc[0] = acc[2] = bias[oc];
+                acc[1] = acc[3] = bias[oc + 1];
+                mcugen_gemm_2x2_s8(x0, x1, weights + oc * n, n, acc);
             } else {
-                int32_t sums[2];
-                sums[0] = sums[1] = p->bias[oc];
-                mcugen_gemm_2x1_s8(x0, x1, p->weights + oc * n, n, sums);
-                acc[0] = sums[0];
-                acc[2] = sums[1];
+                acc[0] = acc[1] = bias[oc];
+                mcugen_gemm_2x1_s8(x0, x1, weights + oc * n, n, acc);
+                acc[2] = acc[1];
             }
-            out0[oc] = mcugen_gemm_output_s8(acc[0], p->multiplier[oc], p->shift[oc], p->output_offset,
-                                             p->act_min, p->act_max);
-            if (two_channels) {
-                out0[oc1] = mcugen_gemm_output_s8(acc[1], p->multiplier[oc1], p->shift[oc1], p->output_offset,
-                                                  p->act_min, p->act_max);
-            }
-            if (two_pixels) {
-                out1[oc] = mcugen_gemm_output_s8(acc[2], p->multiplier[oc], p->shift[oc], p->output_offset,
-                                                 p->act_min, p->act_max);
-                if (two_channels) {
-                    out1[oc1] = mcugen_gemm_output_s8(acc[3], p->multiplier[oc1], p->shift[oc1],
-                                                      p->output_offset, p->act_min, p->act_max);
-                }
-            }
+            mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
         }
     }
 }

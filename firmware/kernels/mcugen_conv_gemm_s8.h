@@ -25,6 +25,26 @@
 #include "mcugen_dsp.h"
 #include "mcugen_fixedpoint.h"
 
+#if MCUGEN_HAS_DSP
+/* One 4-deep block of the 2 x 2 product, at input offset k (weights at 2 * k): 4 loads,
+ * 8 SXTB16, 8 SMLAD: the 0 or 1 block the assembly loop below leaves. */
+#define MCUGEN_GEMM_2X2_BLOCK(k)                                                              \
+    do {                                                                                      \
+        const uint32_t wa_ = mcugen_read_s8x4(w + 2 * (k)), wb_ = mcugen_read_s8x4(w + 2 * (k) + 4); \
+        const uint32_t wa02_ = mcugen_sxtb16(wa_), wa13_ = mcugen_sxtb16_ror8(wa_);           \
+        const uint32_t wb02_ = mcugen_sxtb16(wb_), wb13_ = mcugen_sxtb16_ror8(wb_);           \
+        uint32_t x_ = mcugen_read_s8x4(x0 + (k));                                             \
+        uint32_t x02_ = mcugen_sxtb16(x_), x13_ = mcugen_sxtb16_ror8(x_);                     \
+        a00 = mcugen_smlad(x13_, wa13_, mcugen_smlad(x02_, wa02_, a00));                      \
+        a01 = mcugen_smlad(x13_, wb13_, mcugen_smlad(x02_, wb02_, a01));                      \
+        x_ = mcugen_read_s8x4(x1 + (k));                                                      \
+        x02_ = mcugen_sxtb16(x_);                                                             \
+        x13_ = mcugen_sxtb16_ror8(x_);                                                        \
+        a10 = mcugen_smlad(x13_, wa13_, mcugen_smlad(x02_, wa02_, a10));                      \
+        a11 = mcugen_smlad(x13_, wb13_, mcugen_smlad(x02_, wb02_, a11));                      \
+    } while (0)
+#endif
+
 static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
                                       int32_t acc[4])
 {
@@ -32,24 +52,66 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
     const int8_t *const w_blocks_end = w + 8 * (n >> 2);
     const int32_t tail = n & 3;
     int32_t i;
+#if MCUGEN_HAS_DSP && defined(__GNUC__)
+    int32_t block_pairs = n >> 3;
+    if (block_pairs > 0) {
+        /* Two blocks per pass, in assembly: all 14 free registers hold the 4 sums, 3 pointers, the
+         * counter and 6 temporaries, so nothing spills (GCC 12's own schedule of this loop spills the
+         * end pointer, and unrolled it spills sums): 40 + 2 instructions per 32 MACs. */
+        uint32_t t0, t1, t2, t3, t4, t5;
+        __asm__("1:\n\t"
+                "ldr %[t0], [%[w]], #4\n\t"           /* u[0..3] */
+                "ldr %[t1], [%[w]], #4\n\t"           /* v[0..3] */
+                "ldr %[t2], [%[x0]], #4\n\t"
+                "sxtb16 %[t3], %[t0]\n\t"             /* u0 u2 */
+                "sxtb16 %[t0], %[t0], ror #8\n\t"     /* u1 u3 */
+                "sxtb16 %[t4], %[t1]\n\t"             /* v0 v2 */
+                "sxtb16 %[t1], %[t1], ror #8\n\t"     /* v1 v3 */
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
+                "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                "smlad %[a01], %[t5], %[t4], %[a01]\n\t"
+                "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                "ldr %[t2], [%[x1]], #4\n\t"
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a10], %[t5], %[t3], %[a10]\n\t"
+                "smlad %[a10], %[t2], %[t0], %[a10]\n\t"
+                "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
+                "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
+                "ldr %[t0], [%[w]], #4\n\t"           /* the second block, the same way */
+                "ldr %[t1], [%[w]], #4\n\t"
+                "ldr %[t2], [%[x0]], #4\n\t"
+                "sxtb16 %[t3], %[t0]\n\t"
+                "sxtb16 %[t0], %[t0], ror #8\n\t"
+                "sxtb16 %[t4], %[t1]\n\t"
+                "sxtb16 %[t1], %[t1], ror #8\n\t"
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
+                "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                "smlad %[a01], %[t5], %[t4], %[a01]\n\t"
+                "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                "ldr %[t2], [%[x1]], #4\n\t"
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a10], %[t5], %[t3], %[a10]\n\t"
+                "smlad %[a10], %[t2], %[t0], %[a10]\n\t"
+                "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
+                "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
+                "subs %[pairs], %[pairs], #1\n\t"
+                "bne 1b"
+                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w), [x0] "+r"(x0),
+                  [x1] "+r"(x1), [pairs] "+r"(block_pairs), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                  [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+                :
+                : "cc", "memory");
+    }
+#endif
     while (w < w_blocks_end) {
 #if MCUGEN_HAS_DSP
-        const uint32_t wa = mcugen_read_s8x4(w), wb = mcugen_read_s8x4(w + 4);
-        const uint32_t wa02 = mcugen_sxtb16(wa), wa13 = mcugen_sxtb16_ror8(wa);
-        const uint32_t wb02 = mcugen_sxtb16(wb), wb13 = mcugen_sxtb16_ror8(wb);
-        uint32_t x = mcugen_read_s8x4(x0);
-        uint32_t x02 = mcugen_sxtb16(x), x13 = mcugen_sxtb16_ror8(x);
-        a00 = mcugen_smlad(x02, wa02, a00);
-        a00 = mcugen_smlad(x13, wa13, a00);
-        a01 = mcugen_smlad(x02, wb02, a01);
-        a01 = mcugen_smlad(x13, wb13, a01);
-        x = mcugen_read_s8x4(x1);
-        x02 = mcugen_sxtb16(x);
-        x13 = mcugen_sxtb16_ror8(x);
-        a10 = mcugen_smlad(x02, wa02, a10);
-        a10 = mcugen_smlad(x13, wa13, a10);
-        a11 = mcugen_smlad(x02, wb02, a11);
-        a11 = mcugen_smlad(x13, wb13, a11);
+        MCUGEN_GEMM_2X2_BLOCK(0);
 #else
         for (i = 0; i < 4; ++i) {
             const int32_t xa = x0[i], xb = x1[i], wa = w[i], wb = w[4 + i];
@@ -107,11 +169,33 @@ static inline void mcugen_gemm_2x1_s8(const int8_t *x0, const int8_t *x1, const 
     acc[1] = a1;
 }
 
-/* requantize(acc, multiplier, shift) + output_offset, clamped: one int8 output. */
-static inline int8_t mcugen_gemm_output_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
-                                           int32_t act_min, int32_t act_max)
+/* The output stage's constants, copied from the params struct into a local once per call: the
+ * kernels store through int8_t pointers, which may alias anything, so fields read through p would be
+ * reloaded after every store. */
+typedef struct {
+    const int32_t *multiplier;
+    const int8_t *shift;
+    int32_t output_offset, act_min, act_max;
+} mcugen_gemm_output_t;
+
+/* requantize(acc, multiplier[oc], shift[oc]) + output_offset, clamped: one int8 output. */
+static inline int8_t mcugen_gemm_output_s8(const mcugen_gemm_output_t *o, int32_t acc, int32_t oc)
 {
-    return mcugen_clamp_s8(mcugen_requantize(acc, multiplier, shift) + output_offset, act_min, act_max);
+    return mcugen_clamp_s8(mcugen_requantize(acc, o->multiplier[oc], o->shift[oc]) + o->output_offset, o->act_min,
+                           o->act_max);
+}
+
+/* The four outputs of a 2 x 2 block (acc as mcugen_gemm_2x2_s8 leaves it) at out0[oc], out0[oc1],
+ * out1[oc], out1[oc1], leaving out the second channel or pixel when the block has only one. */
+static inline void mcugen_gemm_store_2x2_s8(const mcugen_gemm_output_t *o, const int32_t acc[4], int8_t *out0,
+                                            int8_t *out1, int32_t oc, int two_channels, int two_pixels)
+{
+    out0[oc] = mcugen_gemm_output_s8(o, acc[0], oc);
+    if (two_channels) out0[oc + 1] = mcugen_gemm_output_s8(o, acc[1], oc + 1);
+    if (two_pixels) {
+        out1[oc] = mcugen_gemm_output_s8(o, acc[2], oc);
+        if (two_channels) out1[oc + 1] = mcugen_gemm_output_s8(o, acc[3], oc + 1);
+    }
 }
 
 #endif /* MCUGEN_CONV_GEMM_S8_H */

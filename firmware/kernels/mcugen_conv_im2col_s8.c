@@ -25,6 +25,16 @@ int32_t mcugen_conv_im2col_s8_buffer_size(const mcugen_conv_im2col_params_t *p)
     return 2 * p->kernel_h * p->kernel_w * (p->input_c / p->groups);
 }
 
+/* count bytes from src to dst, a word at a time (the runtime's memcpy is a byte loop). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t count)
+{
+    for (; count >= 4; count -= 4, dst += 4, src += 4) {
+        const uint32_t word = mcugen_read_s8x4(src);
+        memcpy(dst, &word, sizeof word);
+    }
+    for (; count > 0; --count) *dst++ = *src++;
+}
+
 /* Copy the window of output pixel `pixel` (channels first_ic .. first_ic + group_in - 1) into row. */
 static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *input, int32_t pixel, int32_t first_ic,
                         int32_t group_in, int8_t *row)
@@ -47,7 +57,7 @@ static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *inpu
             if (ix < 0 || ix >= p->input_w) {
                 memset(row, zero_point, (size_t)group_in);
             } else {
-                memcpy(row, input + (iy * p->input_w + ix) * p->input_c + first_ic, (size_t)group_in);
+                copy_bytes(row, input + (iy * p->input_w + ix) * p->input_c + first_ic, group_in);
             }
             row += group_in;
         }
@@ -62,6 +72,10 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
     const int32_t n = p->kernel_h * p->kernel_w * group_in;
     const int32_t pixels = p->output_h * p->output_w;
     const int32_t channels = p->output_c;
+    const int32_t groups = p->groups;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias;
+    const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     int8_t *const row0 = scratch;
     int8_t *const row1 = scratch + n;
     int32_t pixel, g, j;
@@ -70,39 +84,23 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
         const int two_pixels = pixel + 1 < pixels;
         int8_t *out0 = output + pixel * channels;
         int8_t *out1 = out0 + channels;
-        for (g = 0; g < p->groups; ++g) {
+        for (g = 0; g < groups; ++g) {
             fill_window(p, input, pixel, g * group_in, group_in, row0);
             if (two_pixels) fill_window(p, input, pixel + 1, g * group_in, group_in, row1);
             for (j = 0; j < group_out; j += 2) {
                 const int32_t oc = g * group_out + j;
                 const int two_channels = j + 1 < group_out;
-                const int32_t oc1 = two_channels ? oc + 1 : oc;
                 int32_t acc[4];
-                acc[0] = acc[2] = p->bias[oc];
-                acc[1] = acc[3] = p->bias[oc1];
                 if (two_channels) {
-                    mcugen_gemm_2x2_s8(row0, two_pixels ? row1 : row0, p->weights + oc * n, n, acc);
+                    acc[0] = acc[2] = bias[oc];
+                    acc[1] = acc[3] = bias[oc + 1];
+                    mcugen_gemm_2x2_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
                 } else {
-                    int32_t sums[2];
-                    sums[0] = sums[1] = p->bias[oc];
-                    mcugen_gemm_2x1_s8(row0, two_pixels ? row1 : row0, p->weights + oc * n, n, sums);
-                    acc[0] = sums[0];
-                    acc[2] = sums[1];
+                    acc[0] = acc[1] = bias[oc];
+                    mcugen_gemm_2x1_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
+                    acc[2] = acc[1];
                 }
-                out0[oc] = mcugen_gemm_output_s8(acc[0], p->multiplier[oc], p->shift[oc], p->output_offset,
-                                                 p->act_min, p->act_max);
-                if (two_channels) {
-                    out0[oc1] = mcugen_gemm_output_s8(acc[1], p->multiplier[oc1], p->shift[oc1],
-                                                      p->output_offset, p->act_min, p->act_max);
-                }
-                if (two_pixels) {
-                    out1[oc] = mcugen_gemm_output_s8(acc[2], p->multiplier[oc], p->shift[oc], p->output_offset,
-                                                     p->act_min, p->act_max);
-                    if (two_channels) {
-                        out1[oc1] = mcugen_gemm_output_s8(acc[3], p->multiplier[oc1], p->shift[oc1],
-                                                          p->output_offset, p->act_min, p->act_max);
-                    }
-                }
+                mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
             }
         }
     }

@@ -59,7 +59,10 @@ static inline int32_t mcugen_requantize_general(int32_t acc, int32_t multiplier,
  * with codegen/fixedpoint.py requantize; tests/test_conv_variants.py sweeps it. */
 static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, int32_t right)
 {
-    const int64_t nudge = acc < 0 ? -((int64_t)1 << 30) : ((int64_t)1 << 30);
+    /* nudge = 2^30 - 2^31 [acc < 0] as 64 bits: high word = acc >> 31 (0 or -1), low word =
+     * 0x40000000 or 0xC0000000 = acc's sign bit | 2^30. Three instructions, no branch. */
+    const uint32_t sign_word = (uint32_t)(acc >> 31);
+    const int64_t nudge = (int64_t)(((uint64_t)sign_word << 32) | ((uint32_t)acc & 0x80000000u) | 0x40000000u);
     const int32_t high = (int32_t)(((int64_t)acc * multiplier + nudge) >> 32);
     return (high + (int32_t)((uint32_t)1 << (right - 2))) >> (right - 1);
 }
