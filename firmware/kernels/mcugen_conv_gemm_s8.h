@@ -43,6 +43,16 @@
         a10 = mcugen_smlad(x13_, wa13_, mcugen_smlad(x02_, wa02_, a10));                      \
         a11 = mcugen_smlad(x13_, wb13_, mcugen_smlad(x02_, wb02_, a11));                      \
     } while (0)
+#else
+/* Step i of a block on a core without DSP: 4 byte loads, 4 MACs. */
+#define MCUGEN_GEMM_2X2_STEP(i)                                                \
+    do {                                                                       \
+        const int32_t xa_ = x0[i], xb_ = x1[i], wa_ = w[i], wb_ = w[4 + (i)]; \
+        a00 += xa_ * wa_;                                                      \
+        a01 += xa_ * wb_;                                                      \
+        a10 += xb_ * wa_;                                                      \
+        a11 += xb_ * wb_;                                                      \
+    } while (0)
 #endif
 
 static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
@@ -113,13 +123,11 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
 #if MCUGEN_HAS_DSP
         MCUGEN_GEMM_2X2_BLOCK(0);
 #else
-        for (i = 0; i < 4; ++i) {
-            const int32_t xa = x0[i], xb = x1[i], wa = w[i], wb = w[4 + i];
-            a00 += xa * wa;
-            a01 += xa * wb;
-            a10 += xb * wa;
-            a11 += xb * wb;
-        }
+        /* Written out: GCC 12 keeps a 4-step loop here as a loop, 10 instructions per step. */
+        MCUGEN_GEMM_2X2_STEP(0);
+        MCUGEN_GEMM_2X2_STEP(1);
+        MCUGEN_GEMM_2X2_STEP(2);
+        MCUGEN_GEMM_2X2_STEP(3);
 #endif
         w += 8;
         x0 += 4;

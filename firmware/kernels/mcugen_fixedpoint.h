@@ -69,7 +69,11 @@ static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, i
 
 static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
 {
+#if defined(__GNUC__)
+    if (__builtin_expect(shift <= -2, 1)) return mcugen_requantize_right(acc, multiplier, -shift);  /* inline, no jump */
+#else
     if (shift <= -2) return mcugen_requantize_right(acc, multiplier, -shift);
+#endif
     return mcugen_requantize_general(acc, multiplier, shift);
 }
 
