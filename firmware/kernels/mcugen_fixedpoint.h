@@ -46,7 +46,8 @@ static inline int32_t mcugen_requantize_general(int32_t acc, int32_t multiplier,
     return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(shifted, multiplier), right);
 }
 
-/* The fast path of mcugen_requantize for a right shift of at least 2 (shift <= -2, every layer whose
+/* The fast paths of mcugen_requantize (multiplier >= 0, shift <= 0; a left shift takes the general path).
+ * For a right shift of at least 2 (shift <= -2, every layer whose
  * output scale is at least 4x its input scale times its weight scale: nearly all of them), with
  * multiplier >= 0 (always: it is the Q31 mantissa of a positive scale ratio).
  * The doubling high multiply is x = floor((acc*m + 2^30) / 2^31) for every sign (C's truncating
@@ -67,6 +68,21 @@ static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, i
     return (high + (int32_t)((uint32_t)1 << (right - 2))) >> (right - 1);
 }
 
+/* The same for shift = -1 and shift = 0 (no left shift; element-wise Add's input rescaling uses
+ * these). Right shift 1: floor((P + 2^30 + 2^31 - 2^31 [acc < 0]) / 2^32) with P = acc * m, the
+ * high word of one SMLAL (the x = 0 case is again the same either way). Right shift 0: the
+ * doubling high multiply alone, floor((P + 2^30) / 2^31). */
+static inline int32_t mcugen_requantize_right1(int32_t acc, int32_t multiplier)
+{
+    const int64_t nudge = (int64_t)((~(uint32_t)acc & 0x80000000u) | 0x40000000u);  /* 3 * 2^30 or 2^30 */
+    return (int32_t)(((int64_t)acc * multiplier + nudge) >> 32);
+}
+
+static inline int32_t mcugen_requantize_right0(int32_t acc, int32_t multiplier)
+{
+    return (int32_t)(((int64_t)acc * multiplier + ((int64_t)1 << 30)) >> 31);
+}
+
 static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
 {
 #if defined(__GNUC__)
@@ -74,6 +90,8 @@ static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t
 #else
     if (shift <= -2) return mcugen_requantize_right(acc, multiplier, -shift);
 #endif
+    if (shift == -1) return mcugen_requantize_right1(acc, multiplier);
+    if (shift == 0) return mcugen_requantize_right0(acc, multiplier);
     return mcugen_requantize_general(acc, multiplier, shift);
 }
 
