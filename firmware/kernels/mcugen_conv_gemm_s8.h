@@ -59,7 +59,6 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
                                       int32_t acc[4])
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    const int8_t *const w_blocks_end = w + 8 * (n >> 2);
     const int32_t tail = n & 3;
     int32_t i;
 #if MCUGEN_HAS_DSP && defined(__GNUC__)
@@ -118,7 +117,14 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
                 :
                 : "cc", "memory");
     }
-#endif
+    if (n & 4) {  /* the one block the pairs leave */
+        MCUGEN_GEMM_2X2_BLOCK(0);
+        w += 8;
+        x0 += 4;
+        x1 += 4;
+    }
+#else
+    const int8_t *const w_blocks_end = w + 8 * (n >> 2);
     while (w < w_blocks_end) {
 #if MCUGEN_HAS_DSP
         MCUGEN_GEMM_2X2_BLOCK(0);
@@ -133,6 +139,7 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
         x0 += 4;
         x1 += 4;
     }
+#endif
     for (i = 0; i < tail; ++i) {  /* the tail: the first channel's n % 4 weights, then the second's */
         const int32_t xa = x0[i], xb = x1[i], wa = w[i], wb = w[tail + i];
         a00 += xa * wa;
@@ -175,6 +182,13 @@ static inline void mcugen_gemm_2x1_s8(const int8_t *x0, const int8_t *x1, const 
     }
     acc[0] = a0;
     acc[1] = a1;
+}
+
+/* requantize(acc, multiplier, shift) + output_offset, clamped: one int8 output. */
+static inline int8_t mcugen_gemm_clamp_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                                          int32_t act_min, int32_t act_max)
+{
+    return mcugen_clamp_s8(mcugen_requantize(acc, multiplier, shift) + output_offset, act_min, act_max);
 }
 
 /* The output stage's constants, copied from the params struct into a local once per call: the
