@@ -1,4 +1,7 @@
-"""Conv2D (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_{s8,s4,s16}.c.
+"""Conv2D (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_{s8,s4,s16}.c and of the
+fast int8 kernels mcugen_conv_1x1_s8.c (pointwise) and mcugen_conv_im2col_s8.c (every other int8
+conv), which compute the same integers with the bias folded and the weights rearranged at compile
+time (see `fast_kernel`, `pair_rows`).
 
   acc[oy,ox,oc] = bias[oc] + sum_{ky,kx,ic in group(oc)} (x[iy,ix,ic] - zp_in) * w[oc,ky,kx,ic]
   y = clamp(zp_out + requantize(acc, multiplier[oc], shift[oc]), act_min, act_max)
