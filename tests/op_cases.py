@@ -55,6 +55,7 @@ WEIGHTED = {  # conv, depthwise conv and fully connected layers
     "conv_1x1_stride2_tail3": conv_case(7, 5, 1, (7, 9), strides=[2, 2], rng=np.random.default_rng(71)),
     "conv_first_1ch_pad_all_sides": conv_case(1, 8, 4, (11, 9), act="relu", pads=[2, 1, 1, 2],
                                               rng=np.random.default_rng(72)),
+    "conv_narrow_pads_past_the_image": conv_case(2, 3, 3, (5, 2), pads=[1, 2, 1, 3], rng=np.random.default_rng(74)),
     "conv_3x3_wide_grouped": conv_case(8, 10, 3, (6, 7), group=2, strides=[1, 2], pads=[1, 1, 1, 1],
                                        rng=np.random.default_rng(73)),
     "depthwise": conv_case(6, 6, 3, (7, 7), group=6, act="relu", pads=[1, 1, 1, 1]),

@@ -44,12 +44,29 @@ static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *inpu
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
     const int zero_point = -p->input_offset;
+    const int32_t row_bytes = p->kernel_w * group_in;
+    /* Group 1, no horizontal dilation: a kernel row's taps inside the image are one contiguous run. */
+    const int runs = p->dilation_w == 1 && group_in == p->input_c;
     int32_t ky, kx;
     for (ky = 0; ky < p->kernel_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
         if (iy < 0 || iy >= p->input_h) {
-            memset(row, zero_point, (size_t)(p->kernel_w * group_in));
-            row += p->kernel_w * group_in;
+            memset(row, zero_point, (size_t)row_bytes);
+            row += row_bytes;
+            continue;
+        }
+        if (runs) {
+            const int32_t left = in_x0 < 0 ? (-in_x0 < p->kernel_w ? -in_x0 : p->kernel_w) : 0;
+            const int32_t beyond = in_x0 + p->kernel_w - p->input_w;
+            const int32_t right = beyond > 0 ? (beyond < p->kernel_w - left ? beyond : p->kernel_w - left) : 0;
+            const int32_t inside = p->kernel_w - left - right;
+            if (left > 0) memset(row, zero_point, (size_t)(left * group_in));
+            if (inside > 0) {
+                copy_bytes(row + left * group_in, input + (iy * p->input_w + in_x0 + left) * p->input_c,
+                           inside * group_in);
+            }
+            if (right > 0) memset(row + (left + inside) * group_in, zero_point, (size_t)(right * group_in));
+            row += row_bytes;
             continue;
         }
         for (kx = 0; kx < p->kernel_w; ++kx) {
