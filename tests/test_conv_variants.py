@@ -20,6 +20,7 @@ from mcugen.compiler import compile_model
 from mcugen.emit import render_library
 from mcugen.fixedpoint import requantize
 from mcugen.ops.conv import pair_rows
+from mcugen.quantize import LayerPrecision, Precision
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
 
@@ -76,6 +77,16 @@ def test_each_layer_gets_its_kernel(tmp_path):
         assert f"_{kernel}(&" in call, call
 
 
+def test_int4_pointwise_layers_get_the_int4_pointwise_kernel(tmp_path):
+    compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1),
+                             precision=Precision(LayerPrecision(4, 8)))
+    files, _ = render_library(compiled.graph)
+    model_c = files[f"{compiled.graph.name}.c"]
+    for name, *_rest, kernel in CHAIN:
+        call = next(line for line in model_c.splitlines() if f"&{name}_params" in line)
+        assert f"_{'conv_1x1_s4' if kernel == 'conv_1x1_s8' else 'conv_s4'}(&" in call, call
+
+
 def test_pair_rows_interleaves_channel_pairs_by_words():
     w = np.arange(5 * 6).reshape(5, 6)  # 5 channels of n = 6: two pairs and a last odd channel
     laid = pair_rows(w, groups=1)
@@ -123,13 +134,21 @@ def test_chain_bit_exact_on_the_host(tmp_path):
     check_bit_exact(model, samples(tmp_path, 32, 1), tmp_path, {"x": x})
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
-def test_chain_bit_exact_on_the_board(board, tmp_path, capsys):
+def test_int4_chain_bit_exact_on_the_host(tmp_path):
+    model = chain_model(tmp_path / "chain.onnx")
+    x = np.random.default_rng(3).standard_normal([10, CHAIN[0][1], *INPUT_HW]).astype(np.float32) * 1.3
+    check_bit_exact(model, samples(tmp_path, 32, 1), tmp_path, {"x": x}, precision=Precision(LayerPrecision(4, 8)))
+
+
+@pytest.mark.parametrize("board,weights", [("mps2-an386", "int8"), ("mps2-an505", "int8"), ("mps2-an385", "int8"),
+                                           ("microbit", "int8"), ("mps2-an386", "int4"), ("mps2-an385", "int4")])
+def test_chain_bit_exact_on_the_board(board, weights, tmp_path, capsys):
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
     model = chain_model(tmp_path / "chain.onnx")
     code = main(["verify", str(model), "--board", board, "--emulate", "--calib", str(samples(tmp_path, 32, 1)),
-                 "--data", str(samples(tmp_path, 6, 2)), "-o", str(tmp_path / "build"), "--json"])
+                 "--data", str(samples(tmp_path, 6, 2)), "-o", str(tmp_path / "build"), "--json",
+                 "--weights", weights])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)

@@ -220,17 +220,22 @@ def fast_kernel(node: Node, graph: Graph) -> str | None:
 
 
 def int8_kernel(node: Node, graph: Graph) -> str:
-    """The int8 kernel of a quantized conv layer: a fast one when it applies, else conv_s8 (also
-    conv_s4 / conv_s16 for the other precisions, which have no fast variant yet)."""
+    """The kernel of a quantized conv layer with int8 activations: a fast one when it applies
+    (conv_1x1_s4 for a pointwise layer with int4 weights), else conv_s8 / conv_s4; conv_s16 for
+    int16 activations (no fast variant yet)."""
     kernel = weighted_kernel(node, graph, "conv")
-    if kernel != "conv_s8" or graph.tensors[node.outputs[0]].dtype != "int8":
+    if kernel not in ("conv_s8", "conv_s4") or graph.tensors[node.outputs[0]].dtype != "int8":
         return kernel
-    return fast_kernel(node, graph) or kernel
+    fast = fast_kernel(node, graph)
+    if kernel == "conv_s4":  # int4 weights: the pointwise kernel unpacks each channel pair once
+        return "conv_1x1_s4" if fast == "conv_1x1_s8" else kernel
+    return fast or kernel
 
 
 def im2col_scratch(node: Node, graph: Graph) -> str:
-    """The scratch tensor of mcugen_conv_im2col_s8: two windows of one group
-    (mcugen_conv_im2col_s8_buffer_size), made on first use."""
+    """The scratch tensor of mcugen_conv_im2col_s8 (two windows of one group,
+    mcugen_conv_im2col_s8_buffer_size) or of mcugen_conv_1x1_s4 (a channel pair's unpacked weights,
+    the same 2 * input_c bytes), made on first use."""
     w = graph.tensors[node.q["weights"]]
     size = 2 * int(np.prod(w.shape[1:]))
     name = node.q.get("scratch") or graph.unique_name(f"{node.name}_im2col")
@@ -283,9 +288,12 @@ def folded_bias(node: Node, graph: Graph) -> str:
 
 
 def paired_weights(node: Node, graph: Graph) -> str:
-    w = graph.const(node.q["weights"])
-    return derived_constant(node, graph, "weights_paired",
+    source = graph.tensors[node.q["weights"]]
+    w = source.data
+    name = derived_constant(node, graph, "weights_paired",
                             lambda: pair_rows(w.reshape(w.shape[0], -1), node.attrs["group"]))
+    graph.tensors[name].dtype = source.dtype  # int4 codes stay int4: the emitter packs them
+    return name
 
 
 @register
@@ -313,7 +321,7 @@ class Conv(Op):
         return finish_int(node, graph, grouped_conv(patches, w, node.attrs["group"], exact_matmul))
 
     def scratch(self, node, graph):
-        if "multiplier" not in node.q or int8_kernel(node, graph) != "conv_im2col_s8":
+        if "multiplier" not in node.q or int8_kernel(node, graph) not in ("conv_im2col_s8", "conv_1x1_s4"):
             return None
         return im2col_scratch(node, graph)
 
@@ -325,16 +333,18 @@ class Conv(Op):
                           **quantized_fields(node.q))
             fields.update(weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)))
             return [KernelCall(kernel, fields, [node.inputs[0], node.outputs[0], im2col_scratch(node, graph)])]
-        if kernel == "conv_1x1_s8":
+        if kernel in ("conv_1x1_s8", "conv_1x1_s4"):
             x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
             q = node.q
-            return [KernelCall("conv_1x1_s8", dict(
+            args = [node.inputs[0], node.outputs[0]]
+            if kernel == "conv_1x1_s4":
+                args.append(im2col_scratch(node, graph))
+            return [KernelCall(kernel, dict(
                 input_w=x.shape[2], input_c=x.shape[3], output_h=y.shape[1], output_w=y.shape[2],
                 output_c=y.shape[3], stride_h=node.attrs["strides"][0], stride_w=node.attrs["strides"][1],
                 output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
                 weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)),
-                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])),
-                [node.inputs[0], node.outputs[0]])]
+                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])), args)]
         return [KernelCall(kernel, dict(
             **conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
             **quantized_fields(node.q)), [node.inputs[0], node.outputs[0]])]
