@@ -4,6 +4,8 @@ Tensors that are the same bytes (a reshape's output and its input) share one buf
 element-wise operator may overwrite an input that dies at it (in place). Graph inputs and
 outputs live in the caller's buffers, not in the arena. The remaining buffers are placed
 greedily, largest first, each at the lowest offset that overlaps no buffer alive at the same time.
+A kernel's scratch buffer (Op.scratch) is a buffer alive only at its layer's step, so it reuses
+the bytes of tensors dead by then.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def plan_memory(graph: Graph) -> Plan:
         death[name] = end_step
     for name in birth:
         death.setdefault(name, birth[name])
+    for i, node in enumerate(graph.nodes):  # a kernel's scratch buffer lives only while it runs
+        scratch = op_for(node).scratch(node, graph)
+        if scratch is not None:
+            birth[scratch] = death[scratch] = i
 
     parent = {name: name for name in birth}
 

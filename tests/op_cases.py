@@ -51,6 +51,13 @@ WEIGHTED = {  # conv, depthwise conv and fully connected layers
     "conv_1x1_no_bias_relu6": conv_case(5, 3, 1, (4, 4), act="relu6", bias=False),
     "conv_valid_5x5": conv_case(1, 2, 5, (10, 6), auto_pad="VALID", strides=[1, 2]),
     "conv_valid_5x5_odd_count": conv_case(1, 3, 5, (10, 6), auto_pad="VALID", strides=[1, 2]),
+    # the fast conv kernels (conv_1x1_s8, conv_im2col_s8; own generators, so the other cases keep their weights)
+    "conv_1x1_stride2_tail3": conv_case(7, 5, 1, (7, 9), strides=[2, 2], rng=np.random.default_rng(71)),
+    "conv_first_1ch_pad_all_sides": conv_case(1, 8, 4, (11, 9), act="relu", pads=[2, 1, 1, 2],
+                                              rng=np.random.default_rng(72)),
+    "conv_narrow_pads_past_the_image": conv_case(2, 3, 3, (5, 2), pads=[1, 2, 1, 3], rng=np.random.default_rng(74)),
+    "conv_3x3_wide_grouped": conv_case(8, 10, 3, (6, 7), group=2, strides=[1, 2], pads=[1, 1, 1, 1],
+                                       rng=np.random.default_rng(73)),
     "depthwise": conv_case(6, 6, 3, (7, 7), group=6, act="relu", pads=[1, 1, 1, 1]),
     "depthwise_multiplier2_stride2": conv_case(3, 6, 3, (9, 9), group=3, strides=[2, 2], pads=[1, 1, 1, 1]),
     "depthwise_dilated": conv_case(5, 5, 3, (9, 9), group=5, dilations=[2, 1], pads=[2, 1, 2, 1]),

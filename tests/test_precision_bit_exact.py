@@ -76,8 +76,8 @@ def test_weighted_layer_bit_exact(case, precision, tmp_path):
                                precision=Precision(precision))
     used = kernels_of(compiled)
     base = "fully_connected" if case.startswith("fc") else "depthwise_conv" if case.startswith("depthwise") else "conv"
-    if precision == W4A8:
-        assert used == {f"{base}_s4"}
+    if precision == W4A8:  # a conv may get a fast int4 kernel (tests/test_conv_variants.py)
+        assert used == {f"{base}_s4"} or base == "conv" and len(used) == 1 and used <= {"conv_1x1_s4", "conv_im2col_s4"}
     else:  # the graph input and output stay int8: a seam on each side; compare the int16 values too
         assert used == {f"{base}_s16", "requantize_s8_s16", "requantize_s16_s8"}
         assert check_every_layer(compiled, tmp_path, test) == {"int8", "int16"}

@@ -1,4 +1,7 @@
-"""Conv2D (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_{s8,s4,s16}.c.
+"""Conv2D (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_{s8,s4,s16}.c and of the
+fast int8 kernels mcugen_conv_1x1_s8.c (pointwise) and mcugen_conv_im2col_s8.c (every other int8
+conv), which compute the same integers with the bias folded and the weights rearranged at compile
+time (see `fast_kernel`, `pair_rows`).
 
   acc[oy,ox,oc] = bias[oc] + sum_{ky,kx,ic in group(oc)} (x[iy,ix,ic] - zp_in) * w[oc,ky,kx,ic]
   y = clamp(zp_out + requantize(acc, multiplier[oc], shift[oc]), act_min, act_max)
@@ -22,7 +25,7 @@ import numpy as np
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import requantize, requantize_s64
 from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
-from mcugen.ir import Graph, Node
+from mcugen.ir import Graph, Node, Tensor
 
 from .base import (
     ACCUMULATOR_LIMIT,
@@ -304,6 +307,105 @@ def conv_shape_fields(node: Node, graph: Graph, kernel_hw: tuple[int, int]) -> d
                 pad_top=a["pads"][0], pad_left=a["pads"][1])
 
 
+# --- the fast int8 kernels (mcugen_conv_1x1_s8, mcugen_conv_im2col_s8) ---------------------------
+# They compute the same integers as run_int, rearranged at compile time:
+#   * bias folded: acc = (bias + input_offset * sum(w)) + sum(x * w), an exact integer identity
+#     (padded positions of the im2col kernel then hold the input zero point, x + input_offset = 0);
+#   * weights of each pair of output channels of a group interleaved four by four (pair_rows), the
+#     order mcugen_conv_gemm_s8.h reads them in.
+
+def fast_kernel(node: Node, graph: Graph) -> str | None:
+    """conv_1x1_s8 for a pointwise layer (1x1, group 1, no padding), else conv_im2col_s8; None
+    (the plain conv_s8) unless every partial sum of the folded form stays within int32
+    (|folded bias| + 128 * sum|w| < 2^31)."""
+    w = graph.const(node.q["weights"])
+    a = node.attrs
+    folded = folded_bias_values(node, graph)
+    worst = np.abs(folded) + 128 * np.abs(w.reshape(w.shape[0], -1).astype(np.int64)).sum(axis=1)
+    if np.any(worst > 2**31 - 1):
+        return None
+    if w.shape[1:3] == (1, 1) and a["group"] == 1 and not any(a["pads"]):
+        return "conv_1x1_s8"
+    return "conv_im2col_s8"
+
+
+def int8_kernel(node: Node, graph: Graph) -> str:
+    """The kernel of a quantized conv layer with int8 activations: a fast one when it applies
+    (conv_1x1_s4 for a pointwise layer with int4 weights), else conv_s8 / conv_s4; conv_s16 for
+    int16 activations (no fast variant yet)."""
+    kernel = weighted_kernel(node, graph, "conv")
+    if kernel not in ("conv_s8", "conv_s4") or graph.tensors[node.outputs[0]].dtype != "int8":
+        return kernel
+    fast = fast_kernel(node, graph)
+    if kernel == "conv_s4":  # int4 weights: the pointwise kernel unpacks each channel pair once
+        return "conv_1x1_s4" if fast == "conv_1x1_s8" else kernel
+    return fast or kernel
+
+
+def im2col_scratch(node: Node, graph: Graph) -> str:
+    """The scratch tensor of mcugen_conv_im2col_s8 (two windows of one group,
+    mcugen_conv_im2col_s8_buffer_size) or of mcugen_conv_1x1_s4 (a channel pair's unpacked weights,
+    the same 2 * input_c bytes), made on first use."""
+    w = graph.tensors[node.q["weights"]]
+    size = 2 * int(np.prod(w.shape[1:]))
+    name = node.q.get("scratch") or graph.unique_name(f"{node.name}_im2col")
+    node.q["scratch"] = name
+    graph.add_tensor(Tensor(name, (size,), "int8"))
+    return name
+
+
+def folded_bias_values(node: Node, graph: Graph) -> np.ndarray:
+    """bias[oc] + input_offset * sum of channel oc's weights, as int64."""
+    w = graph.const(node.q["weights"]).astype(np.int64)
+    return (graph.const(node.q["bias"]).astype(np.int64)
+            + node.q["input_offset"] * w.reshape(w.shape[0], -1).sum(axis=1))
+
+
+def pair_rows(w: np.ndarray, groups: int) -> np.ndarray:
+    """[O, n] weight rows → the flat layout of mcugen_conv_gemm_s8.h: within each group, channels
+    2j and 2j+1 as blocks u[4b:4b+4] v[4b:4b+4] for every whole block b, then the n % 4 tails
+    u[..] v[..]; an odd last channel of a group stays a plain row. Channel oc still starts at oc * n."""
+    o, n = w.shape
+    per_group = o // groups
+    whole = n - n % 4
+    out = []
+    for g in range(groups):
+        rows = w[g * per_group:(g + 1) * per_group]
+        for j in range(0, per_group - 1, 2):
+            u, v = rows[j], rows[j + 1]
+            blocks = np.stack([u[:whole].reshape(-1, 4), v[:whole].reshape(-1, 4)], axis=1).reshape(-1)
+            out += [blocks, u[whole:], v[whole:]]
+        if per_group % 2:
+            out.append(rows[-1])
+    return np.concatenate(out)
+
+
+def derived_constant(node: Node, graph: Graph, key: str, make) -> str:
+    """A constant the kernel wants computed from this layer's quantized ones (made once per
+    quantization: cached in node.q, keyed by the weights and bias it came from)."""
+    source = (node.q["weights"], node.q["bias"])
+    cached = node.q.get(key)
+    if cached and cached[0] == source and cached[1] in graph.tensors:
+        return cached[1]
+    name = graph.add_constant(f"{node.name}_{key}", make()).name
+    node.q[key] = (source, name)
+    return name
+
+
+def folded_bias(node: Node, graph: Graph) -> str:
+    return derived_constant(node, graph, "bias_folded",
+                            lambda: folded_bias_values(node, graph).astype(np.int32))
+
+
+def paired_weights(node: Node, graph: Graph) -> str:
+    source = graph.tensors[node.q["weights"]]
+    w = source.data
+    name = derived_constant(node, graph, "weights_paired",
+                            lambda: pair_rows(w.reshape(w.shape[0], -1), node.attrs["group"]))
+    graph.tensors[name].dtype = source.dtype  # int4 codes stay int4: the emitter packs them
+    return name
+
+
 @register
 class Conv(Op):
     name = "conv"
@@ -328,9 +430,32 @@ class Conv(Op):
         patches = window_patches(x, w.shape[1:3], geo["strides"], geo["dilations"], geo["pads"], 0)
         return finish_int(node, graph, grouped_conv(patches, w, node.attrs["group"], exact_matmul))
 
+    def scratch(self, node, graph):
+        if "multiplier" not in node.q or int8_kernel(node, graph) not in ("conv_im2col_s8", "conv_1x1_s4"):
+            return None
+        return im2col_scratch(node, graph)
+
     def kernel_calls(self, node, graph):
         w = graph.tensors[node.q["weights"]]
-        return [KernelCall(weighted_kernel(node, graph, "conv"), dict(
+        kernel = int8_kernel(node, graph)
+        if kernel == "conv_im2col_s8":
+            fields = dict(**conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
+                          **quantized_fields(node.q))
+            fields.update(weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)))
+            return [KernelCall(kernel, fields, [node.inputs[0], node.outputs[0], im2col_scratch(node, graph)])]
+        if kernel in ("conv_1x1_s8", "conv_1x1_s4"):
+            x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+            q = node.q
+            args = [node.inputs[0], node.outputs[0]]
+            if kernel == "conv_1x1_s4":
+                args.append(im2col_scratch(node, graph))
+            return [KernelCall(kernel, dict(
+                input_w=x.shape[2], input_c=x.shape[3], output_h=y.shape[1], output_w=y.shape[2],
+                output_c=y.shape[3], stride_h=node.attrs["strides"][0], stride_w=node.attrs["strides"][1],
+                output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)),
+                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])), args)]
+        return [KernelCall(kernel, dict(
             **conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
             **quantized_fields(node.q)), [node.inputs[0], node.outputs[0]])]
 

@@ -38,12 +38,61 @@ static inline int32_t mcugen_rounding_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+static inline int32_t mcugen_requantize_general(int32_t acc, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
     const int32_t shifted = mcugen_saturate_int32((int64_t)acc * ((int64_t)1 << left));
     return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(shifted, multiplier), right);
+}
+
+/* The fast paths of mcugen_requantize (multiplier >= 0, shift <= 0; a left shift takes the general path).
+ * For a right shift of at least 2 (shift <= -2, every layer whose
+ * output scale is at least 4x its input scale times its weight scale: nearly all of them), with
+ * multiplier >= 0 (always: it is the Q31 mantissa of a positive scale ratio).
+ * The doubling high multiply is x = floor((acc*m + 2^30) / 2^31) for every sign (C's truncating
+ * division with gemmlowp's negative nudge equals this floor), and rounding x / 2^r half away from
+ * zero is floor((x + 2^(r-1) - [x < 0]) / 2^r). floor(floor(a/b)/c) = floor(a/(bc)) merges the
+ * two roundings into one 64-bit sum shifted by 31 + r; its low word only carries into the high
+ * word, so the result is (high word of acc*m + nudge) + 2^(r-2), shifted right by r - 1, where
+ * nudge = 2^30 - 2^31*[acc < 0] (one SMLAL on a DSP core or an M3). [acc < 0] may differ from
+ * [x < 0] only when x = 0, where both give 0 for r >= 2. Bit-exact with the general path and
+ * with codegen/fixedpoint.py requantize; tests/test_conv_variants.py sweeps it. */
+static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, int32_t right)
+{
+    /* nudge = 2^30 - 2^31 [acc < 0] as 64 bits: high word = acc >> 31 (0 or -1), low word =
+     * 0x40000000 or 0xC0000000 = acc's sign bit | 2^30. Three instructions, no branch. */
+    const uint32_t sign_word = (uint32_t)(acc >> 31);
+    const int64_t nudge = (int64_t)(((uint64_t)sign_word << 32) | ((uint32_t)acc & 0x80000000u) | 0x40000000u);
+    const int32_t high = (int32_t)(((int64_t)acc * multiplier + nudge) >> 32);
+    return (high + (int32_t)((uint32_t)1 << (right - 2))) >> (right - 1);
+}
+
+/* The same for shift = -1 and shift = 0 (no left shift; element-wise Add's input rescaling uses
+ * these). Right shift 1: floor((P + 2^30 + 2^31 - 2^31 [acc < 0]) / 2^32) with P = acc * m, the
+ * high word of one SMLAL (the x = 0 case is again the same either way). Right shift 0: the
+ * doubling high multiply alone, floor((P + 2^30) / 2^31). */
+static inline int32_t mcugen_requantize_right1(int32_t acc, int32_t multiplier)
+{
+    const int64_t nudge = (int64_t)((~(uint32_t)acc & 0x80000000u) | 0x40000000u);  /* 3 * 2^30 or 2^30 */
+    return (int32_t)(((int64_t)acc * multiplier + nudge) >> 32);
+}
+
+static inline int32_t mcugen_requantize_right0(int32_t acc, int32_t multiplier)
+{
+    return (int32_t)(((int64_t)acc * multiplier + ((int64_t)1 << 30)) >> 31);
+}
+
+static inline int32_t mcugen_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+{
+#if defined(__GNUC__)
+    if (__builtin_expect(shift <= -2, 1)) return mcugen_requantize_right(acc, multiplier, -shift);  /* inline, no jump */
+#else
+    if (shift <= -2) return mcugen_requantize_right(acc, multiplier, -shift);
+#endif
+    if (shift == -1) return mcugen_requantize_right1(acc, multiplier);
+    if (shift == 0) return mcugen_requantize_right0(acc, multiplier);
+    return mcugen_requantize_general(acc, multiplier, shift);
 }
 
 /* The 16-bit-activation variant (64-bit accumulators): the Q31 multiplier is rounded to Q15 so

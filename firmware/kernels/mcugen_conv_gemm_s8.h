@@ -1,0 +1,223 @@
+/*
+ * mcugen_conv_gemm_s8.h — the int8 matrix-multiply core of the fast conv kernels (1x1 and im2col).
+ *
+ * One pass computes a 2 x 2 block: two pixels (rows x0, x1 of n int8 input values) times two
+ * output channels (weight rows u, v of n int8 each), four int32 sums
+ *   acc[0] += x0 . u   acc[1] += x0 . v   acc[2] += x1 . u   acc[3] += x1 . v
+ * Each loaded value is used twice, so the loop does 1 load per 2 MACs instead of 2.
+ * Weight layout of a channel pair (arranged at compile time, codegen/ops/conv.py pair_rows):
+ *   u[0..3] v[0..3] u[4..7] v[4..7] ... then the n % 4 tail u[..] v[..]
+ * so one pointer walks both channels and a block is two adjacent words (one LDRD).
+ * The input offset is not added here: the kernels fold input_offset * sum(w) into the bias at
+ * compile time (codegen/ops/conv.py), so a sum is plain x . w.
+ *
+ * DSP core: four int8 values are one word; SXTB16 gives bytes (0, 2) and SXTB16 ROR 8 bytes (1, 3)
+ * as int16 pairs, for inputs and weights alike, so the pairs line up without any weight reordering
+ * and one SMLAD does two MACs: 3-4 loads, 8 unpacks and 8 SMLADs per 16 MACs. The tail n % 4 is scalar.
+ * Portable core (M0, M3, host): the same block in plain C, one byte load per 2 MACs.
+ * The caller keeps every partial sum within int32 (mcugen checks |bias| + 128 * sum|w| < 2^31).
+ */
+#ifndef MCUGEN_CONV_GEMM_S8_H
+#define MCUGEN_CONV_GEMM_S8_H
+
+#include <stdint.h>
+
+#include "mcugen_dsp.h"
+#include "mcugen_fixedpoint.h"
+
+#if MCUGEN_HAS_DSP
+/* One 4-deep block of the 2 x 2 product, at input offset k (weights at 2 * k): 4 loads,
+ * 8 SXTB16, 8 SMLAD: the 0 or 1 block the assembly loop below leaves. */
+#define MCUGEN_GEMM_2X2_BLOCK(k)                                                              \
+    do {                                                                                      \
+        const uint32_t wa_ = mcugen_read_s8x4(w + 2 * (k)), wb_ = mcugen_read_s8x4(w + 2 * (k) + 4); \
+        const uint32_t wa02_ = mcugen_sxtb16(wa_), wa13_ = mcugen_sxtb16_ror8(wa_);           \
+        const uint32_t wb02_ = mcugen_sxtb16(wb_), wb13_ = mcugen_sxtb16_ror8(wb_);           \
+        uint32_t x_ = mcugen_read_s8x4(x0 + (k));                                             \
+        uint32_t x02_ = mcugen_sxtb16(x_), x13_ = mcugen_sxtb16_ror8(x_);                     \
+        a00 = mcugen_smlad(x13_, wa13_, mcugen_smlad(x02_, wa02_, a00));                      \
+        a01 = mcugen_smlad(x13_, wb13_, mcugen_smlad(x02_, wb02_, a01));                      \
+        x_ = mcugen_read_s8x4(x1 + (k));                                                      \
+        x02_ = mcugen_sxtb16(x_);                                                             \
+        x13_ = mcugen_sxtb16_ror8(x_);                                                        \
+        a10 = mcugen_smlad(x13_, wa13_, mcugen_smlad(x02_, wa02_, a10));                      \
+        a11 = mcugen_smlad(x13_, wb13_, mcugen_smlad(x02_, wb02_, a11));                      \
+    } while (0)
+#else
+/* Step i of a block on a core without DSP: 4 byte loads, 4 MACs. */
+#define MCUGEN_GEMM_2X2_STEP(i)                                                \
+    do {                                                                       \
+        const int32_t xa_ = x0[i], xb_ = x1[i], wa_ = w[i], wb_ = w[4 + (i)]; \
+        a00 += xa_ * wa_;                                                      \
+        a01 += xa_ * wb_;                                                      \
+        a10 += xb_ * wa_;                                                      \
+        a11 += xb_ * wb_;                                                      \
+    } while (0)
+#endif
+
+static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
+                                      int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t tail = n & 3;
+    int32_t i;
+#if MCUGEN_HAS_DSP && defined(__GNUC__)
+    int32_t block_pairs = n >> 3;
+    if (block_pairs > 0) {
+        /* Two blocks per pass, in assembly: all 14 free registers hold the 4 sums, 3 pointers, the
+         * counter and 6 temporaries, so nothing spills (GCC 12's own schedule of this loop spills the
+         * end pointer, and unrolled it spills sums): 40 + 2 instructions per 32 MACs. */
+        uint32_t t0, t1, t2, t3, t4, t5;
+        __asm__("1:\n\t"
+                "ldr %[t0], [%[w]], #4\n\t"           /* u[0..3] */
+                "ldr %[t1], [%[w]], #4\n\t"           /* v[0..3] */
+                "ldr %[t2], [%[x0]], #4\n\t"
+                "sxtb16 %[t3], %[t0]\n\t"             /* u0 u2 */
+                "sxtb16 %[t0], %[t0], ror #8\n\t"     /* u1 u3 */
+                "sxtb16 %[t4], %[t1]\n\t"             /* v0 v2 */
+                "sxtb16 %[t1], %[t1], ror #8\n\t"     /* v1 v3 */
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
+                "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                "smlad %[a01], %[t5], %[t4], %[a01]\n\t"
+                "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                "ldr %[t2], [%[x1]], #4\n\t"
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a10], %[t5], %[t3], %[a10]\n\t"
+                "smlad %[a10], %[t2], %[t0], %[a10]\n\t"
+                "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
+                "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
+                "ldr %[t0], [%[w]], #4\n\t"           /* the second block, the same way */
+                "ldr %[t1], [%[w]], #4\n\t"
+                "ldr %[t2], [%[x0]], #4\n\t"
+                "sxtb16 %[t3], %[t0]\n\t"
+                "sxtb16 %[t0], %[t0], ror #8\n\t"
+                "sxtb16 %[t4], %[t1]\n\t"
+                "sxtb16 %[t1], %[t1], ror #8\n\t"
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
+                "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                "smlad %[a01], %[t5], %[t4], %[a01]\n\t"
+                "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                "ldr %[t2], [%[x1]], #4\n\t"
+                "sxtb16 %[t5], %[t2]\n\t"
+                "sxtb16 %[t2], %[t2], ror #8\n\t"
+                "smlad %[a10], %[t5], %[t3], %[a10]\n\t"
+                "smlad %[a10], %[t2], %[t0], %[a10]\n\t"
+                "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
+                "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
+                "subs %[pairs], %[pairs], #1\n\t"
+                "bne 1b"
+                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w), [x0] "+r"(x0),
+                  [x1] "+r"(x1), [pairs] "+r"(block_pairs), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                  [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+                :
+                : "cc", "memory");
+    }
+    if (n & 4) {  /* the one block the pairs leave */
+        MCUGEN_GEMM_2X2_BLOCK(0);
+        w += 8;
+        x0 += 4;
+        x1 += 4;
+    }
+#else
+    const int8_t *const w_blocks_end = w + 8 * (n >> 2);
+    while (w < w_blocks_end) {
+#if MCUGEN_HAS_DSP
+        MCUGEN_GEMM_2X2_BLOCK(0);
+#else
+        /* Written out: GCC 12 keeps a 4-step loop here as a loop, 10 instructions per step. */
+        MCUGEN_GEMM_2X2_STEP(0);
+        MCUGEN_GEMM_2X2_STEP(1);
+        MCUGEN_GEMM_2X2_STEP(2);
+        MCUGEN_GEMM_2X2_STEP(3);
+#endif
+        w += 8;
+        x0 += 4;
+        x1 += 4;
+    }
+#endif
+    for (i = 0; i < tail; ++i) {  /* the tail: the first channel's n % 4 weights, then the second's */
+        const int32_t xa = x0[i], xb = x1[i], wa = w[i], wb = w[tail + i];
+        a00 += xa * wa;
+        a01 += xa * wb;
+        a10 += xb * wa;
+        a11 += xb * wb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Two pixels times one output channel (the odd last channel of a group): a row of n plain weights. */
+static inline void mcugen_gemm_2x1_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
+                                      int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+#if MCUGEN_HAS_DSP
+    const int8_t *const w_words_end = w + 4 * (n >> 2);
+    n &= 3;
+    while (w < w_words_end) {
+        const uint32_t wv = mcugen_read_s8x4(w);
+        const uint32_t w02 = mcugen_sxtb16(wv), w13 = mcugen_sxtb16_ror8(wv);
+        uint32_t x = mcugen_read_s8x4(x0);
+        a0 = mcugen_smlad(mcugen_sxtb16(x), w02, a0);
+        a0 = mcugen_smlad(mcugen_sxtb16_ror8(x), w13, a0);
+        x = mcugen_read_s8x4(x1);
+        a1 = mcugen_smlad(mcugen_sxtb16(x), w02, a1);
+        a1 = mcugen_smlad(mcugen_sxtb16_ror8(x), w13, a1);
+        w += 4;
+        x0 += 4;
+        x1 += 4;
+    }
+#endif
+    while (n-- > 0) {
+        const int32_t wv = *w++;
+        a0 += *x0++ * wv;
+        a1 += *x1++ * wv;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* requantize(acc, multiplier, shift) + output_offset, clamped: one int8 output. */
+static inline int8_t mcugen_gemm_clamp_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                                          int32_t act_min, int32_t act_max)
+{
+    return mcugen_clamp_s8(mcugen_requantize(acc, multiplier, shift) + output_offset, act_min, act_max);
+}
+
+/* The output stage's constants, copied from the params struct into a local once per call: the
+ * kernels store through int8_t pointers, which may alias anything, so fields read through p would be
+ * reloaded after every store. */
+typedef struct {
+    const int32_t *multiplier;
+    const int8_t *shift;
+    int32_t output_offset, act_min, act_max;
+} mcugen_gemm_output_t;
+
+/* requantize(acc, multiplier[oc], shift[oc]) + output_offset, clamped: one int8 output. */
+static inline int8_t mcugen_gemm_output_s8(const mcugen_gemm_output_t *o, int32_t acc, int32_t oc)
+{
+    return mcugen_clamp_s8(mcugen_requantize(acc, o->multiplier[oc], o->shift[oc]) + o->output_offset, o->act_min,
+                           o->act_max);
+}
+
+/* The four outputs of a 2 x 2 block (acc as mcugen_gemm_2x2_s8 leaves it) at out0[oc], out0[oc1],
+ * out1[oc], out1[oc1], leaving out the second channel or pixel when the block has only one. */
+static inline void mcugen_gemm_store_2x2_s8(const mcugen_gemm_output_t *o, const int32_t acc[4], int8_t *out0,
+                                            int8_t *out1, int32_t oc, int two_channels, int two_pixels)
+{
+    out0[oc] = mcugen_gemm_output_s8(o, acc[0], oc);
+    if (two_channels) out0[oc + 1] = mcugen_gemm_output_s8(o, acc[1], oc + 1);
+    if (two_pixels) {
+        out1[oc] = mcugen_gemm_output_s8(o, acc[2], oc);
+        if (two_channels) out1[oc + 1] = mcugen_gemm_output_s8(o, acc[3], oc + 1);
+    }
+}
+
+#endif /* MCUGEN_CONV_GEMM_S8_H */

@@ -1,0 +1,124 @@
+/*
+ * mcugen_conv_im2col_s8.c — int8 2-D convolution as im2col + a 2x2-blocked matrix multiply.
+ *
+ *   acc = bias[oc] + sum over (ky, kx, ic in the group of oc) of
+ *         window[ky][kx][ic] * weights[oc][ky][kx][ic - group_start]
+ *   window[ky][kx][ic] = input[iy][ix][ic] inside the image, -input_offset (the zero point) in the padding
+ *   output = clamp(requantize(acc, multiplier[oc], shift[oc]) + output_offset, act_min, act_max)
+ *
+ * bias already holds bias + input_offset * sum(weights[oc]) (folded at compile time), and a padded
+ * position holding the zero point adds zero_point * w = -input_offset * w, which cancels its share
+ * of the folded term: this equals mcugen_conv_s8.c (padding skipped) exactly. Numpy twin:
+ * codegen/ops/conv.py (run_int).
+ * The windows of two output pixels (one group) are copied into scratch as two contiguous rows of
+ * n = kernel_h * kernel_w * input_c / groups bytes, so the whole window is one reduction of length n
+ * (a first layer with 1-3 input channels still fills every SMLAD lane), then every output channel
+ * pair of the group runs mcugen_gemm_2x2_s8 over the two rows.
+ */
+#include <string.h>
+
+#include "mcugen_conv_gemm_s8.h"
+#include "mcugen_conv_im2col_s8.h"
+
+int32_t mcugen_conv_im2col_s8_buffer_size(const mcugen_conv_im2col_params_t *p)
+{
+    return 2 * p->kernel_h * p->kernel_w * (p->input_c / p->groups);
+}
+
+/* count bytes from src to dst, a word at a time (the runtime's memcpy is a byte loop). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t count)
+{
+    for (; count >= 4; count -= 4, dst += 4, src += 4) {
+        const uint32_t word = mcugen_read_s8x4(src);
+        memcpy(dst, &word, sizeof word);
+    }
+    for (; count > 0; --count) *dst++ = *src++;
+}
+
+/* Copy the window of output pixel `pixel` (channels first_ic .. first_ic + group_in - 1) into row. */
+static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *input, int32_t pixel, int32_t first_ic,
+                        int32_t group_in, int8_t *row)
+{
+    const int32_t oy = pixel / p->output_w;
+    const int32_t ox = pixel - oy * p->output_w;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    const int zero_point = -p->input_offset;
+    const int32_t row_bytes = p->kernel_w * group_in;
+    /* Group 1, no horizontal dilation: a kernel row's taps inside the image are one contiguous run. */
+    const int runs = p->dilation_w == 1 && group_in == p->input_c;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->kernel_h; ++ky) {
+        const int32_t iy = in_y0 + ky * p->dilation_h;
+        if (iy < 0 || iy >= p->input_h) {
+            memset(row, zero_point, (size_t)row_bytes);
+            row += row_bytes;
+            continue;
+        }
+        if (runs) {
+            const int32_t left = in_x0 < 0 ? (-in_x0 < p->kernel_w ? -in_x0 : p->kernel_w) : 0;
+            const int32_t beyond = in_x0 + p->kernel_w - p->input_w;
+            const int32_t right = beyond > 0 ? (beyond < p->kernel_w - left ? beyond : p->kernel_w - left) : 0;
+            const int32_t inside = p->kernel_w - left - right;
+            if (left > 0) memset(row, zero_point, (size_t)(left * group_in));
+            if (inside > 0) {
+                copy_bytes(row + left * group_in, input + (iy * p->input_w + in_x0 + left) * p->input_c,
+                           inside * group_in);
+            }
+            if (right > 0) memset(row + (left + inside) * group_in, zero_point, (size_t)(right * group_in));
+            row += row_bytes;
+            continue;
+        }
+        for (kx = 0; kx < p->kernel_w; ++kx) {
+            const int32_t ix = in_x0 + kx * p->dilation_w;
+            if (ix < 0 || ix >= p->input_w) {
+                memset(row, zero_point, (size_t)group_in);
+            } else {
+                copy_bytes(row, input + (iy * p->input_w + ix) * p->input_c + first_ic, group_in);
+            }
+            row += group_in;
+        }
+    }
+}
+
+void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *input, int8_t *output,
+                           int8_t *scratch)
+{
+    const int32_t group_in = p->input_c / p->groups;
+    const int32_t group_out = p->output_c / p->groups;
+    const int32_t n = p->kernel_h * p->kernel_w * group_in;
+    const int32_t pixels = p->output_h * p->output_w;
+    const int32_t channels = p->output_c;
+    const int32_t groups = p->groups;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias;
+    const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
+    int8_t *const row0 = scratch;
+    int8_t *const row1 = scratch + n;
+    int32_t pixel, g, j;
+
+    for (pixel = 0; pixel < pixels; pixel += 2) {
+        const int two_pixels = pixel + 1 < pixels;
+        int8_t *out0 = output + pixel * channels;
+        int8_t *out1 = out0 + channels;
+        for (g = 0; g < groups; ++g) {
+            fill_window(p, input, pixel, g * group_in, group_in, row0);
+            if (two_pixels) fill_window(p, input, pixel + 1, g * group_in, group_in, row1);
+            for (j = 0; j < group_out; j += 2) {
+                const int32_t oc = g * group_out + j;
+                const int two_channels = j + 1 < group_out;
+                int32_t acc[4];
+                if (two_channels) {
+                    acc[0] = acc[2] = bias[oc];
+                    acc[1] = acc[3] = bias[oc + 1];
+                    mcugen_gemm_2x2_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
+                } else {
+                    acc[0] = acc[1] = bias[oc];
+                    mcugen_gemm_2x1_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
+                    acc[2] = acc[1];
+                }
+                mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+"""The fast int8 conv kernels (issue #9): which kernel each conv layer gets, the compile-time weight
+layout, the requantize fast path, and bit-exactness of every variant against the golden reference
+on the host (gcc, clang) and on the cores they target under QEMU (DSP path on mps2-an386 and
+mps2-an505, portable path on mps2-an385 and microbit, where QEMU traps DSP instructions)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from helpers import WARNINGS, check_bit_exact, make_model, save_samples
+from mcugen.cli import main
+from mcugen.compiler import compile_model
+from mcugen.emit import render_library
+from mcugen.fixedpoint import requantize
+from mcugen.ops.conv import pair_rows
+from mcugen.quantize import LayerPrecision, Precision
+
+KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
+
+# (name, in_c, out_c, kernel, stride, pads, group, dilation, the kernel mcugen must pick); chained,
+# so each layer's output channels are the next one's input channels. The sizes hit every branch of
+# the fast kernels: input channels % 4 = 0..3 (the SMLAD tail), an odd last output channel, an odd
+# pixel count, strides, and the layers the fast kernels must leave to the general one.
+CHAIN = [
+    ("first_1ch", 1, 6, (5, 4), 1, (2, 1, 2, 2), 1, 1, "conv_im2col_s8"),
+    ("c3x3", 6, 7, (3, 3), 1, 1, 1, 1, "conv_im2col_s8"),
+    ("c3x3_s2_asym", 7, 8, (3, 3), 2, (0, 0, 1, 0), 1, 1, "conv_im2col_s8"),
+    ("c3x3_dilated", 8, 6, (3, 3), 1, 2, 1, 2, "conv_im2col_s8"),
+    ("grouped", 6, 6, (3, 3), 1, 1, 3, 1, "conv_im2col_s8"),
+    ("grouped_odd", 6, 9, (3, 3), 1, 1, 3, 1, "conv_im2col_s8"),
+    ("pw_odd", 9, 7, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_stride2", 7, 6, (1, 1), 2, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_tail2", 6, 9, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_padded", 9, 4, (1, 1), 1, 1, 1, 1, "conv_im2col_s8"),
+    ("pw_grouped", 4, 6, (1, 1), 1, 0, 2, 1, "conv_im2col_s8"),
+    ("pw_wide", 6, 16, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+    ("pw_blocks", 16, 8, (1, 1), 1, 0, 1, 1, "conv_1x1_s8"),
+]
+INPUT_HW = (20, 16)
+
+
+def chain_model(path: Path, chain=CHAIN, hw=INPUT_HW) -> Path:
+    rng = np.random.default_rng(91)
+    nodes, inits, src = [], {}, "x"
+    for i, (name, in_c, out_c, k, stride, pads, group, dilation, _) in enumerate(chain):
+        inits[f"W{i}"] = (rng.standard_normal([out_c, in_c // group, *k]) * 0.4).astype(np.float32)
+        inits[f"B{i}"] = (rng.standard_normal([out_c]) * 0.2).astype(np.float32)
+        pad_list = [pads[0], pads[1], pads[2], pads[3]] if isinstance(pads, tuple) else [pads] * 4
+        conv_out = "y" if i == len(chain) - 1 else f"c{i}"
+        nodes.append(helper.make_node("Conv", [src, f"W{i}", f"B{i}"], [conv_out], name=name, kernel_shape=list(k),
+                                      strides=[stride, stride], pads=pad_list, group=group,
+                                      dilations=[dilation, dilation]))
+        if i < len(chain) - 1:
+            nodes.append(helper.make_node("Relu", [conv_out], [f"r{i}"]))
+            src = f"r{i}"
+    return make_model(path, nodes, {"x": [1, chain[0][1], *hw]}, {"y": None}, inits)
+
+
+def samples(tmp_path: Path, n: int, seed: int) -> Path:
+    x = np.random.default_rng(seed).standard_normal([n, CHAIN[0][1], *INPUT_HW]).astype(np.float32)
+    return save_samples(tmp_path / f"x{seed}.npz", {"x": x})
+
+
+def test_each_layer_gets_its_kernel(tmp_path):
+    compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1))
+    files, _ = render_library(compiled.graph)
+    model_c = files[f"{compiled.graph.name}.c"]
+    for name, *_rest, kernel in CHAIN:
+        call = next(line for line in model_c.splitlines() if f"&{name}_params" in line)
+        assert f"_{kernel}(&" in call, call
+
+
+def test_int4_pointwise_layers_get_the_int4_pointwise_kernel(tmp_path):
+    compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1),
+                             precision=Precision(LayerPrecision(4, 8)))
+    files, _ = render_library(compiled.graph)
+    model_c = files[f"{compiled.graph.name}.c"]
+    for name, *_rest, kernel in CHAIN:
+        call = next(line for line in model_c.splitlines() if f"&{name}_params" in line)
+        assert f"_{'conv_1x1_s4' if kernel == 'conv_1x1_s8' else 'conv_s4'}(&" in call, call
+
+
+def test_pair_rows_interleaves_channel_pairs_by_words():
+    w = np.arange(5 * 6).reshape(5, 6)  # 5 channels of n = 6: two pairs and a last odd channel
+    laid = pair_rows(w, groups=1)
+    u, v = w[0], w[1]
+    assert list(laid[:12]) == [*u[:4], *v[:4], *u[4:], *v[4:]]
+    assert list(laid[24:]) == list(w[4])  # the odd channel: a plain row, still at 4 * n
+    assert sorted(laid) == sorted(w.reshape(-1))
+    grouped = pair_rows(np.arange(6 * 4).reshape(6, 4), groups=2)  # 3 channels per group: pairs stay inside
+    assert list(grouped[8:12]) == list(range(8, 12)) and list(grouped[12:20]) == [*range(12, 16), *range(16, 20)]
+
+
+def test_requantize_fast_path_equals_the_reference(tmp_path):
+    """mcugen_requantize takes a fast path for shift <= -2; sweep it against codegen/fixedpoint.py."""
+    rng = np.random.default_rng(5)
+    edges = np.array([0, 1, -1, 2, -2, 3, -3, 2**30, -(2**30), 2**31 - 1, -(2**31), -(2**31) + 1, 12345, -12345])
+    acc = np.concatenate([np.repeat(edges, 40), rng.integers(-(2**31), 2**31, 4000),
+                          rng.integers(-(2**20), 2**20, 4000), rng.integers(-300, 300, 2000)])
+    mult = np.concatenate([np.tile([0, 1, 2**30, 2**31 - 1, 1518500250, 2**30 + 1, 1073741823, 1999999999],
+                                   70)[:len(edges) * 40], rng.integers(2**30, 2**31, 8000),
+                           rng.integers(0, 2**31, 2000)])
+    shift = rng.integers(-31, 3, len(acc))
+    shift[: len(edges) * 40] = np.tile(np.arange(-31, 9), len(edges))[: len(edges) * 40]
+    shift = np.clip(shift, -31, 2)
+    triples = np.stack([acc, mult, shift], axis=1).astype(np.int32)
+    src = tmp_path / "rq.c"
+    src.write_text('#include <stdio.h>\n#include "mcugen_fixedpoint.h"\n'
+                   "int main(void) {\n    long a, m, s;\n"
+                   '    while (scanf("%ld %ld %ld", &a, &m, &s) == 3)\n'
+                   '        printf("%ld\\n", (long)mcugen_requantize((int32_t)a, (int32_t)m, (int32_t)s));\n'
+                   "    return 0;\n}\n")
+    text = "\n".join(" ".join(map(str, t)) for t in triples.tolist())
+    expected = requantize(triples[:, 0].astype(np.int64), triples[:, 1], triples[:, 2])
+    for cc in ("gcc", "clang"):
+        exe = tmp_path / f"rq_{cc}"
+        subprocess.run([cc, *WARNINGS, "-O2", f"-I{KERNELS}", str(src), "-o", str(exe)], check=True)
+        got = np.array(subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True)
+                       .stdout.split(), dtype=np.int64)
+        bad = np.flatnonzero(got != expected)
+        assert bad.size == 0, f"{cc}: {triples[bad[0]]} gives {got[bad[0]]}, reference {expected[bad[0]]}"
+
+
+def test_chain_bit_exact_on_the_host(tmp_path):
+    model = chain_model(tmp_path / "chain.onnx")
+    x = np.random.default_rng(2).standard_normal([10, CHAIN[0][1], *INPUT_HW]).astype(np.float32) * 1.3
+    check_bit_exact(model, samples(tmp_path, 32, 1), tmp_path, {"x": x})
+
+
+def test_int4_chain_bit_exact_on_the_host(tmp_path):
+    model = chain_model(tmp_path / "chain.onnx")
+    x = np.random.default_rng(3).standard_normal([10, CHAIN[0][1], *INPUT_HW]).astype(np.float32) * 1.3
+    check_bit_exact(model, samples(tmp_path, 32, 1), tmp_path, {"x": x}, precision=Precision(LayerPrecision(4, 8)))
+
+
+@pytest.mark.parametrize("board,weights", [("mps2-an386", "int8"), ("mps2-an505", "int8"), ("mps2-an385", "int8"),
+                                           ("microbit", "int8"), ("mps2-an386", "int4"), ("mps2-an385", "int4")])
+def test_chain_bit_exact_on_the_board(board, weights, tmp_path, capsys):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = chain_model(tmp_path / "chain.onnx")
+    code = main(["verify", str(model), "--board", board, "--emulate", "--calib", str(samples(tmp_path, 32, 1)),
+                 "--data", str(samples(tmp_path, 6, 2)), "-o", str(tmp_path / "build"), "--json",
+                 "--weights", weights])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
+
+
+def test_im2col_scratch_is_counted_in_the_arena(tmp_path):
+    """The im2col kernel's scratch (two windows, 2 * 5 * 4 * 1 bytes for first_1ch, 2 * 3 * 3 * 8 for
+    c3x3_dilated, ...) gets arena bytes alive only at its layer, apart from that layer's tensors."""
+    compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1))
+    files, lib = render_library(compiled.graph)
+    graph, plan = compiled.graph, lib.plan
+    for step, node in enumerate(graph.nodes):
+        if node.q.get("scratch") is None:
+            continue
+        scratch = node.q["scratch"]
+        w = graph.tensors[node.q["weights"]]
+        assert graph.tensors[scratch].nbytes == 2 * int(np.prod(w.shape[1:]))
+        assert plan.where[scratch].region == "arena" and plan.lifetimes[scratch] == (step, step)
+        at, size = plan.where[scratch], graph.tensors[scratch].nbytes
+        for t in (node.inputs[0], node.outputs[0]):
+            p = plan.where[t]
+            if p.region == "arena":
+                assert at.offset + size <= p.offset or p.offset + graph.tensors[t].nbytes <= at.offset
+        assert f"arena + {at.offset})" in files[f"{graph.name}.c"]
