@@ -60,6 +60,12 @@ WEIGHTED = {  # conv, depthwise conv and fully connected layers
                                {"x": [1, 33]}, {"W": w(11, 33), "B": w(11)}),
     "gemm_relu": ([helper.make_node("Gemm", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
                   {"x": [1, 20]}, {"W": w(20, 7)}),
+    "gemm_4_row_blocks_and_2_rows_byte_tail": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)],
+                                               {"x": [1, 9]}, {"W": w(10, 9), "B": w(10)}),
+    "gemm_one_input": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)],
+                       {"x": [1, 1]}, {"W": w(5, 1), "B": w(5)}),
+    "matmul_three_rows_relu": ([helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+                               {"x": [1, 3, 14]}, {"W": w(14, 8)}),
     "matmul_add_bias": ([helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])],
                         {"x": [1, 17]}, {"W": w(17, 9), "B": w(9)}),
 }

@@ -37,7 +37,13 @@ static inline uint32_t mcugen_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((in
 
 static inline uint32_t mcugen_sxtb16_ror8(uint32_t x)
 {
-    return (uint32_t)__sxtb16((int32_t)((x >> 8) | (x << 24)));  /* GCC folds the rotate into SXTB16 */
+#if defined(__GNUC__) || defined(__clang__)
+    uint32_t halves;  /* one instruction: GCC 12 does not fold a C rotate into SXTB16 (it adds a MOV ROR) */
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(halves) : "r"(x));
+    return halves;
+#else
+    return (uint32_t)__sxtb16((int32_t)((x >> 8) | (x << 24)));
+#endif
 }
 
 static inline int32_t mcugen_smlad(uint32_t a, uint32_t b, int32_t acc)

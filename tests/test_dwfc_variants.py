@@ -1,0 +1,115 @@
+"""The fast depthwise-conv and fully-connected kernels (issue #9): their requantize fast paths
+against the spec's arithmetic (codegen/fixedpoint.py), and their DSP and portable paths against
+the golden reference on the cores they target (QEMU). The host sweeps over shapes live in
+op_cases.py (test_ops_bit_exact.py runs them with gcc and clang)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from helpers import make_model, save_samples
+from mcugen.cli import main
+from mcugen.fixedpoint import requantize
+from op_cases import w
+
+KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
+
+# A host program that includes a kernel's .c and applies its static requantize to int32 triples
+# (acc, multiplier, shift) read from stdin, writing the int32 results to stdout.
+HARNESS = """
+#include <stdio.h>
+#include "mcugen_{kernel}.c"
+int main(void)
+{{
+    int32_t t[3];
+    while (fread(t, sizeof t, 1, stdin) == 1) {{
+        const int32_t y = {function}(t[0], t[1], t[2]);
+        fwrite(&y, sizeof y, 1, stdout);
+    }}
+    return 0;
+}}
+"""
+
+
+def requantize_cases() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accumulators over the whole int32 range and near zero, Q31 multipliers at both ends of their
+    range and 0, every shift from -31 (fast path) to 1 (left shift); plus exact ties (x.5) and
+    their neighbours, where the two roundings of the spec differ from one rounding."""
+    rng = np.random.default_rng(11)
+    n = 60000
+    acc = np.concatenate([rng.integers(-2**31, 2**31, n // 3), rng.integers(-70000, 70000, n // 3),
+                          rng.integers(-300, 300, n - 2 * (n // 3))])
+    acc[:4] = [-2**31, 2**31 - 1, 0, -1]
+    mult = rng.integers(2**30, 2**31, n)
+    mult[4:200] = 0
+    mult[200:400] = 2**31 - 1
+    mult[400:600] = 2**30
+    shift = rng.integers(-31, 2, n)
+    # ties: with multiplier 2^30 the real multiplier is 2^(shift-1), so acc = (2k+1) * 2^-shift is k + 0.5
+    t_shift = rng.integers(-20, -1, 20000)
+    k = (rng.uniform(-1, 1, 20000) * (2.0**29 / 2.0**-t_shift)).astype(np.int64)  # keeps acc within int32
+    t_acc = ((2 * k + 1) << -t_shift) + rng.integers(-1, 2, 20000)
+    acc = np.concatenate([acc, t_acc])
+    mult = np.concatenate([mult, np.full(20000, 2**30)])
+    shift = np.concatenate([shift, t_shift])
+    return acc.astype(np.int64), mult.astype(np.int64), shift.astype(np.int64)
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+@pytest.mark.parametrize("kernel,function", [("fully_connected_s8", "fc_requantize")])
+def test_fast_requantize_equals_the_spec(tmp_path, compiler, kernel, function):
+    source = tmp_path / "harness.c"
+    source.write_text(HARNESS.format(kernel=kernel, function=function))
+    exe = tmp_path / "harness"
+    build = subprocess.run([compiler, "-std=c99", "-O2", f"-I{KERNELS}", str(source), "-o", str(exe)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[:3000]
+    acc, mult, shift = requantize_cases()
+    triples = np.stack([acc, mult, shift], axis=1).astype("<i4")
+    run = subprocess.run([str(exe)], input=triples.tobytes(), capture_output=True, timeout=60)
+    assert run.returncode == 0
+    got = np.frombuffer(run.stdout, "<i4").astype(np.int64)
+    expected = requantize(acc, mult, shift)
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, (f"{bad.size} differ, first: acc {acc[bad[0]]} multiplier {mult[bad[0]]} "
+                           f"shift {shift[bad[0]]}: C {got[bad[0]]}, spec {expected[bad[0]]}")
+
+
+def variants_model(path: Path) -> Path:
+    """One model whose layers take every path of the fast kernels: fully connected with 4-row
+    blocks and leftover rows, whole input words and a 1-, 2- or 3-byte tail."""
+    rng = np.random.default_rng(5)
+    nodes = [
+        helper.make_node("Gemm", ["x", "W1", "B1"], ["g1"], transB=1),   # 37 -> 10: tail 1, 2 rows left
+        helper.make_node("Relu", ["g1"], ["r1"]),
+        helper.make_node("Gemm", ["r1", "W2", "B2"], ["g2"], transB=1),  # 10 -> 8: tail 2, blocks only
+        helper.make_node("Gemm", ["g2", "W3"], ["y"], transB=1),         # 8 -> 3: whole words, rows only
+    ]
+    inits = {"W1": w(10, 37, rng=rng), "B1": w(10, rng=rng), "W2": w(8, 10, rng=rng), "B2": w(8, rng=rng),
+             "W3": w(3, 8, rng=rng)}
+    return make_model(path, nodes, {"x": [1, 37]}, {"y": None}, inits)
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
+def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board):
+    """DSP path on M4 (an386) and M33 (an505); portable on M3 (an385) and M0 (microbit), where QEMU
+    would trap a DSP instruction, so a pass there also proves the selection."""
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = variants_model(tmp_path / "variants.onnx")
+    rng = np.random.default_rng(2)
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, 37]).astype(np.float32)})
+    data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, 37]).astype(np.float32) * 1.3})
+    code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
+                 "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
