@@ -17,7 +17,7 @@ from onnx import helper
 from helpers import make_model, save_samples
 from mcugen.cli import main
 from mcugen.fixedpoint import requantize
-from op_cases import w
+from op_cases import activation, w
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
 
@@ -26,6 +26,7 @@ KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
 HARNESS = """
 #include <stdio.h>
 #include "mcugen_{kernel}.c"
+{wrapper}
 int main(void)
 {{
     int32_t t[3];
@@ -35,6 +36,20 @@ int main(void)
     }}
     return 0;
 }}
+"""
+
+# The depthwise kernel's requantize as dw_group4 sets it up and dw_store4 applies it: with the
+# output offset folded into the rounding term for shifts in [-23, -2] (taken off again here, so
+# the result compares with the spec's requantize); both offsets' extremes.
+DW_WRAPPER = """
+static int32_t dw_as_used(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    static const int32_t offsets[2] = {-128, 127};
+    const int32_t offset = offsets[acc & 1];
+    if (shift > -2 || shift < -23) return dw_requantize_general(acc, multiplier, shift, offset) - offset;
+    return dw_requantize_fast(acc, multiplier, (1 << (-shift - 2)) + (int32_t)((uint32_t)offset << (-shift - 1)),
+                              -shift - 1) - offset;
+}
 """
 
 
@@ -63,10 +78,11 @@ def requantize_cases() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("compiler", ["gcc", "clang"])
-@pytest.mark.parametrize("kernel,function", [("fully_connected_s8", "fc_requantize")])
-def test_fast_requantize_equals_the_spec(tmp_path, compiler, kernel, function):
+@pytest.mark.parametrize("kernel,function,wrapper", [("fully_connected_s8", "fc_requantize", ""),
+                                                     ("depthwise_conv_3x3_s8", "dw_as_used", DW_WRAPPER)])
+def test_fast_requantize_equals_the_spec(tmp_path, compiler, kernel, function, wrapper):
     source = tmp_path / "harness.c"
-    source.write_text(HARNESS.format(kernel=kernel, function=function))
+    source.write_text(HARNESS.format(kernel=kernel, function=function, wrapper=wrapper))
     exe = tmp_path / "harness"
     build = subprocess.run([compiler, "-std=c99", "-O2", f"-I{KERNELS}", str(source), "-o", str(exe)],
                            capture_output=True, text=True)
@@ -82,19 +98,31 @@ def test_fast_requantize_equals_the_spec(tmp_path, compiler, kernel, function):
                            f"shift {shift[bad[0]]}: C {got[bad[0]]}, spec {expected[bad[0]]}")
 
 
+INPUT = [1, 6, 9, 8]
+
+
 def variants_model(path: Path) -> Path:
-    """One model whose layers take every path of the fast kernels: fully connected with 4-row
-    blocks and leftover rows, whole input words and a 1-, 2- or 3-byte tail."""
+    """One model whose layers take every path of the fast kernels: 3x3 depthwise with a channel
+    group and leftover channels, interior and border pixels, stride 2 and asymmetric padding;
+    fully connected with 4-row blocks and leftover rows, whole input words and 2- and 3-byte tails."""
     rng = np.random.default_rng(5)
+    inits: dict[str, np.ndarray] = {}
     nodes = [
-        helper.make_node("Gemm", ["x", "W1", "B1"], ["g1"], transB=1),   # 37 -> 10: tail 1, 2 rows left
+        helper.make_node("Conv", ["x", "D1", "E1"], ["d1"], group=6, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["d1"], ["r0"]),
+        helper.make_node("Conv", ["r0", "D2", "E2"], ["d2"], group=6, kernel_shape=[3, 3], strides=[2, 2],
+                         pads=[1, 0, 0, 1]),                              # [1, 6, 4, 4]
+        *activation("clip", "d2", "a2", inits),                          # both clamp bounds inside int8
+        helper.make_node("Flatten", ["a2"], ["f"]),
+        helper.make_node("Gemm", ["f", "W1", "B1"], ["g1"], transB=1),   # 96 -> 10: 2 rows left
         helper.make_node("Relu", ["g1"], ["r1"]),
-        helper.make_node("Gemm", ["r1", "W2", "B2"], ["g2"], transB=1),  # 10 -> 8: tail 2, blocks only
-        helper.make_node("Gemm", ["g2", "W3"], ["y"], transB=1),         # 8 -> 3: whole words, rows only
+        helper.make_node("Gemm", ["r1", "W2", "B2"], ["g2"], transB=1),  # 10 -> 7: tail 2, 3 rows left
+        helper.make_node("Gemm", ["g2", "W3"], ["y"], transB=1),         # 7 -> 4: tail 3, one block
     ]
-    inits = {"W1": w(10, 37, rng=rng), "B1": w(10, rng=rng), "W2": w(8, 10, rng=rng), "B2": w(8, rng=rng),
-             "W3": w(3, 8, rng=rng)}
-    return make_model(path, nodes, {"x": [1, 37]}, {"y": None}, inits)
+    inits |= {"D1": w(6, 1, 3, 3, rng=rng), "E1": w(6, rng=rng), "D2": w(6, 1, 3, 3, rng=rng), "E2": w(6, rng=rng),
+             "W1": w(10, 96, rng=rng), "B1": w(10, rng=rng), "W2": w(7, 10, rng=rng), "B2": w(7, rng=rng),
+             "W3": w(4, 7, rng=rng)}
+    return make_model(path, nodes, {"x": INPUT}, {"y": None}, inits)
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
@@ -105,8 +133,8 @@ def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board):
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
     model = variants_model(tmp_path / "variants.onnx")
     rng = np.random.default_rng(2)
-    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, 37]).astype(np.float32)})
-    data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, 37]).astype(np.float32) * 1.3})
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, *INPUT[1:]]).astype(np.float32)})
+    data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, *INPUT[1:]]).astype(np.float32) * 1.3})
     code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
                  "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()

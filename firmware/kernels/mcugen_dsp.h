@@ -6,6 +6,9 @@
  *   mcugen_sxtb16(x)        SXTB16:        halves = sign-extended bytes 0 and 2 of x
  *   mcugen_sxtb16_ror8(x)   SXTB16 ROR #8: halves = sign-extended bytes 1 and 3 of x
  *   mcugen_smlad(a, b, acc) SMLAD:         acc + a.lo * b.lo + a.hi * b.hi (two MACs)
+ *   mcugen_smlabb(a, b, acc) SMLABB:       acc + a.lo * b.lo (one MAC on the low halves)
+ *   mcugen_smlatt(a, b, acc) SMLATT:       acc + a.hi * b.hi (one MAC on the high halves)
+ *   mcugen_ssat8(x)         SSAT #8:       x clamped to [-128, 127]
  * Elsewhere (M0, M3, a host) they are plain C with the same results, so a kernel keeps one
  * source and the compiler picks the instructions by the core's feature macro. The caller keeps
  * acc within int32: the result then equals the exact sum, on either path.
@@ -51,6 +54,18 @@ static inline int32_t mcugen_smlad(uint32_t a, uint32_t b, int32_t acc)
     return __smlad((int32_t)a, (int32_t)b, acc);
 }
 
+static inline int32_t mcugen_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t mcugen_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlatt((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t mcugen_ssat8(int32_t x) { return __ssat(x, 8); }
+
 #else
 
 static inline int32_t mcugen_s8_of(uint32_t byte) { return (int32_t)(byte & 0xFFu) - (int32_t)((byte & 0x80u) << 1); }
@@ -67,6 +82,18 @@ static inline int32_t mcugen_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     return acc + mcugen_s16_of(a) * mcugen_s16_of(b) + mcugen_s16_of(a >> 16) * mcugen_s16_of(b >> 16);
 }
+
+static inline int32_t mcugen_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + mcugen_s16_of(a) * mcugen_s16_of(b);
+}
+
+static inline int32_t mcugen_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + mcugen_s16_of(a >> 16) * mcugen_s16_of(b >> 16);
+}
+
+static inline int32_t mcugen_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
 
 #endif
 
