@@ -40,9 +40,11 @@ static int32_t fc_requantize_general(int32_t acc, int32_t multiplier, int32_t sh
 static inline int32_t fc_requantize(int32_t acc, int32_t multiplier, int32_t shift)
 {
     if (shift <= -2) {
-        const int64_t rounded = (int64_t)acc * multiplier + (acc < 0 ? -(1 << 30) : (1 << 30));
-        const int32_t high = (int32_t)(rounded >> 32);
-        return (high + (1 << (-shift - 2))) >> (-shift - 1);
+        /* P +/- 2^30 built as one 64-bit accumulator, so the compiler emits a single SMLAL */
+        const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
+        const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31));
+        const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
+        return ((int32_t)(uint32_t)(rounded >> 32) + (1 << (-shift - 2))) >> (-shift - 1);
     }
     return fc_requantize_general(acc, multiplier, shift);
 }
@@ -75,78 +77,71 @@ static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
 #define FC_SPLIT(x, xa, xb) ((xa) = (x), (xb) = 0)
 #endif
 
-/* acc[0..3] += rows o..o+3 of the weights times the input; returns the next block's weights. */
-static const int32_t *fc_dot4(const int8_t *x, const int8_t *words_end, uint32_t last, int32_t tail,
-                              const int32_t *w, int32_t acc[4])
+static inline int8_t fc_output(const mcugen_fully_connected_params_t *p, int32_t acc, int32_t o, int full_range)
 {
-    int32_t acc0 = acc[0], acc1 = acc[1], acc2 = acc[2], acc3 = acc[3];
-    uint32_t xa, xb;
-    (void)xb;
-    FC_UNROLL2
-    for (; x != words_end; x += 4) {
-        const uint32_t word = mcugen_read_s8x4(x);
-        FC_SPLIT(word, xa, xb);
-        FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
-        FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
-        FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
-        FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
-        w += 4;
-    }
-    if (tail) {
-        FC_SPLIT(last, xa, xb);
-        FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
-        FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
-        FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
-        FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
-        w += 4;
-    }
-    acc[0] = acc0, acc[1] = acc1, acc[2] = acc2, acc[3] = acc3;
-    return w;
-}
-
-/* One row (the last output_size % 4): acc += its weights times the input. */
-static const int32_t *fc_dot1(const int8_t *x, const int8_t *words_end, uint32_t last, int32_t tail,
-                              const int32_t *w, int32_t *acc)
-{
-    int32_t sum = *acc;
-    uint32_t xa, xb;
-    (void)xb;
-    for (; x != words_end; x += 4) {
-        const uint32_t word = mcugen_read_s8x4(x);
-        FC_SPLIT(word, xa, xb);
-        FC_MAC4(sum, xa, xb, (uint32_t)w[0]);
-        ++w;
-    }
-    if (tail) {
-        FC_SPLIT(last, xa, xb);
-        FC_MAC4(sum, xa, xb, (uint32_t)w[0]);
-        ++w;
-    }
-    *acc = sum;
-    return w;
+    const int32_t y = fc_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
+#if MCUGEN_HAS_DSP
+    if (full_range) return (int8_t)mcugen_ssat8(y); /* the clamp is int8's own: one SSAT */
+#else
+    (void)full_range;
+#endif
+    return mcugen_clamp_s8(y, p->act_min, p->act_max);
 }
 
 void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const int8_t *input, int8_t *output)
 {
     const int32_t full_words = p->input_size / 4, tail = p->input_size % 4;
-    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
-    int32_t r, o, j;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    int32_t r, o;
 
     for (r = 0; r < p->rows; ++r) {
         const int8_t *const words_end = input + 4 * full_words;
         const uint32_t last = fc_tail_word(words_end, tail);
         const int32_t *w = p->weights;
-        for (o = 0; o < p->output_size; o += 4) {
-            const int32_t block = p->output_size - o < 4 ? 1 : 4;
-            int32_t acc[4];
-            for (j = 0; j < block; ++j) acc[j] = p->bias[o + j];
-            w = block == 4 ? fc_dot4(input, words_end, last, tail, w, acc)
-                           : fc_dot1(input, words_end, last, tail, w, acc);
-            for (j = 0; j < block; ++j) {
-                const int32_t y = fc_requantize(acc[j], p->multiplier[o + j], p->shift[o + j]) + output_offset;
-                output[o + j] = mcugen_clamp_s8(y, act_min, act_max);
+        for (o = 0; o + 4 <= p->output_size; o += 4) { /* rows o..o+3: each input word feeds all four */
+            int32_t acc0 = p->bias[o], acc1 = p->bias[o + 1], acc2 = p->bias[o + 2], acc3 = p->bias[o + 3];
+            const int8_t *x;
+            uint32_t xa, xb;
+            (void)xb;
+            FC_UNROLL2
+            for (x = input; x != words_end; x += 4, w += 4) {
+                const uint32_t word = mcugen_read_s8x4(x);
+                FC_SPLIT(word, xa, xb);
+                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
+                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
+                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
+                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
             }
-            o += block - 4;
+            if (tail) {
+                FC_SPLIT(last, xa, xb);
+                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
+                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
+                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
+                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
+                w += 4;
+            }
+            {   /* all four before any store: an int8_t store may alias p, which would force reloads */
+                const int8_t y0 = fc_output(p, acc0, o, full_range), y1 = fc_output(p, acc1, o + 1, full_range);
+                const int8_t y2 = fc_output(p, acc2, o + 2, full_range), y3 = fc_output(p, acc3, o + 3, full_range);
+                output[o] = y0, output[o + 1] = y1, output[o + 2] = y2, output[o + 3] = y3;
+            }
+        }
+        for (; o < p->output_size; ++o) { /* the last output_size % 4 rows, one at a time */
+            int32_t acc = p->bias[o];
+            const int8_t *x;
+            uint32_t xa, xb;
+            (void)xb;
+            for (x = input; x != words_end; x += 4, ++w) {
+                const uint32_t word = mcugen_read_s8x4(x);
+                FC_SPLIT(word, xa, xb);
+                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+            }
+            if (tail) {
+                FC_SPLIT(last, xa, xb);
+                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+                ++w;
+            }
+            output[o] = fc_output(p, acc, o, full_range);
         }
         input += p->input_size;
         output += p->output_size;
