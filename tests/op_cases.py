@@ -63,6 +63,7 @@ WEIGHTED = {  # conv, depthwise conv and fully connected layers
     "depthwise_3x3_tail_channels_only_all_border": conv_case(3, 3, 3, (1, 2), group=3, pads=[1, 1, 1, 1]),
     "depthwise_3x3_16_channels_relu6": conv_case(16, 16, 3, (12, 10), group=16, act="relu6", pads=[1, 1, 1, 1]),
     "depthwise_5x5_general_kernel": conv_case(4, 4, 5, (7, 6), group=4, pads=[2, 2, 2, 2]),
+    "depthwise_multiplier2_windows_wholly_in_padding": conv_case(3, 6, 2, (4, 5), group=3, pads=[2, 2, 2, 2]),
     "gemm_transB": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1, alpha=0.7, beta=1.3)],
                     {"x": [1, 33]}, {"W": w(10, 33), "B": w(10)}),
     "gemm_transB_alpha_beta": ([helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1, alpha=0.7, beta=1.3)],
