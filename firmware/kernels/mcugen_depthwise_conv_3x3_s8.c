@@ -135,34 +135,42 @@ static DW_NOINLINE void dw_pixel_interior(const int8_t *x, int8_t *out, const dw
     dw_store4(acc0, acc1, acc2, acc3, out, g);
 }
 
-/* A border pixel: its 9 input words gathered in x9, the zero point's word where padded. */
-static DW_NOINLINE void dw_pixel_words(const uint32_t x9[9], int8_t *out, const dw_group_t *g)
+/* A border pixel: tap t = 3 * ky + kx lies inside the input when bit t of inside is set, at
+ * input + offset + ky * row + kx * col; the others take the zero point's word. The offset is an
+ * integer, so no pointer is formed for a tap in the padding. */
+static DW_NOINLINE void dw_pixel_border(const int8_t *input, int32_t offset, uint32_t inside, uint32_t zp4,
+                                        int8_t *out, const dw_group_t *g)
 {
     const int32_t *const w = g->weights;
+    const int32_t col = g->col, row = g->row;
     int32_t acc0 = g->bias[0], acc1 = g->bias[1], acc2 = g->bias[2], acc3 = g->bias[3];
-    int32_t t;
-    for (t = 0; t < 9; ++t) DW_TAP4(x9[t], w + 2 * t);
+#define DW_BORDER_TAP(ky, kx)                                                                      \
+    DW_TAP4(inside & (1u << (3 * (ky) + (kx))) ? mcugen_read_s8x4(input + offset + (ky) * row + (kx) * col) \
+                                              : zp4,                                               \
+            w + 2 * (3 * (ky) + (kx)))
+    DW_BORDER_TAP(0, 0);
+    DW_BORDER_TAP(0, 1);
+    DW_BORDER_TAP(0, 2);
+    DW_BORDER_TAP(1, 0);
+    DW_BORDER_TAP(1, 1);
+    DW_BORDER_TAP(1, 2);
+    DW_BORDER_TAP(2, 0);
+    DW_BORDER_TAP(2, 1);
+    DW_BORDER_TAP(2, 2);
+#undef DW_BORDER_TAP
     dw_store4(acc0, acc1, acc2, acc3, out, g);
 }
 
-/* A border pixel (output ox, oy at input column ix0, row iy0 for tap (0, 0)): gathers its 9 input
- * words, the zero point's where a tap lies in the padding. */
-static void dw_pixel_border(const mcugen_depthwise_conv_3x3_params_t *p, const int8_t *input, int32_t c,
-                            int32_t iy0, int32_t ix0, uint32_t zp4, int8_t *out, const dw_group_t *g)
+/* The taps of a pixel that lie inside the input, as the bit mask dw_pixel_border takes. */
+static uint32_t dw_inside_mask(const mcugen_depthwise_conv_3x3_params_t *p, int32_t iy0, int32_t ix0)
 {
-    uint32_t x9[9];
-    int32_t ky, kx;
-    for (ky = 0; ky < 3; ++ky) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
-        const int row_inside = (uint32_t)iy < (uint32_t)p->input_h;
-        for (kx = 0; kx < 3; ++kx) {
-            const int32_t ix = ix0 + kx * p->dilation_w;
-            x9[3 * ky + kx] = row_inside && (uint32_t)ix < (uint32_t)p->input_w
-                                  ? mcugen_read_s8x4(input + (iy * p->input_w + ix) * p->channels + c)
-                                  : zp4;
-        }
-    }
-    dw_pixel_words(x9, out, g);
+    uint32_t columns = 0, mask = 0;
+    int32_t k;
+    for (k = 0; k < 3; ++k)
+        if ((uint32_t)(ix0 + k * p->dilation_w) < (uint32_t)p->input_w) columns |= 1u << k;
+    for (k = 0; k < 3; ++k)
+        if ((uint32_t)(iy0 + k * p->dilation_h) < (uint32_t)p->input_h) mask |= columns << (3 * k);
+    return mask;
 }
 
 /* Channels c..c+3 over every output pixel. */
@@ -210,15 +218,21 @@ static void dw_group4(const mcugen_depthwise_conv_3x3_params_t *p, const int8_t 
         const int rows_inside = iy0 >= 0 && iy0 + 2 * p->dilation_h < p->input_h;
         int8_t *const out_row = output + oy * output_w * channels + c;
         const int32_t lo = rows_inside ? ox_lo : output_w, hi = rows_inside ? ox_hi : output_w;
-        for (ox = 0; ox < lo; ++ox)
-            dw_pixel_border(p, input, c, iy0, ox * p->stride_w - p->pad_left, zp4, out_row + ox * channels, &g);
+        for (ox = 0; ox < lo; ++ox) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, dw_inside_mask(p, iy0, ix0), zp4,
+                            out_row + ox * channels, &g);
+        }
         if (lo < hi) {
             const int8_t *x = input + (iy0 * input_w + lo * p->stride_w - p->pad_left) * channels + c;
             int8_t *out = out_row + lo * channels;
             for (ox = lo; ox < hi; ++ox, x += x_step, out += channels) dw_pixel_interior(x, out, &g);
         }
-        for (ox = hi; ox < output_w; ++ox)
-            dw_pixel_border(p, input, c, iy0, ox * p->stride_w - p->pad_left, zp4, out_row + ox * channels, &g);
+        for (ox = hi; ox < output_w; ++ox) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, dw_inside_mask(p, iy0, ix0), zp4,
+                            out_row + ox * channels, &g);
+        }
     }
 }
 
