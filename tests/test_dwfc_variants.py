@@ -125,10 +125,12 @@ def variants_model(path: Path) -> Path:
     return make_model(path, nodes, {"x": INPUT}, {"y": None}, inits)
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
-def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board):
+@pytest.mark.parametrize("board,activations", [("mps2-an386", "int8"), ("mps2-an505", "int8"), ("mps2-an385", "int8"),
+                                               ("microbit", "int8"), ("mps2-an386", "int16"), ("mps2-an385", "int16")])
+def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
     """DSP path on M4 (an386) and M33 (an505); portable on M3 (an385) and M0 (microbit), where QEMU
-    would trap a DSP instruction, so a pass there also proves the selection."""
+    would trap a DSP instruction, so a pass there also proves the selection. int16 activations
+    take the _s16 kernels (fully_connected_s16's SMLALD path)."""
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
     model = variants_model(tmp_path / "variants.onnx")
@@ -136,7 +138,7 @@ def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board):
     calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, *INPUT[1:]]).astype(np.float32)})
     data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, *INPUT[1:]]).astype(np.float32) * 1.3})
     code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
-                 "-o", str(tmp_path / "build"), "--json"])
+                 "--activations", activations, "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)

@@ -9,6 +9,7 @@
  *   mcugen_smlabb(a, b, acc) SMLABB:       acc + a.lo * b.lo (one MAC on the low halves)
  *   mcugen_smlatt(a, b, acc) SMLATT:       acc + a.hi * b.hi (one MAC on the high halves)
  *   mcugen_ssat8(x)         SSAT #8:       x clamped to [-128, 127]
+ *   mcugen_smlald(a, b, acc) SMLALD:       int64 acc + a.lo * b.lo + a.hi * b.hi (two MACs)
  * Elsewhere (M0, M3, a host) they are plain C with the same results, so a kernel keeps one
  * source and the compiler picks the instructions by the core's feature macro. The caller keeps
  * acc within int32: the result then equals the exact sum, on either path.
@@ -66,6 +67,11 @@ static inline int32_t mcugen_smlatt(uint32_t a, uint32_t b, int32_t acc)
 
 static inline int32_t mcugen_ssat8(int32_t x) { return __ssat(x, 8); }
 
+static inline int64_t mcugen_smlald(uint32_t a, uint32_t b, int64_t acc)
+{
+    return __smlald((int32_t)a, (int32_t)b, acc);
+}
+
 #else
 
 static inline int32_t mcugen_s8_of(uint32_t byte) { return (int32_t)(byte & 0xFFu) - (int32_t)((byte & 0x80u) << 1); }
@@ -94,6 +100,11 @@ static inline int32_t mcugen_smlatt(uint32_t a, uint32_t b, int32_t acc)
 }
 
 static inline int32_t mcugen_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
+
+static inline int64_t mcugen_smlald(uint32_t a, uint32_t b, int64_t acc)
+{
+    return acc + (int64_t)mcugen_s16_of(a) * mcugen_s16_of(b) + (int64_t)mcugen_s16_of(a >> 16) * mcugen_s16_of(b >> 16);
+}
 
 #endif
 
