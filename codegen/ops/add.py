@@ -4,6 +4,9 @@ TFLite's int8 ADD: both inputs are brought to a common scale 2*max(s1, s2) with 
 headroom, summed, then rescaled to the output:
   a = requantize((x1 - zp1) << 20, m1, e1);  b = requantize((x2 - zp2) << 20, m2, e2)
   y = clamp(zp_out + requantize(a + b, m_out, e_out), act_min, act_max)
+The operand with the larger scale has the multiplier 1/2 exactly (2**30, shift 0), whose
+requantize is exact: (x - zp) << 19. mcugen_add_s8 takes that operand first and looks the other's
+share up in a 256-entry table made here with the same requantize (`add_share_table`).
 Weight-only mode (float32, add_f32): y = clamp(x1 + x2, act_min, act_max), one rounding.
 """
 
@@ -11,10 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcugen.errors import McugenError
 from mcugen.fixedpoint import quantize_multiplier, requantize
 from mcugen.float32 import F32, clamp_f32, float_bounds
 
 from .base import (
+    ConstRef,
     KernelCall,
     Op,
     activation_bounds,
@@ -24,6 +29,7 @@ from .base import (
     rank4,
     register,
 )
+from .fully_connected import derived_constant
 
 LEFT_SHIFT = 20
 
@@ -67,6 +73,20 @@ def binary_shapes(node, graph) -> dict:
                 strides2=broadcast_strides(b.shape, y.shape))
 
 
+def exact_half(q: dict, which: str) -> bool:
+    """True when operand `which` ("input1"/"input2") has the multiplier 1/2 exactly."""
+    return q[f"{which}_multiplier"] == 1 << 30 and q[f"{which}_shift"] == 0
+
+
+def add_share_table(offset: int, multiplier: int, shift: int, exact_offset: int) -> np.ndarray:
+    """For every int8 code v (index v + 128): the operand's share of the sum at the common scale,
+    requantize((v + offset) << 20, multiplier, shift), plus the exact operand's offset share
+    exact_offset << 19 (its own share is then x << 19)."""
+    codes = np.arange(-128, 128, dtype=np.int64)
+    share = requantize((codes + offset) << LEFT_SHIFT, multiplier, shift)
+    return (share + (exact_offset << (LEFT_SHIFT - 1))).astype(np.int32)
+
+
 @register
 class Add(Op):
     name = "add"
@@ -101,10 +121,22 @@ class Add(Op):
     def kernel_calls(self, node, graph):
         q = node.q
         params = binary_shapes(node, graph)
-        params.update({k: q[k] for k in (
-            "input1_offset", "input2_offset", "input1_multiplier", "input1_shift", "input2_multiplier",
-            "input2_shift", "output_multiplier", "output_shift", "output_offset", "act_min", "act_max")})
-        return [KernelCall("add_s8", params, [*q["operands"], node.outputs[0]])]
+        operands = list(q["operands"])
+        exact, other = ("input1", "input2") if exact_half(q, "input1") else ("input2", "input1")
+        if not exact_half(q, exact):
+            raise McugenError(f"layer {node.name!r}: neither operand of the Add has the larger scale's exact "
+                              "multiplier 1/2; this is a bug in mcugen, please report it")
+        if exact == "input2":  # the kernel takes the exact operand first
+            operands.reverse()
+            params["strides1"], params["strides2"] = params["strides2"], params["strides1"]
+        table = derived_constant(graph, f"{node.name}_add_share", f"{q[f'{other}_multiplier']}_{q[f'{other}_shift']}"
+                                 f"_{q[f'{other}_offset']}_{q[f'{exact}_offset']}", lambda: add_share_table(
+                                     q[f"{other}_offset"], q[f"{other}_multiplier"], q[f"{other}_shift"],
+                                     q[f"{exact}_offset"]))
+        params.update(share2=ConstRef(table), output_multiplier=q["output_multiplier"],
+                      output_shift=q["output_shift"], output_offset=q["output_offset"], act_min=q["act_min"],
+                      act_max=q["act_max"])
+        return [KernelCall("add_s8", params, [*operands, node.outputs[0]])]
 
     weight_only = True
 

@@ -2,7 +2,10 @@
 
   acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
-Weights are [out][in], symmetric per output channel.
+Weights are [out][in], symmetric per output channel. The int8 kernel computes the same integers as
+  acc[r,o] = folded_bias[o] + sum_i x[r,i] * w[o,i],  folded_bias[o] = bias[o] - zp_in * sum_i w[o,i]
+with the weights rearranged for it (`packed_weights`); the int16 kernel likewise, with its own
+arrangement (`packed_weights_s16`) and an int64 folded bias; int4 keeps the spec's form.
 
 Weight-only mode (float32 activations; fully_connected_f32_w8 / _w4), as conv.py's:
   acc = 0.0f; for i = 0, 1, ...: acc += x[r,i] * (float)w[o,i]
@@ -11,11 +14,14 @@ Weight-only mode (float32 activations; fully_connected_f32_w8 / _w4), as conv.py
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mcugen.float32 import F32, ordered_matmul
+from mcugen.ir import Graph, Tensor
 
-from .base import KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
+from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
 from .conv import (
     f32_fields,
     f32_kernel,
@@ -26,6 +32,54 @@ from .conv import (
     quantized_fields,
     weighted_kernel,
 )
+
+
+def packed_weights(w: np.ndarray) -> np.ndarray:
+    """[out][in] int8 → the int32 words mcugen_fully_connected_s8 reads: each row zero-padded to
+    whole words of 4 bytes (little-endian, byte j of a word = input 4k + j); rows in blocks of 4
+    whose words interleave (word 0 of rows o..o+3, word 1 of rows o..o+3, ...), so the kernel walks
+    one pointer while each input word feeds four rows; the last out % 4 rows one after another."""
+    out, n = w.shape
+    words = -(-n // 4)
+    padded = np.zeros((out, 4 * words), np.int8)
+    padded[:, :n] = w
+    row_words = padded.view("<i4").astype(np.int32)  # [out][words]
+    blocks = out // 4 * 4
+    interleaved = row_words[:blocks].reshape(-1, 4, words).transpose(0, 2, 1)
+    return np.concatenate([interleaved.reshape(-1), row_words[blocks:].reshape(-1)])
+
+
+def packed_weights_s16(w: np.ndarray) -> np.ndarray:
+    """[out][in] int8 → the int32 words mcugen_fully_connected_s16 reads: each row zero-padded to
+    whole words; word k holds the row's weights for inputs 4k, 4k+2, 4k+1, 4k+3 in bytes 0..3, so
+    SXTB16 gives the int16 pair for inputs (4k, 4k+1) and SXTB16 ROR 8 the pair for (4k+2, 4k+3);
+    rows in pairs whose words interleave; an odd last row alone."""
+    out, n = w.shape
+    words = -(-n // 4)
+    padded = np.zeros((out, words, 4), np.int8)
+    padded.reshape(out, -1)[:, :n] = w
+    row_words = padded[:, :, [0, 2, 1, 3]].copy().view("<i4").reshape(out, words).astype(np.int32)
+    pairs = out // 2 * 2
+    interleaved = row_words[:pairs].reshape(-1, 2, words).transpose(0, 2, 1)
+    return np.concatenate([interleaved.reshape(-1), row_words[pairs:].reshape(-1)])
+
+
+def folded_bias(bias: np.ndarray, w: np.ndarray, input_offset: int, dtype: type = np.int32) -> np.ndarray:
+    """bias[o] + input_offset * sum_i w[o][i]: the input offset's share of the sum, added once at
+    compile time (the kernel then multiplies the raw input). Exact: the kernel's final sum is the
+    spec's, and the bias clamp keeps every partial sum within int32."""
+    folded = bias.astype(np.int64) + input_offset * w.astype(np.int64).sum(axis=1)
+    return folded.astype(dtype)
+
+
+def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np.ndarray]) -> str:
+    """The name of a constant computed from constant `source` (a kernel's layout of it), added to
+    the graph the first time: kernel_calls runs more than once per node (flash count, emitter)."""
+    name = f"{source}_{what}"
+    if name not in graph.tensors:
+        data = make()
+        graph.add_tensor(Tensor(name, tuple(data.shape), str(data.dtype), data))
+    return name
 
 
 @register
@@ -53,9 +107,25 @@ class FullyConnected(Op):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         w = graph.tensors[node.q["weights"]]
         q = node.q
-        return [KernelCall(weighted_kernel(node, graph, "fully_connected"), dict(
-            rows=x.size // w.shape[1], input_size=w.shape[1], output_size=w.shape[0],
-            **quantized_fields(q)), [x.name, y.name])]
+        kernel = weighted_kernel(node, graph, "fully_connected")
+        shape = dict(rows=x.size // w.shape[1], input_size=w.shape[1], output_size=w.shape[0])
+        if kernel == "fully_connected_s16":
+            packed = derived_constant(graph, q["weights"], "packed16", lambda: packed_weights_s16(w.data))
+            folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
+                graph.const(q["bias"]), w.data, q["input_offset"], np.int64))
+            return [KernelCall(kernel, dict(
+                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
+                shift=ConstRef(q["shift"])), [x.name, y.name])]
+        if kernel != "fully_connected_s8":
+            return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
+        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
+        folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
+            graph.const(q["bias"]), w.data, q["input_offset"]))
+        return [KernelCall(kernel, dict(
+            **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+            weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
+            shift=ConstRef(q["shift"])), [x.name, y.name])]
 
     weight_only = True
 

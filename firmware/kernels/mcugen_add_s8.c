@@ -1,35 +1,69 @@
 /*
  * mcugen_add_s8.c — int8 element-wise addition with broadcasting (TFLite ADD arithmetic).
  *
- *   a = requantize((x1 + input1_offset) << 20, input1_multiplier, input1_shift)
- *   b = requantize((x2 + input2_offset) << 20, input2_multiplier, input2_shift)
+ * The spec: with twice_max = 2 * max(s1, s2),
+ *   a = requantize((x1 - zp1) << 20, m1, e1)   (m1, e1 stand for s1 / twice_max)
+ *   b = requantize((x2 - zp2) << 20, m2, e2)
  *   y = clamp(requantize(a + b, output_multiplier, output_shift) + output_offset, act_min, act_max)
+ * mcugen orders the operands so that input 1 has the larger scale: its multiplier is exactly
+ * 1/2 (m1 = 2^30, e1 = 0), and the requantize is exact, a = (x1 - zp1) << 19. b takes one of 256
+ * values, so mcugen tabulates it at compile time with the spec's own requantize (and adds
+ * input 1's offset, -zp1 << 19): a + b = (x1 << 19) + share2[x2 + 128], one shifted add and one
+ * load per element instead of two requantizes.
  *
  * Broadcasting walks the rank-4 output and reads each input through its strides (0 on axes it
  * is broadcast along). Safe in place when an input has the output's shape.
- * Numpy twin: codegen/ops/add.py.
+ * Numpy twin: codegen/ops/add.py (run_int).
  */
 #include "mcugen_add_s8.h"
 #include "mcugen_fixedpoint.h"
 
+/*
+ * The output requantize as mcugen_requantize, in the form of mcugen_fully_connected_s8.c's
+ * fc_requantize (see there for the derivation), with the output offset folded in as in
+ * mcugen_depthwise_conv_3x3_s8.c: for shift in [-23, -2], the high word of acc * multiplier
+ * +/- 2^30 (the sign of acc), plus round, shifted right by right1 = -shift - 1, where
+ * round = 2^(-shift - 2) + (output_offset << right1). (Local until mcugen_fixedpoint.h has a
+ * fast path of its own.)
+ */
+static inline int32_t add_requantize_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
+{
+    const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
+    const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31)); /* +/- 2^30 */
+    const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
+    return ((int32_t)(uint32_t)(rounded >> 32) + round) >> right1;
+}
+
 void mcugen_add_s8(const mcugen_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
+    const int32_t *const share2 = p->share2 + 128;
+    const int32_t multiplier = p->output_multiplier, shift = p->output_shift, offset = p->output_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int fast = shift <= -2 && shift >= -23;
+    const int32_t right1 = fast ? -shift - 1 : 0;
+    const int32_t round = fast ? (1 << (-shift - 2)) + (int32_t)((uint32_t)offset << right1) : 0;
+    const int32_t n = p->dims[3], step1 = p->strides1[3], step2 = p->strides2[3];
     int32_t i0, i1, i2, i3;
+
     for (i0 = 0; i0 < p->dims[0]; ++i0) {
         for (i1 = 0; i1 < p->dims[1]; ++i1) {
             for (i2 = 0; i2 < p->dims[2]; ++i2) {
-                const int8_t *row1 = input1 + i0 * p->strides1[0] + i1 * p->strides1[1] + i2 * p->strides1[2];
-                const int8_t *row2 = input2 + i0 * p->strides2[0] + i1 * p->strides2[1] + i2 * p->strides2[2];
-                for (i3 = 0; i3 < p->dims[3]; ++i3) {
-                    const int8_t x1 = row1[i3 * p->strides1[3]];
-                    const int8_t x2 = row2[i3 * p->strides2[3]];
-            const int32_t a = mcugen_requantize(((int32_t)x1 + p->input1_offset) * (1 << 20),
-                                                p->input1_multiplier, p->input1_shift);
-            const int32_t b = mcugen_requantize(((int32_t)x2 + p->input2_offset) * (1 << 20),
-                                                p->input2_multiplier, p->input2_shift);
-            const int32_t y = mcugen_requantize(a + b, p->output_multiplier, p->output_shift) + p->output_offset;
-                    *output++ = mcugen_clamp_s8(y, p->act_min, p->act_max);
+                const int8_t *x1 = input1 + i0 * p->strides1[0] + i1 * p->strides1[1] + i2 * p->strides1[2];
+                const int8_t *x2 = input2 + i0 * p->strides2[0] + i1 * p->strides2[1] + i2 * p->strides2[2];
+                if (fast && step1 == 1 && step2 == 1) { /* the common case: both rows contiguous */
+                    for (i3 = 0; i3 < n; ++i3) {
+                        const int32_t sum = (int32_t)((uint32_t)(int32_t)x1[i3] << 19) + share2[x2[i3]];
+                        output[i3] = mcugen_clamp_s8(add_requantize_fast(sum, multiplier, round, right1),
+                                                     act_min, act_max);
+                    }
+                } else {
+                    for (i3 = 0; i3 < n; ++i3) {
+                        const int32_t sum = (int32_t)((uint32_t)(int32_t)x1[i3 * step1] << 19) + share2[x2[i3 * step2]];
+                        const int32_t y = mcugen_requantize(sum, multiplier, shift) + offset;
+                        output[i3] = mcugen_clamp_s8(y, act_min, act_max);
+                    }
                 }
+                output += n;
             }
         }
     }

@@ -8,9 +8,10 @@ typedef struct {
     int32_t dims[4];     /* output shape, padded to rank 4 */
     int32_t strides1[4]; /* element strides of input 1 per output axis; 0 where it broadcasts */
     int32_t strides2[4];
-    int32_t input1_offset, input2_offset; /* minus the zero points */
-    int32_t input1_multiplier, input1_shift;
-    int32_t input2_multiplier, input2_shift;
+    /* Input 1 is the operand with the larger scale. The shares of the sum at the common scale:
+     * input 1's is exactly (x1 - zp1) << 19; input 2's is looked up, with input 1's offset:
+     * share2[x2 + 128] = requantize((x2 - zp2) << 20, m2, e2) - (zp1 << 19). */
+    const int32_t *share2; /* [256] */
     int32_t output_multiplier, output_shift;
     int32_t output_offset;
     int32_t act_min, act_max;

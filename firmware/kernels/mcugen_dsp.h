@@ -6,6 +6,10 @@
  *   mcugen_sxtb16(x)        SXTB16:        halves = sign-extended bytes 0 and 2 of x
  *   mcugen_sxtb16_ror8(x)   SXTB16 ROR #8: halves = sign-extended bytes 1 and 3 of x
  *   mcugen_smlad(a, b, acc) SMLAD:         acc + a.lo * b.lo + a.hi * b.hi (two MACs)
+ *   mcugen_smlabb(a, b, acc) SMLABB:       acc + a.lo * b.lo (one MAC on the low halves)
+ *   mcugen_smlatt(a, b, acc) SMLATT:       acc + a.hi * b.hi (one MAC on the high halves)
+ *   mcugen_ssat8(x)         SSAT #8:       x clamped to [-128, 127]
+ *   mcugen_smlald(a, b, acc) SMLALD:       int64 acc + a.lo * b.lo + a.hi * b.hi (two MACs)
  * Elsewhere (M0, M3, a host) they are plain C with the same results, so a kernel keeps one
  * source and the compiler picks the instructions by the core's feature macro. The caller keeps
  * acc within int32: the result then equals the exact sum, on either path.
@@ -37,15 +41,35 @@ static inline uint32_t mcugen_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((in
 
 static inline uint32_t mcugen_sxtb16_ror8(uint32_t x)
 {
-    /* One instruction: GCC 12 does not fold a C rotate into SXTB16 (it emits MOV ROR + SXTB16). */
-    uint32_t halves;
+#if defined(__GNUC__) || defined(__clang__)
+    uint32_t halves;  /* one instruction: GCC 12 does not fold a C rotate into SXTB16 (it adds a MOV ROR) */
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(halves) : "r"(x));
     return halves;
+#else
+    return (uint32_t)__sxtb16((int32_t)((x >> 8) | (x << 24)));
+#endif
 }
 
 static inline int32_t mcugen_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     return __smlad((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t mcugen_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t mcugen_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlatt((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t mcugen_ssat8(int32_t x) { return __ssat(x, 8); }
+
+static inline int64_t mcugen_smlald(uint32_t a, uint32_t b, int64_t acc)
+{
+    return __smlald((int32_t)a, (int32_t)b, acc);
 }
 
 #else
@@ -63,6 +87,23 @@ static inline uint32_t mcugen_sxtb16_ror8(uint32_t x) { return mcugen_sxtb16(x >
 static inline int32_t mcugen_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     return acc + mcugen_s16_of(a) * mcugen_s16_of(b) + mcugen_s16_of(a >> 16) * mcugen_s16_of(b >> 16);
+}
+
+static inline int32_t mcugen_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + mcugen_s16_of(a) * mcugen_s16_of(b);
+}
+
+static inline int32_t mcugen_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + mcugen_s16_of(a >> 16) * mcugen_s16_of(b >> 16);
+}
+
+static inline int32_t mcugen_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
+
+static inline int64_t mcugen_smlald(uint32_t a, uint32_t b, int64_t acc)
+{
+    return acc + (int64_t)mcugen_s16_of(a) * mcugen_s16_of(b) + (int64_t)mcugen_s16_of(a >> 16) * mcugen_s16_of(b >> 16);
 }
 
 #endif

@@ -8,11 +8,15 @@
 typedef struct {
     int32_t rows;          /* input vectors processed one after another (usually 1) */
     int32_t input_size, output_size;
-    int32_t input_offset;  /* minus the input zero point (0 for int16 activations) */
     int32_t output_offset; /* the output zero point (0 for int16 activations) */
     int32_t act_min, act_max;
-    const int8_t *weights;     /* [output_size][input_size] */
-    const int64_t *bias;       /* [output_size] */
+    /* Weights as little-endian words of 4 int8, each row zero-padded to ceil(input_size / 4)
+     * words; word k of a row holds its weights for inputs 4k, 4k + 2, 4k + 1, 4k + 3 in bytes
+     * 0..3 (SXTB16 then gives the pairs for inputs (4k, 4k+1), SXTB16 ROR 8 those for
+     * (4k+2, 4k+3), as the int16 input pairs lie in memory); rows in pairs, a pair's words
+     * interleaved; an odd last row alone (codegen/ops/fully_connected.py). */
+    const int32_t *weights;
+    const int64_t *bias;       /* [output_size]: bias + input_offset * sum of the row's weights */
     const int32_t *multiplier; /* [output_size], Q31 */
     const int8_t *shift;       /* [output_size], at most 14 */
 } mcugen_fully_connected_s16_params_t;

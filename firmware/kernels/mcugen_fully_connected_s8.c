@@ -1,29 +1,149 @@
 /*
  * mcugen_fully_connected_s8.c — int8 fully connected layer.
  *
- *   acc[o] = bias[o] + sum_i (input[i] + input_offset) * weights[o][i]
+ *   acc[o] = bias[o] + sum_i input[i] * weights[o][i]
  *   output[o] = clamp(requantize(acc[o], multiplier[o], shift[o]) + output_offset, act_min, act_max)
  *
- * Numpy twin: codegen/ops/fully_connected.py.
+ * The spec's sum_i (input[i] - zp_in) * w[o][i] is the same integer: mcugen folds
+ * -zp_in * sum_i w[o][i] into bias[o] at compile time. Rows are taken four at a time so each
+ * input word feeds four rows; the weights are laid out for that (see the header). On a core with
+ * the DSP extension SXTB16 / SXTB16 ROR 8 split a weight word into the int16 pairs (w0, w2) and
+ * (w1, w3), which meet the input's pairs in two SMLADs: four MACs for one load, two unpacks and
+ * two multiplies. Elsewhere each byte is sign-extended and multiplied on its own.
+ * mcugen's bias clamp keeps |bias| + 256 * sum |w| below 2^31, so no partial sum overflows.
+ *
+ * Numpy twin: codegen/ops/fully_connected.py (run_int).
  */
 #include "mcugen_fully_connected_s8.h"
+#include "mcugen_dsp.h"
 #include "mcugen_fixedpoint.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))  /* the rare case: kept out of line so each call site stays small */
+#endif
+static int32_t fc_requantize_general(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    return mcugen_requantize(acc, multiplier, shift);
+}
+
+/*
+ * mcugen_requantize(acc, multiplier, shift) for the common shift <= -2 (a real multiplier below
+ * 1/4), with one 32x32->64 multiply-accumulate and no 64-bit shift. With right = -shift and
+ * P = acc * multiplier, the spec rounds twice: high = floor((P + 2^30) / 2^31) (the doubling
+ * high multiply; its saturation needs multiplier = INT32_MIN, which mcugen never emits), then
+ * (high + 2^(right-1) - [high < 0]) >> right (ties away from zero). Nested floors merge:
+ * result = floor((P + 2^30 - [acc < 0] * 2^31 + 2^(30+right)) / 2^(31+right)) ([high < 0] and
+ * [acc < 0] differ only where both choices give 0), i.e. the high word of P +/- 2^30, plus
+ * 2^(right-2), shifted right by right - 1. Other shifts take mcugen_requantize.
+ * (Local to this kernel until mcugen_fixedpoint.h has a fast path of its own.)
+ */
+static inline int32_t fc_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    if (shift <= -2) {
+        /* P +/- 2^30 built as one 64-bit accumulator, so the compiler emits a single SMLAL */
+        const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
+        const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31));
+        const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
+        return ((int32_t)(uint32_t)(rounded >> 32) + (1 << (-shift - 2))) >> (-shift - 1);
+    }
+    return fc_requantize_general(acc, multiplier, shift);
+}
+
+/* The input's last input_size % 4 bytes as one word, zero above (its weights are zero there). */
+static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
+{
+    uint32_t word = 0;
+    int32_t i;
+    for (i = count - 1; i >= 0; --i) word = (word << 8) | (uint8_t)x[i];
+    return word;
+}
+
+#if MCUGEN_HAS_DSP && defined(__GNUC__) && !defined(__clang__)
+#define FC_UNROLL2 _Pragma("GCC unroll 2")  /* halves the loop's compare and branch per MAC */
+#else
+#define FC_UNROLL2
+#endif
+
+#if MCUGEN_HAS_DSP
+/* acc + the four products of input word x and weight word w (DSP: two SMLADs). */
+#define FC_MAC4(acc, xa, xb, w) \
+    ((acc) = mcugen_smlad((xb), mcugen_sxtb16_ror8(w), mcugen_smlad((xa), mcugen_sxtb16(w), (acc))))
+#define FC_SPLIT(x, xa, xb) ((xa) = mcugen_sxtb16(x), (xb) = mcugen_sxtb16_ror8(x))
+#else
+#define FC_BYTE(w, k) ((int32_t)(int8_t)((w) >> (8 * (k))))
+#define FC_MAC4(acc, xa, xb, w) \
+    ((acc) += FC_BYTE(w, 0) * FC_BYTE(xa, 0) + FC_BYTE(w, 1) * FC_BYTE(xa, 1) + \
+              FC_BYTE(w, 2) * FC_BYTE(xa, 2) + FC_BYTE(w, 3) * FC_BYTE(xa, 3))
+#define FC_SPLIT(x, xa, xb) ((xa) = (x), (xb) = 0)
+#endif
+
+static inline int8_t fc_output(const mcugen_fully_connected_params_t *p, int32_t acc, int32_t o, int full_range)
+{
+    const int32_t y = fc_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
+#if MCUGEN_HAS_DSP
+    if (full_range) return (int8_t)mcugen_ssat8(y); /* the clamp is int8's own: one SSAT */
+#else
+    (void)full_range;
+#endif
+    return mcugen_clamp_s8(y, p->act_min, p->act_max);
+}
 
 void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const int8_t *input, int8_t *output)
 {
-    int32_t r, o, i;
+    const int32_t full_words = p->input_size / 4, tail = p->input_size % 4;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    int32_t r, o;
 
     for (r = 0; r < p->rows; ++r) {
-        const int8_t *w = p->weights;
-        for (o = 0; o < p->output_size; ++o) {
-            int32_t acc = p->bias[o];
-            for (i = 0; i < p->input_size; ++i) {
-                acc += ((int32_t)input[i] + p->input_offset) * (int32_t)w[i];
+        const int8_t *const words_end = input + 4 * full_words;
+        const uint32_t last = fc_tail_word(words_end, tail);
+        const int32_t *w = p->weights;
+        for (o = 0; o + 4 <= p->output_size; o += 4) { /* rows o..o+3: each input word feeds all four */
+            int32_t acc0 = p->bias[o], acc1 = p->bias[o + 1], acc2 = p->bias[o + 2], acc3 = p->bias[o + 3];
+            const int8_t *x;
+            uint32_t xa, xb;
+            (void)xb;
+            FC_UNROLL2
+            for (x = input; x != words_end; x += 4, w += 4) {
+                const uint32_t word = mcugen_read_s8x4(x);
+                FC_SPLIT(word, xa, xb);
+                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
+                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
+                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
+                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
             }
-            w += p->input_size;
-            acc = mcugen_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
-            *output++ = mcugen_clamp_s8(acc, p->act_min, p->act_max);
+            if (tail) {
+                FC_SPLIT(last, xa, xb);
+                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
+                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
+                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
+                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
+                w += 4;
+            }
+            {   /* all four before any store: an int8_t store may alias p, which would force reloads */
+                const int8_t y0 = fc_output(p, acc0, o, full_range), y1 = fc_output(p, acc1, o + 1, full_range);
+                const int8_t y2 = fc_output(p, acc2, o + 2, full_range), y3 = fc_output(p, acc3, o + 3, full_range);
+                output[o] = y0, output[o + 1] = y1, output[o + 2] = y2, output[o + 3] = y3;
+            }
+        }
+        for (; o < p->output_size; ++o) { /* the last output_size % 4 rows, one at a time */
+            int32_t acc = p->bias[o];
+            const int8_t *x;
+            uint32_t xa, xb;
+            (void)xb;
+            for (x = input; x != words_end; x += 4, ++w) {
+                const uint32_t word = mcugen_read_s8x4(x);
+                FC_SPLIT(word, xa, xb);
+                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+            }
+            if (tail) {
+                FC_SPLIT(last, xa, xb);
+                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+                ++w;
+            }
+            output[o] = fc_output(p, acc, o, full_range);
         }
         input += p->input_size;
+        output += p->output_size;
     }
 }

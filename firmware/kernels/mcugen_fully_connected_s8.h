@@ -7,11 +7,13 @@
 typedef struct {
     int32_t rows;          /* input vectors processed one after another (usually 1) */
     int32_t input_size, output_size;
-    int32_t input_offset;  /* minus the input zero point */
     int32_t output_offset; /* the output zero point */
     int32_t act_min, act_max;
-    const int8_t *weights;     /* [output_size][input_size] */
-    const int32_t *bias;       /* [output_size] */
+    /* Weights as little-endian words of 4 int8, each row zero-padded to ceil(input_size / 4)
+     * words; rows in blocks of 4, a block's words interleaved (word k of rows o..o+3, then word
+     * k + 1, ...); the last output_size % 4 rows row by row (codegen/ops/fully_connected.py). */
+    const int32_t *weights;
+    const int32_t *bias;       /* [output_size]: bias + input_offset * sum of the row's weights */
     const int32_t *multiplier; /* [output_size], Q31 */
     const int8_t *shift;       /* [output_size] */
 } mcugen_fully_connected_params_t;

@@ -1,0 +1,145 @@
+"""The fast depthwise-conv and fully-connected kernels (issue #9): their requantize fast paths
+against the spec's arithmetic (codegen/fixedpoint.py), and their DSP and portable paths against
+the golden reference on the cores they target (QEMU). The host sweeps over shapes live in
+op_cases.py (test_ops_bit_exact.py runs them with gcc and clang)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from helpers import make_model, save_samples
+from mcugen.cli import main
+from mcugen.fixedpoint import requantize
+from op_cases import activation, w
+
+KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
+
+# A host program that includes a kernel's .c and applies its static requantize to int32 triples
+# (acc, multiplier, shift) read from stdin, writing the int32 results to stdout.
+HARNESS = """
+#include <stdio.h>
+#include "mcugen_{kernel}.c"
+{wrapper}
+int main(void)
+{{
+    int32_t t[3];
+    while (fread(t, sizeof t, 1, stdin) == 1) {{
+        const int32_t y = {function}(t[0], t[1], t[2]);
+        fwrite(&y, sizeof y, 1, stdout);
+    }}
+    return 0;
+}}
+"""
+
+# The depthwise kernel's requantize as dw_group4 sets it up and dw_store4 applies it: with the
+# output offset folded into the rounding term for shifts in [-23, -2] (taken off again here, so
+# the result compares with the spec's requantize); both offsets' extremes.
+DW_WRAPPER = """
+static int32_t dw_as_used(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    static const int32_t offsets[2] = {-128, 127};
+    const int32_t offset = offsets[acc & 1];
+    if (shift > -2 || shift < -23) return dw_requantize_general(acc, multiplier, shift, offset) - offset;
+    return dw_requantize_fast(acc, multiplier, (1 << (-shift - 2)) + (int32_t)((uint32_t)offset << (-shift - 1)),
+                              -shift - 1) - offset;
+}
+"""
+
+
+def requantize_cases() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accumulators over the whole int32 range and near zero, Q31 multipliers at both ends of their
+    range and 0, every shift from -31 (fast path) to 1 (left shift); plus exact ties (x.5) and
+    their neighbours, where the two roundings of the spec differ from one rounding."""
+    rng = np.random.default_rng(11)
+    n = 60000
+    acc = np.concatenate([rng.integers(-2**31, 2**31, n // 3), rng.integers(-70000, 70000, n // 3),
+                          rng.integers(-300, 300, n - 2 * (n // 3))])
+    acc[:4] = [-2**31, 2**31 - 1, 0, -1]
+    mult = rng.integers(2**30, 2**31, n)
+    mult[4:200] = 0
+    mult[200:400] = 2**31 - 1
+    mult[400:600] = 2**30
+    shift = rng.integers(-31, 2, n)
+    # ties: with multiplier 2^30 the real multiplier is 2^(shift-1), so acc = (2k+1) * 2^-shift is k + 0.5
+    t_shift = rng.integers(-20, -1, 20000)
+    k = (rng.uniform(-1, 1, 20000) * (2.0**29 / 2.0**-t_shift)).astype(np.int64)  # keeps acc within int32
+    t_acc = ((2 * k + 1) << -t_shift) + rng.integers(-1, 2, 20000)
+    acc = np.concatenate([acc, t_acc])
+    mult = np.concatenate([mult, np.full(20000, 2**30)])
+    shift = np.concatenate([shift, t_shift])
+    return acc.astype(np.int64), mult.astype(np.int64), shift.astype(np.int64)
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+@pytest.mark.parametrize("kernel,function,wrapper", [("fully_connected_s8", "fc_requantize", ""),
+                                                     ("depthwise_conv_3x3_s8", "dw_as_used", DW_WRAPPER)])
+def test_fast_requantize_equals_the_spec(tmp_path, compiler, kernel, function, wrapper):
+    source = tmp_path / "harness.c"
+    source.write_text(HARNESS.format(kernel=kernel, function=function, wrapper=wrapper))
+    exe = tmp_path / "harness"
+    build = subprocess.run([compiler, "-std=c99", "-O2", f"-I{KERNELS}", str(source), "-o", str(exe)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[:3000]
+    acc, mult, shift = requantize_cases()
+    triples = np.stack([acc, mult, shift], axis=1).astype("<i4")
+    run = subprocess.run([str(exe)], input=triples.tobytes(), capture_output=True, timeout=60)
+    assert run.returncode == 0
+    got = np.frombuffer(run.stdout, "<i4").astype(np.int64)
+    expected = requantize(acc, mult, shift)
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, (f"{bad.size} differ, first: acc {acc[bad[0]]} multiplier {mult[bad[0]]} "
+                           f"shift {shift[bad[0]]}: C {got[bad[0]]}, spec {expected[bad[0]]}")
+
+
+INPUT = [1, 6, 9, 8]
+
+
+def variants_model(path: Path) -> Path:
+    """One model whose layers take every path of the fast kernels: 3x3 depthwise with a channel
+    group and leftover channels, interior and border pixels, stride 2 and asymmetric padding;
+    fully connected with 4-row blocks and leftover rows, whole input words and 2- and 3-byte tails."""
+    rng = np.random.default_rng(5)
+    inits: dict[str, np.ndarray] = {}
+    nodes = [
+        helper.make_node("Conv", ["x", "D1", "E1"], ["d1"], group=6, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["d1"], ["r0"]),
+        helper.make_node("Conv", ["r0", "D2", "E2"], ["d2"], group=6, kernel_shape=[3, 3], strides=[2, 2],
+                         pads=[1, 0, 0, 1]),                              # [1, 6, 4, 4]
+        *activation("clip", "d2", "a2", inits),                          # both clamp bounds inside int8
+        helper.make_node("Flatten", ["a2"], ["f"]),
+        helper.make_node("Gemm", ["f", "W1", "B1"], ["g1"], transB=1),   # 96 -> 10: 2 rows left
+        helper.make_node("Relu", ["g1"], ["r1"]),
+        helper.make_node("Gemm", ["r1", "W2", "B2"], ["g2"], transB=1),  # 10 -> 7: tail 2, 3 rows left
+        helper.make_node("Gemm", ["g2", "W3"], ["y"], transB=1),         # 7 -> 4: tail 3, one block
+    ]
+    inits |= {"D1": w(6, 1, 3, 3, rng=rng), "E1": w(6, rng=rng), "D2": w(6, 1, 3, 3, rng=rng), "E2": w(6, rng=rng),
+             "W1": w(10, 96, rng=rng), "B1": w(10, rng=rng), "W2": w(7, 10, rng=rng), "B2": w(7, rng=rng),
+             "W3": w(4, 7, rng=rng)}
+    return make_model(path, nodes, {"x": INPUT}, {"y": None}, inits)
+
+
+@pytest.mark.parametrize("board,activations", [("mps2-an386", "int8"), ("mps2-an505", "int8"), ("mps2-an385", "int8"),
+                                               ("microbit", "int8"), ("mps2-an386", "int16"), ("mps2-an385", "int16")])
+def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
+    """DSP path on M4 (an386) and M33 (an505); portable on M3 (an385) and M0 (microbit), where QEMU
+    would trap a DSP instruction, so a pass there also proves the selection. int16 activations
+    take the _s16 kernels (fully_connected_s16's SMLALD path)."""
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = variants_model(tmp_path / "variants.onnx")
+    rng = np.random.default_rng(2)
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, *INPUT[1:]]).astype(np.float32)})
+    data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, *INPUT[1:]]).astype(np.float32) * 1.3})
+    code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
+                 "--activations", activations, "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
