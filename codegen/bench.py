@@ -34,13 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 import serial
-import tomllib
 
 from mcugen.board import Board
 from mcugen.build import build_firmware, find_toolchain
