@@ -100,7 +100,7 @@ def test_bench_prints_exact_counts_for_a_tiny_model(tmp_path, capsys):
     assert result["model"] == "tiny" and result["board"] == "mps2-an386" and result["core"] == "cortex-m4"
     assert result["macs"] == conv_macs + fc_macs and result["bit_exact"] is True
     assert [layer["macs"] for layer in result["layers"]] == [conv_macs, fc_macs]
-    assert result["layers"][0]["kernels"] == ["conv_s8"] and result["layers"][1]["kernels"] == ["fully_connected_s8"]
+    assert [layer["kernels"] for layer in result["layers"]] == [["conv_im2col_s8"], ["fully_connected_s8"]]
     # the layers and invoke's tail add up to the exact total; the board's SysTick (one tick per 40
     # instructions on mps2) agrees with it to within a tick and the markers' few instructions
     assert sum(layer["instructions"] for layer in result["layers"]) + result["invoke_tail"] == result["instructions"]
@@ -115,7 +115,7 @@ def test_bench_prints_exact_counts_for_a_tiny_model(tmp_path, capsys):
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("tiny "))
     assert f"{result['instructions']:,}" in row and "yes" in row and f"{conv_macs + fc_macs:,}" in row
-    assert "conv_s8" in out and "fully_connected_s8" in out and "100.0 %" in out
+    assert "conv_im2col_s8" in out and "fully_connected_s8" in out and "100.0 %" in out
 
 
 def test_bench_refuses_boards_without_an_emulator_and_missing_models(tmp_path, capsys):
