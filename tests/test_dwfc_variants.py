@@ -47,8 +47,8 @@ static int32_t dw_as_used(int32_t acc, int32_t multiplier, int32_t shift)
     static const int32_t offsets[2] = {-128, 127};
     const int32_t offset = offsets[acc & 1];
     if (shift > -2 || shift < -23) return dw_requantize_general(acc, multiplier, shift, offset) - offset;
-    return dw_requantize_fast(acc, multiplier, (1 << (-shift - 2)) + (int32_t)((uint32_t)offset << (-shift - 1)),
-                              -shift - 1) - offset;
+    const int32_t round = (1 << (-shift - 2)) + (int32_t)((uint32_t)offset << (-shift - 1));
+    return mcugen_requantize_offset_right(acc, multiplier, round, -shift - 1) - offset;
 }
 """
 
@@ -78,7 +78,7 @@ def requantize_cases() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("compiler", ["gcc", "clang"])
-@pytest.mark.parametrize("kernel,function,wrapper", [("fully_connected_s8", "fc_requantize", ""),
+@pytest.mark.parametrize("kernel,function,wrapper", [("fully_connected_s8", "mcugen_requantize", ""),
                                                      ("depthwise_conv_3x3_s8", "dw_as_used", DW_WRAPPER)])
 def test_fast_requantize_equals_the_spec(tmp_path, compiler, kernel, function, wrapper):
     source = tmp_path / "harness.c"

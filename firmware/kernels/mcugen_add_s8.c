@@ -18,22 +18,6 @@
 #include "mcugen_add_s8.h"
 #include "mcugen_fixedpoint.h"
 
-/*
- * The output requantize as mcugen_requantize, in the form of mcugen_fully_connected_s8.c's
- * fc_requantize (see there for the derivation), with the output offset folded in as in
- * mcugen_depthwise_conv_3x3_s8.c: for shift in [-23, -2], the high word of acc * multiplier
- * +/- 2^30 (the sign of acc), plus round, shifted right by right1 = -shift - 1, where
- * round = 2^(-shift - 2) + (output_offset << right1). (Local until mcugen_fixedpoint.h has a
- * fast path of its own.)
- */
-static inline int32_t add_requantize_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
-{
-    const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
-    const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31)); /* +/- 2^30 */
-    const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
-    return ((int32_t)(uint32_t)(rounded >> 32) + round) >> right1;
-}
-
 void mcugen_add_s8(const mcugen_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
     const int32_t *const share2 = p->share2 + 128;
@@ -53,7 +37,7 @@ void mcugen_add_s8(const mcugen_add_params_t *p, const int8_t *input1, const int
                 if (fast && step1 == 1 && step2 == 1) { /* the common case: both rows contiguous */
                     for (i3 = 0; i3 < n; ++i3) {
                         const int32_t sum = (int32_t)((uint32_t)(int32_t)x1[i3] << 19) + share2[x2[i3]];
-                        output[i3] = mcugen_clamp_s8(add_requantize_fast(sum, multiplier, round, right1),
+                        output[i3] = mcugen_clamp_s8(mcugen_requantize_offset_right(sum, multiplier, round, right1),
                                                      act_min, act_max);
                     }
                 } else {

@@ -23,23 +23,6 @@
 #include "mcugen_dsp.h"
 #include "mcugen_fixedpoint.h"
 
-/*
- * Requantize as mcugen_requantize, in the form of mcugen_fully_connected_s8.c's fc_requantize
- * (see there for the derivation): for shift <= -2, the high word of acc * multiplier + 2^30,
- * minus 2^31 when acc < 0, plus 2^(-shift - 2), shifted right by right1 = -shift - 1. Here the
- * output offset rides along: adding offset << right1 before the shift adds exactly offset after
- * it, and for shift >= -23 the sum stays within int32 (|high| <= 2^30, the rest below 2^30).
- * So round = 2^(-shift - 2) + (offset << right1). Other shifts take mcugen_requantize.
- * (Local until mcugen_fixedpoint.h has a fast path of its own.)
- */
-static inline int32_t dw_requantize_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
-{
-    const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
-    const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31)); /* +/- 2^30 */
-    const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
-    return ((int32_t)(uint32_t)(rounded >> 32) + round) >> right1;
-}
-
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_NOINLINE __attribute__((noinline))
 #define DW_ALWAYS_INLINE __attribute__((always_inline))
@@ -70,10 +53,10 @@ static DW_ALWAYS_INLINE inline void dw_store4(int32_t acc0, int32_t acc1, int32_
 {
     int32_t y0, y1, y2, y3;
     if (g->fast) {
-        y0 = dw_requantize_fast(acc0, g->multiplier[0], g->round[0], g->right1[0]);
-        y1 = dw_requantize_fast(acc1, g->multiplier[1], g->round[1], g->right1[1]);
-        y2 = dw_requantize_fast(acc2, g->multiplier[2], g->round[2], g->right1[2]);
-        y3 = dw_requantize_fast(acc3, g->multiplier[3], g->round[3], g->right1[3]);
+        y0 = mcugen_requantize_offset_right(acc0, g->multiplier[0], g->round[0], g->right1[0]);
+        y1 = mcugen_requantize_offset_right(acc1, g->multiplier[1], g->round[1], g->right1[1]);
+        y2 = mcugen_requantize_offset_right(acc2, g->multiplier[2], g->round[2], g->right1[2]);
+        y3 = mcugen_requantize_offset_right(acc3, g->multiplier[3], g->round[3], g->right1[3]);
     } else {
         y0 = dw_requantize_general(acc0, g->multiplier[0], g->shift[0], g->output_offset);
         y1 = dw_requantize_general(acc1, g->multiplier[1], g->shift[1], g->output_offset);
@@ -257,9 +240,10 @@ static void dw_channel(const mcugen_depthwise_conv_3x3_params_t *p, const int8_t
                     acc += x * w[3 * ky + kx];
                 }
             }
-            acc = p->shift[c] <= -2 ? dw_requantize_fast(acc, p->multiplier[c], 1 << (-p->shift[c] - 2),
-                                                         -p->shift[c] - 1) + p->output_offset
-                                    : dw_requantize_general(acc, p->multiplier[c], p->shift[c], p->output_offset);
+            acc = p->shift[c] <= -2
+                      ? mcugen_requantize_offset_right(acc, p->multiplier[c], 1 << (-p->shift[c] - 2), -p->shift[c] - 1)
+                            + p->output_offset
+                      : dw_requantize_general(acc, p->multiplier[c], p->shift[c], p->output_offset);
             output[(oy * p->output_w + ox) * channels + c] = mcugen_clamp_s8(acc, p->act_min, p->act_max);
         }
     }

@@ -21,20 +21,6 @@ static void dw_inside(int32_t start, int32_t dilation, int32_t kernel, int32_t s
     *end = k1;
 }
 
-/* mcugen_requantize for shift <= -2 as one 32x32->64 multiply-accumulate (the derivation is in
- * mcugen_fully_connected_s8.c's fc_requantize); other shifts take mcugen_requantize. (Local until
- * mcugen_fixedpoint.h has a fast path of its own.) */
-static inline int32_t dw_requantize(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    if (shift <= -2) {
-        const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
-        const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31));
-        const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
-        return ((int32_t)(uint32_t)(rounded >> 32) + (1 << (-shift - 2))) >> (-shift - 1);
-    }
-    return mcugen_requantize(acc, multiplier, shift);
-}
-
 void mcugen_depthwise_conv_s8(const mcugen_depthwise_conv_params_t *p, const int8_t *input, int8_t *output)
 {
     /* the parameters in locals: an int8_t store may alias *p, which would force a reload per use */
@@ -70,7 +56,7 @@ void mcugen_depthwise_conv_s8(const mcugen_depthwise_conv_params_t *p, const int
                         for (kx = kx0; kx < kx1; ++kx, x += col_step, w += output_c)
                             acc += ((int32_t)*x + input_offset) * (int32_t)*w;
                     }
-                    acc = dw_requantize(acc, p->multiplier[oc], p->shift[oc]) + output_offset;
+                    acc = mcugen_requantize(acc, p->multiplier[oc], p->shift[oc]) + output_offset;
                     output[oc] = mcugen_clamp_s8(acc, act_min, act_max);
                 }
             }

@@ -68,6 +68,19 @@ static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, i
     return (high + (int32_t)((uint32_t)1 << (right - 2))) >> (right - 1);
 }
 
+/* mcugen_requantize_right with the output offset riding along, for kernels that add it anyway:
+ * adding offset << right1 before the shift adds exactly offset after it, and for shift in
+ * [-23, -2] the sum stays within int32 (|high| <= 2^30, the rest below 2^30). The caller computes
+ * once per channel right1 = -shift - 1 and round = 2^(-shift - 2) + (offset << right1); the result
+ * is requantize(acc, multiplier, shift) + offset. */
+static inline int32_t mcugen_requantize_offset_right(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
+{
+    const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
+    const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31)); /* +/- 2^30 */
+    const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
+    return ((int32_t)(uint32_t)(rounded >> 32) + round) >> right1;
+}
+
 /* The same for shift = -1 and shift = 0 (no left shift; element-wise Add's input rescaling uses
  * these). Right shift 1: floor((P + 2^30 + 2^31 - 2^31 [acc < 0]) / 2^32) with P = acc * m, the
  * high word of one SMLAL (the x = 0 case is again the same either way). Right shift 0: the

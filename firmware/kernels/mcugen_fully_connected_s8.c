@@ -18,37 +18,6 @@
 #include "mcugen_dsp.h"
 #include "mcugen_fixedpoint.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))  /* the rare case: kept out of line so each call site stays small */
-#endif
-static int32_t fc_requantize_general(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    return mcugen_requantize(acc, multiplier, shift);
-}
-
-/*
- * mcugen_requantize(acc, multiplier, shift) for the common shift <= -2 (a real multiplier below
- * 1/4), with one 32x32->64 multiply-accumulate and no 64-bit shift. With right = -shift and
- * P = acc * multiplier, the spec rounds twice: high = floor((P + 2^30) / 2^31) (the doubling
- * high multiply; its saturation needs multiplier = INT32_MIN, which mcugen never emits), then
- * (high + 2^(right-1) - [high < 0]) >> right (ties away from zero). Nested floors merge:
- * result = floor((P + 2^30 - [acc < 0] * 2^31 + 2^(30+right)) / 2^(31+right)) ([high < 0] and
- * [acc < 0] differ only where both choices give 0), i.e. the high word of P +/- 2^30, plus
- * 2^(right-2), shifted right by right - 1. Other shifts take mcugen_requantize.
- * (Local to this kernel until mcugen_fixedpoint.h has a fast path of its own.)
- */
-static inline int32_t fc_requantize(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    if (shift <= -2) {
-        /* P +/- 2^30 built as one 64-bit accumulator, so the compiler emits a single SMLAL */
-        const uint32_t negative = (uint32_t)(acc >> 31); /* all ones when acc < 0 */
-        const uint64_t start = ((uint64_t)negative << 32) | (0x40000000u | (negative << 31));
-        const uint64_t rounded = start + (uint64_t)((int64_t)acc * multiplier);
-        return ((int32_t)(uint32_t)(rounded >> 32) + (1 << (-shift - 2))) >> (-shift - 1);
-    }
-    return fc_requantize_general(acc, multiplier, shift);
-}
-
 /* The input's last input_size % 4 bytes as one word, zero above (its weights are zero there). */
 static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
 {
@@ -79,7 +48,7 @@ static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
 
 static inline int8_t fc_output(const mcugen_fully_connected_params_t *p, int32_t acc, int32_t o, int full_range)
 {
-    const int32_t y = fc_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
+    const int32_t y = mcugen_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
 #if MCUGEN_HAS_DSP
     if (full_range) return (int8_t)mcugen_ssat8(y); /* the clamp is int8's own: one SSAT */
 #else
