@@ -42,16 +42,16 @@ from types import ModuleType
 
 import serial
 
-from mcugen.board import Board
-from mcugen.build import build_firmware, find_toolchain
 from mcugen.errors import McugenError
-from mcugen.firmware_sources import LAYER_HOOK_FUNCTION, model_library_sources
-from mcugen.flash import QEMU_PORT_LINE, qemu_command
 from mcugen.ir import Graph
-from mcugen.protocol import BoardLink
-from mcugen.quantize import Precision
+from mcugen.quant.quantize import Precision
 from mcugen.resources import data_dir
 from mcugen.tables import display_names, text_table
+from mcugen.target.board import Board
+from mcugen.target.build import build_firmware, find_toolchain
+from mcugen.target.firmware_sources import LAYER_HOOK_FUNCTION, model_library_sources
+from mcugen.target.flash import QEMU_PORT_LINE, qemu_command
+from mcugen.target.protocol import BoardLink
 
 PLUGIN_SOURCE = ("qemu", "mcugen_count_plugin.c")
 BEGIN, END = "mcugen_bench_invoke_begin", "mcugen_bench_invoke_end"
@@ -332,9 +332,9 @@ def bench_model(model: str | Path, board: Board, *, cache: Path, calib: str | Pa
     """Compile, build and count one model on one emulated board."""
     from mcugen.compiler import compile_model
     from mcugen.data import load_samples, random_samples
-    from mcugen.emit import generate_library
-    from mcugen.reference import golden_feeds, run_int
-    from mcugen.verify import quantize_inputs
+    from mcugen.emit.library import generate_library
+    from mcugen.graph.reference import golden_feeds, run_int
+    from mcugen.target.verify import quantize_inputs
 
     model = Path(model)
     if not model.is_file():
@@ -455,7 +455,7 @@ def format_layers(r: ModelBench) -> str:
 
 def run_bench(args: argparse.Namespace) -> int:
     """`mcugen bench`: every model on the board, one QEMU at a time; tables or JSON on stdout."""
-    from mcugen.board import load_board
+    from mcugen.target.board import load_board
 
     started = time.perf_counter()
     board = load_board(args.board)

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mcugen import __version__
-from mcugen.calibrate import DEFAULT_PERCENTILE
 from mcugen.errors import McugenError
 from mcugen.project import FLASH_TOOLS
+from mcugen.quant.calibrate import DEFAULT_PERCENTILE
 
 # --- argument values: each type function turns bad text into one sentence (argparse adds the flag) ---
 
@@ -43,7 +43,7 @@ def seed_int(text: str) -> int:
 
 
 def percentile_float(text: str) -> float:
-    from mcugen.calibrate import check_percentile
+    from mcugen.quant.calibrate import check_percentile
 
     try:
         return check_percentile(float(text), "percentile")
@@ -69,7 +69,7 @@ FLASH_BUDGET = re.compile(r"\s*(\d+(\.\d*)?|\.\d+)\s*(K|KB|KIB|M|MB|MIB|B|%)?\s*
 def check_flash_budget(text: str) -> None:
     """Before the compile: a size mixed_precision.parse_budget reads (its own sentences for most
     mistakes; nan and inf are refused here, which it would turn into a crash)."""
-    from mcugen.mixed_precision import parse_budget
+    from mcugen.quant.mixed_precision import parse_budget
 
     match = FLASH_BUDGET.fullmatch(text)
     if not match or float(match.group(1)) <= 0:
@@ -135,7 +135,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def precision_of(args: argparse.Namespace):
-    from mcugen.quantize import Precision
+    from mcugen.quant.quantize import Precision
 
     if args.precision:
         if args.weights or args.activations:
@@ -171,9 +171,9 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
     """--flash-budget / --max-drop: search a per-layer plan, print it, and requantize with it."""
     import dataclasses
 
-    from mcugen.emit import constant_bytes
-    from mcugen.mixed_precision import format_result, parse_budget, search
-    from mcugen.quantize import quantize
+    from mcugen.ops import constant_bytes
+    from mcugen.quant.mixed_precision import format_result, parse_budget, search
+    from mcugen.quant.quantize import quantize
 
     if args.precision or args.weights or args.activations:
         raise McugenError("--flash-budget/--max-drop choose the precision themselves; drop --precision, "
@@ -189,7 +189,7 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from mcugen.emit import check_output_file, generate_library, looks_like_precision_plan
+    from mcugen.emit.library import check_output_file, generate_library, looks_like_precision_plan
     from mcugen.project import check_output_folder
 
     check_output_folder(Path(args.output), "the output folder", "choose another -o")
@@ -224,9 +224,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from mcugen.emit import check_output_file
+    from mcugen.emit.library import check_output_file
     from mcugen.project import check_output_folder
-    from mcugen.qdq_export import export_qdq
+    from mcugen.quant.qdq_export import export_qdq
 
     out = Path(args.output)
     check_output_folder(out.parent, "the folder of -o", "choose another -o")
@@ -255,8 +255,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from mcugen.compiler import load_float_graph
     from mcugen.data import load_samples
-    from mcugen.quantize import parse_layer_precision
-    from mcugen.sweep import format_sweep, sweep
+    from mcugen.quant.quantize import parse_layer_precision
+    from mcugen.quant.sweep import format_sweep, sweep
 
     float_graph = load_float_graph(model_file(args.model), args.name)
     calib = load_samples(args.calib, float_graph, "calibration")
@@ -270,7 +270,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                           ) from None
     if min(sizes) < 1:
         raise McugenError(f"--calib-sizes {','.join(args.calib_sizes)}: every count must be at least 1")
-    from mcugen.calibrate import METHODS
+    from mcugen.quant.calibrate import METHODS
 
     methods = args.methods
     unknown = [m for m in methods if m not in METHODS]
@@ -293,8 +293,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from mcugen.emit import check_output_file, looks_like_mcugen_plot
-    from mcugen.sensitivity import analyze, format_report, plot_report
+    from mcugen.emit.library import check_output_file, looks_like_mcugen_plot
+    from mcugen.quant.sensitivity import analyze, format_report, plot_report
 
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise McugenError(f"--plot {args.plot}: its folder does not exist")
@@ -316,8 +316,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from mcugen.board import list_boards
     from mcugen.tables import text_table
+    from mcugen.target.board import list_boards
 
     boards = list_boards()
     if args.json:
@@ -357,8 +357,8 @@ def sample_file_for(kind: str, model: Path, files: list[Path]) -> Path | None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from mcugen.board import load_board
     from mcugen.project import CONFIG, Options, write_config
+    from mcugen.target.board import load_board
 
     here = Path.cwd()
     model = args.model
@@ -429,9 +429,9 @@ def _ensure_build(opts, quiet: bool = False):
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    from mcugen.board import load_board
-    from mcugen.flash import flash_real, open_board
-    from mcugen.protocol import BoardLink
+    from mcugen.target.board import load_board
+    from mcugen.target.flash import flash_real, open_board
+    from mcugen.target.protocol import BoardLink
 
     opts = project_options(args)
     board = load_board(opts.board)
@@ -447,12 +447,12 @@ def cmd_flash(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from mcugen.board import load_board
     from mcugen.data import load_samples, random_samples
-    from mcugen.flash import open_board
     from mcugen.project import compile_project
-    from mcugen.protocol import BoardLink
-    from mcugen.verify import format_report, verify_on_board
+    from mcugen.target.board import load_board
+    from mcugen.target.flash import open_board
+    from mcugen.target.protocol import BoardLink
+    from mcugen.target.verify import format_report, verify_on_board
 
     opts = project_options(args)
     board = load_board(opts.board)
@@ -600,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True, project: bool = False) -> None:
     """The model, its calibration and its quantization; project commands default them from mcugen.toml."""
-    from mcugen.calibrate import METHODS
+    from mcugen.quant.calibrate import METHODS
 
     default = (lambda value: None) if project else (lambda value: value)  # noqa: E731
     p.add_argument("model", nargs=None if model_required else "?", help="an .onnx file")

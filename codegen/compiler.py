@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcugen.bias_correction import input_means
-from mcugen.c_syntax import model_prefix_problem, safe_model_prefix
-from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples, load_samples, random_samples
+from mcugen.emit.c_syntax import model_prefix_problem, safe_model_prefix
 from mcugen.errors import McugenError
-from mcugen.frontend import import_onnx
+from mcugen.graph.passes import optimize
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import Op
-from mcugen.passes import optimize
-from mcugen.quantize import Precision, quantize
+from mcugen.quant.bias_correction import input_means
+from mcugen.quant.calibrate import DEFAULT_PERCENTILE, calibrate
+from mcugen.quant.compiled import CompiledModel
+from mcugen.quant.quantize import Precision, quantize
+from mcugen.readers.onnx_file import import_onnx
 
 RANDOM_CALIBRATION_SAMPLES = 16
-
-
-@dataclass
-class CompiledModel:
-    float_graph: Graph  # optimized, channels-last, float
-    graph: Graph  # the same, quantized: what the C and the golden reference run
-    ranges: dict[str, tuple[float, float]]
-    calibration: str  # where the ranges came from, said to the user
-    warnings: list[str] = field(default_factory=list)
-    precision: Precision = field(default_factory=Precision)
-
-    @property
-    def name(self) -> str:
-        return self.graph.name
 
 
 def model_name(path: str | Path, name: str | None = None) -> str:

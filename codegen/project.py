@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from mcugen import __version__
-from mcugen.c_syntax import model_prefix_problem
-from mcugen.calibrate import DEFAULT_PERCENTILE, METHODS, check_percentile
+from mcugen.emit.c_syntax import model_prefix_problem
 from mcugen.errors import McugenError
+from mcugen.quant.calibrate import DEFAULT_PERCENTILE, METHODS, check_percentile
 
 CONFIG = "mcugen.toml"
 MAX_CONFIG_BYTES = 1 << 20  # a project file is a dozen lines; a megabyte is a wrong file
@@ -112,7 +112,7 @@ def _name(value: Any) -> str:
 
 
 def _board(value: Any) -> str:
-    from mcugen.board import list_boards, load_board
+    from mcugen.target.board import list_boards, load_board
 
     try:
         load_board(_string(value))
@@ -260,7 +260,7 @@ def write_config(path: Path, opts: Options, force: bool) -> None:
 def check_output_folder(folder: Path, what: str = "the build folder",
                         fix: str = "choose another -o (or output in [build] of mcugen.toml)") -> None:
     """The folder exists or can be made: its nearest existing ancestor is a writable folder."""
-    from mcugen.emit import refuse_dangerous_output
+    from mcugen.emit.library import refuse_dangerous_output
 
     refuse_dangerous_output(folder)
     existing = folder
@@ -295,7 +295,7 @@ class BuildRecord:
 
 
 def build_dir(opts: Options) -> Path:
-    from mcugen.board import load_board
+    from mcugen.target.board import load_board
 
     return opts.path(opts.output) / load_board(opts.board).name
 
@@ -322,7 +322,7 @@ def fingerprint(opts: Options) -> dict:
 def compile_project(opts: Options):
     """The model compiled as the options say: what `build` emits and `verify` checks against."""
     from mcugen.compiler import compile_model
-    from mcugen.quantize import Precision
+    from mcugen.quant.quantize import Precision
 
     check_inputs(opts)
     precision = (Precision.load(opts.path(opts.precision)) if opts.precision
@@ -336,9 +336,9 @@ def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[st
     """Compile the model library and the firmware; returns the record and the compiler's warnings."""
     import time
 
-    from mcugen.board import load_board
-    from mcugen.build import build_firmware, export_platformio
-    from mcugen.emit import check_build_folder, check_output_file, generate_library
+    from mcugen.emit.library import check_build_folder, check_output_file, generate_library
+    from mcugen.target.board import load_board
+    from mcugen.target.build import build_firmware, export_platformio
 
     board = load_board(opts.board)
     out = build_dir(opts)

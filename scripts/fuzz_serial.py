@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen.board import load_board
 from mcugen.data import random_samples
 from mcugen.errors import McugenError
-from mcugen.flash import open_board
 from mcugen.project import Options, build, compile_project
-from mcugen.protocol import BoardLink, Command, FrameDecoder, encode_frame
-from mcugen.verify import golden_outputs, quantize_inputs, verify_on_board
+from mcugen.target.board import load_board
+from mcugen.target.flash import open_board
+from mcugen.target.protocol import BoardLink, Command, FrameDecoder, encode_frame
+from mcugen.target.verify import golden_outputs, quantize_inputs, verify_on_board
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits"

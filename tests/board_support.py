@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mcugen.board import load_board
-from mcugen.build import BuildResult, build_firmware
-from mcugen.protocol import FrameDecoder, encode_frame
+from mcugen.target.board import load_board
+from mcugen.target.build import BuildResult, build_firmware
+from mcugen.target.protocol import FrameDecoder, encode_frame
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ECHO_LIB = FIXTURES / "echo_lib"

@@ -11,10 +11,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from mcugen.compiler import CompiledModel, compile_model
-from mcugen.emit import generate_library
-from mcugen.quantize import Precision
-from mcugen.reference import golden_feeds, run_int
+from mcugen.compiler import compile_model
+from mcugen.emit.library import generate_library
+from mcugen.graph.reference import golden_feeds, run_int
+from mcugen.quant.compiled import CompiledModel
+from mcugen.quant.quantize import Precision
 
 SUPPORT = Path(__file__).parent / "support"
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion", "-Wno-sign-conversion"]

@@ -389,7 +389,7 @@ def float_disagreement(path: Path) -> str:
 
     from mcugen.compiler import load_float_graph
     from mcugen.data import to_physical
-    from mcugen.reference import run_float
+    from mcugen.graph.reference import run_float
 
     graph = load_float_graph(path)
     if _reference_is_wrong(onnx.load(str(path))):

@@ -27,8 +27,8 @@ from onnx import numpy_helper
 from mcugen.compiler import load_float_graph
 from mcugen.data import to_physical
 from mcugen.errors import McugenError
-from mcugen.frontend import _Importer
-from mcugen.reference import run_float
+from mcugen.graph.reference import run_float
+from mcugen.readers.onnx_file import _Importer
 
 SUPPORTED = {name[3:] for name in dir(_Importer) if name.startswith("op_")}
 RTOL, ATOL = 1e-4, 1e-5

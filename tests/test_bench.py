@@ -12,9 +12,9 @@ from onnx import helper
 
 from helpers import make_model, save_samples
 from mcugen.bench import build_plugin, parse_marks
-from mcugen.board import load_board
 from mcugen.cli import main
-from mcugen.flash import QEMU_ICOUNT
+from mcugen.target.board import load_board
+from mcugen.target.flash import QEMU_ICOUNT
 
 # A vector table and a loop of ITERATIONS x BODY instructions between two marker labels, then a
 # system reset (QEMU with -no-reboot exits). Instructions from `begin` to `end`: the nop at

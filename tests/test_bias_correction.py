@@ -10,16 +10,16 @@ import pytest
 from onnx import helper
 
 from helpers import make_model, save_samples
-from mcugen.bias_correction import input_means
 from mcugen.cli import main
 from mcugen.compiler import compile_model, load_float_graph
 from mcugen.data import load_samples, to_physical
-from mcugen.evaluate import float_outputs, quantized_outputs, score
+from mcugen.graph.reference import run_float
 from mcugen.ops import op_for
 from mcugen.ops.base import per_channel_weights
 from mcugen.ops.conv import bias_correction
-from mcugen.quantize import LayerPrecision, Precision
-from mcugen.reference import run_float
+from mcugen.quant.bias_correction import input_means
+from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
+from mcugen.quant.quantize import LayerPrecision, Precision
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 R = np.random.default_rng(5)

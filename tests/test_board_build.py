@@ -10,10 +10,10 @@ import subprocess
 import pytest
 from board_support import BULKY_LIB, ECHO_LIB, echo_firmware  # noqa: F401  (fixture)
 
-from mcugen.board import list_boards, load_board
-from mcugen.build import build_firmware
 from mcugen.errors import McugenError
-from mcugen.platformio import export_platformio
+from mcugen.target.board import list_boards, load_board
+from mcugen.target.build import build_firmware
+from mcugen.target.platformio import export_platformio
 
 
 @pytest.mark.parametrize("name", [b.name for b in list_boards()])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mcugen.board import list_boards, load_board
 from mcugen.errors import McugenError
-from mcugen.firmware_sources import board_support_dirs, write_generated_files
+from mcugen.target.board import list_boards, load_board
+from mcugen.target.firmware_sources import board_support_dirs, write_generated_files
 
 REQUIRED = {"stm32f405", "nucleo-f446re", "mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "microbit", "host"}
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from board_support import ECHO_HASH, echo_firmware, echo_reference, pid_is_running  # noqa: F401
 
-from mcugen.board import load_board
 from mcugen.errors import McugenError
-from mcugen.flash import flash_real, open_board, run_qemu
-from mcugen.protocol import BoardLink
+from mcugen.target.board import load_board
+from mcugen.target.flash import flash_real, open_board, run_qemu
+from mcugen.target.protocol import BoardLink
 
 INPUTS = [bytes(range(16)), bytes(range(200, 216)), bytes([0x80, 0x7F] * 8)]
 

@@ -9,11 +9,11 @@ import pytest
 from onnx import helper
 
 from helpers import check_bit_exact, make_model
-from mcugen.calibrate import HIST_BINS, METHODS, _divergences, calibrate
 from mcugen.compiler import load_float_graph
 from mcugen.data import Samples, load_samples
 from mcugen.errors import McugenError
 from mcugen.ops.base import dequantize_array, qparams_from_range, quantize_array
+from mcugen.quant.calibrate import HIST_BINS, METHODS, _divergences, calibrate
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 WIDTH = 1000  # values per sample of the test graph's input

@@ -163,7 +163,7 @@ def test_every_key_reaches_the_options_and_paths_are_relative_to_the_file(tmp_pa
 
 
 def test_flash_tools_of_the_schema_are_those_flash_knows():
-    from mcugen.flash import FLASH_TOOLS as KNOWN
+    from mcugen.target.flash import FLASH_TOOLS as KNOWN
 
     assert set(FLASH_TOOLS) == set(KNOWN)
 
@@ -263,10 +263,11 @@ def test_a_bad_name_is_one_sentence_before_any_work(capsys, args, expected):
 
 
 def test_flash_tool_from_the_flag_or_the_project_file_reaches_the_flasher(capsys, tmp_path, monkeypatch):
-    import mcugen.flash
+    import mcugen.target.flash
 
     used = []
-    monkeypatch.setattr(mcugen.flash, "flash_real", lambda board, elf, method, binary: used.append(method) or "ok")
+    monkeypatch.setattr(mcugen.target.flash, "flash_real",
+                        lambda board, elf, method, binary: used.append(method) or "ok")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mcugen.toml").write_text(f'[model]\npath = "{DIGITS / "mlp.onnx"}"\n'
                                           f'calib = "{DIGITS / "calib_mlp.npz"}"\n'

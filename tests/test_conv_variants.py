@@ -17,10 +17,10 @@ from onnx import helper
 from helpers import WARNINGS, check_bit_exact, make_model, save_samples
 from mcugen.cli import main
 from mcugen.compiler import compile_model
-from mcugen.emit import render_library
-from mcugen.fixedpoint import requantize
+from mcugen.emit.library import render_library
 from mcugen.ops.conv import pair_rows
-from mcugen.quantize import LayerPrecision, Precision
+from mcugen.ops.fixedpoint import requantize
+from mcugen.quant.quantize import LayerPrecision, Precision
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
 
@@ -106,7 +106,7 @@ def test_pair_rows_interleaves_channel_pairs_by_words():
 
 
 def test_requantize_fast_path_equals_the_reference(tmp_path):
-    """mcugen_requantize takes a fast path for shift <= -2; sweep it against codegen/fixedpoint.py."""
+    """mcugen_requantize takes a fast path for shift <= -2; sweep it against codegen/ops/fixedpoint.py."""
     rng = np.random.default_rng(5)
     edges = np.array([0, 1, -1, 2, -2, 3, -3, 2**30, -(2**30), 2**31 - 1, -(2**31), -(2**31) + 1, 12345, -12345])
     acc = np.concatenate([np.repeat(edges, 40), rng.integers(-(2**31), 2**31, 4000),

@@ -1,5 +1,5 @@
 """The fast depthwise-conv and fully-connected kernels (issue #9): their requantize fast paths
-against the spec's arithmetic (codegen/fixedpoint.py), and their DSP and portable paths against
+against the spec's arithmetic (codegen/ops/fixedpoint.py), and their DSP and portable paths against
 the golden reference on the cores they target (QEMU). The host sweeps over shapes live in
 op_cases.py (test_ops_bit_exact.py runs them with gcc and clang)."""
 
@@ -16,7 +16,7 @@ from onnx import helper
 
 from helpers import make_model, save_samples
 from mcugen.cli import main
-from mcugen.fixedpoint import requantize
+from mcugen.ops.fixedpoint import requantize
 from op_cases import activation, w
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"

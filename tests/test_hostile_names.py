@@ -22,10 +22,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from helpers import SUPPORT, golden, quantized_inputs, run_c, save_samples
-from mcugen.c_syntax import c_float, c_int, comment_text, json_string, model_prefix_problem, safe_model_prefix
 from mcugen.cli import main
 from mcugen.compiler import compile_model, model_name
-from mcugen.emit import _checked, generate_library
+from mcugen.emit.c_syntax import c_float, c_int, comment_text, json_string, model_prefix_problem, safe_model_prefix
+from mcugen.emit.library import _checked, generate_library
 
 STRICT = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wcomment"]
 GCC_ONLY = ["-Wbidi-chars=any", "-Wtrigraphs"]

@@ -18,8 +18,8 @@ from helpers import compile_c, make_model, run_c
 from malformed_corpus import corpus, run_case, run_command
 from mcugen.cli import main
 from mcugen.compiler import compile_model
-from mcugen.emit import generate_library
-from mcugen.reference import golden_feeds, run_int
+from mcugen.emit.library import generate_library
+from mcugen.graph.reference import golden_feeds, run_int
 
 CORPUS = corpus(300, seed=0)
 

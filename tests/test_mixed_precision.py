@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from helpers import check_bit_exact, golden, quantized_inputs
-from mcugen.bias_correction import input_means
-from mcugen.calibrate import calibrate
 from mcugen.cli import main
 from mcugen.compiler import compile_model, load_float_graph
 from mcugen.data import load_samples
-from mcugen.emit import constant_bytes
-from mcugen.mixed_precision import search
-from mcugen.quantize import LayerPrecision, Precision, quantize
-from mcugen.sensitivity import analyze
+from mcugen.ops import constant_bytes
+from mcugen.quant.bias_correction import input_means
+from mcugen.quant.calibrate import calibrate
+from mcugen.quant.mixed_precision import search
+from mcugen.quant.quantize import LayerPrecision, Precision, quantize
+from mcugen.quant.sensitivity import analyze
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 

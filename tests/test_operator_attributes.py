@@ -1,6 +1,6 @@
 """Every ONNX attribute of a mapped operator is implemented or refused by name (issue #8, item 8).
 
-The audit of codegen/frontend.py against onnx.defs.get_schema(op).attributes, as tables:
+The audit of codegen/readers/onnx_file.py against onnx.defs.get_schema(op).attributes, as tables:
 REFUSED — (op, attribute, value) a model may set that mcugen does not implement; the model must
 end in one sentence naming the operator and the attribute, never compile to a wrong answer.
 IMPLEMENTED — non-default values mcugen does implement; the float reference must equal ONNX's own
@@ -22,7 +22,7 @@ from helpers import make_model
 from malformed_corpus import run_command
 from mcugen.compiler import load_float_graph
 from mcugen.data import to_physical
-from mcugen.reference import run_float
+from mcugen.graph.reference import run_float
 from onnx_conformance import run_conformance_case, supported_cases
 
 R = np.random.default_rng(11)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mcugen.cli import main
-from mcugen.emit import MANIFEST, write_library
+from mcugen.emit.library import MANIFEST, write_library
 from mcugen.errors import McugenError
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
@@ -224,7 +224,7 @@ def test_a_build_folder_holding_a_users_build_json_is_refused(tmp_path, capsys):
 
 
 def test_plot_replaces_only_its_own_png(tmp_path):
-    from mcugen.emit import check_output_file, looks_like_mcugen_plot
+    from mcugen.emit.library import check_output_file, looks_like_mcugen_plot
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100 + b"tEXtSoftware\x00GIMP")

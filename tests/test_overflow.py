@@ -19,7 +19,7 @@ from onnx import helper
 
 from helpers import compile_c, golden, make_model, quantized_inputs, run_c, save_samples
 from mcugen.compiler import compile_model
-from mcugen.emit import generate_library
+from mcugen.emit.library import generate_library
 from mcugen.errors import McugenError
 from mcugen.ops.base import (
     ACCUMULATOR_LIMIT,
@@ -29,7 +29,7 @@ from mcugen.ops.base import (
     quantize_bias,
     saturating_round,
 )
-from mcugen.quantize import LayerPrecision, Precision
+from mcugen.quant.quantize import LayerPrecision, Precision
 from op_cases import real_shapes_model
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
@@ -242,7 +242,7 @@ def test_fixedpoint_extremes_are_defined_and_equal_their_numpy_twins(tmp_path):
     +/-2**31, int64 ones at the +/-2**47 accumulator_safe_bias guarantees, multipliers from
     quantize_multiplier's edge cases (a mantissa that rounds up to 2**31, real scales >= 1, tiny,
     beyond 2**30) and every shift in [-31, 30] (int16 layers: at most 14, checked at compile time)."""
-    from mcugen.fixedpoint import quantize_multiplier, requantize, requantize_s64
+    from mcugen.ops.fixedpoint import quantize_multiplier, requantize, requantize_s64
 
     edge_reals = [1 - 2.0**-40, 1.0, 0.5, 2.0**-32, 2.0**-31 * 0.75, 2.0**-33, 1e-12, 3.7, 2.0**29 * 1.5,
                   2.0**30, 2.0**31, 1e300]
@@ -308,9 +308,9 @@ def test_constants_that_do_not_dequantize_back_are_refused():
     """The check every compile runs: the old defects' constants (a positive bias stored as the most
     negative code, a weight code off by one, a multiplier zeroed while the accumulator is large)
     end in one sentence naming the layer instead of reaching the C."""
-    from mcugen.fixedpoint import quantize_multiplier
     from mcugen.ir import Node
     from mcugen.ops.conv import check_weighted_constants
+    from mcugen.ops.fixedpoint import quantize_multiplier
 
     node = Node("fully_connected", "fc7", ["x", "w"], ["y"])
     w = np.array([[0.5, -0.25], [1e-30, 0.0]])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcugen.compiler import compile_model
-from mcugen.planner import ALIGN, assign_offsets, plan_memory
+from mcugen.graph.planner import ALIGN, assign_offsets, plan_memory
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 

@@ -17,10 +17,10 @@ from onnx import helper
 import op_cases
 from helpers import WARNINGS, check_bit_exact, compile_c, make_model, quantized_inputs, save_samples
 from mcugen.compiler import compile_model
-from mcugen.emit import generate_library
+from mcugen.emit.library import generate_library
 from mcugen.errors import McugenError
-from mcugen.quantize import LayerPrecision, Precision
-from mcugen.reference import run_int
+from mcugen.graph.reference import run_int
+from mcugen.quant.quantize import LayerPrecision, Precision
 
 W4A8, W8A16, W8A8 = LayerPrecision(4, 8), LayerPrecision(8, 16), LayerPrecision(8, 8)
 R = np.random.default_rng(11)  # this file's weights
@@ -125,7 +125,7 @@ def mixed_plan(compiled_names: list[str]) -> Precision:
 
 
 def weighted_names(model, calib) -> list[str]:
-    from mcugen.quantize import WEIGHTED_OPS
+    from mcugen.quant.quantize import WEIGHTED_OPS
 
     g = compile_model(model, calib, "net").graph
     return [n.name for n in g.nodes if n.op in WEIGHTED_OPS]

@@ -13,11 +13,11 @@ import pytest
 import serial
 from board_support import ECHO_LIB, echo_firmware, echo_reference, exchange_raw  # noqa: F401
 
-from mcugen.board import load_board
-from mcugen.build import build_firmware
 from mcugen.errors import McugenError
-from mcugen.flash import open_board
-from mcugen.protocol import BoardErrorCode, BoardLink, Reply, encode_frame
+from mcugen.target.board import load_board
+from mcugen.target.build import build_firmware
+from mcugen.target.flash import open_board
+from mcugen.target.protocol import BoardErrorCode, BoardLink, Reply, encode_frame
 
 
 def _error_code(frames) -> int | None:

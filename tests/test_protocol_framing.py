@@ -7,7 +7,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcugen.protocol import BoardInfo, CorruptFrame, Frame, FrameDecoder, crc16, encode_frame
+from mcugen.target.protocol import BoardInfo, CorruptFrame, Frame, FrameDecoder, crc16, encode_frame
 
 
 def test_crc_is_ccitt_false():

@@ -14,7 +14,7 @@ import pytest
 import serial
 
 from mcugen.errors import McugenError
-from mcugen.protocol import BoardErrorCode, BoardLink, FrameDecoder, Reply, encode_frame
+from mcugen.target.protocol import BoardErrorCode, BoardLink, FrameDecoder, Reply, encode_frame
 
 INPUT_SIZE, OUTPUT_SIZE = 8, 4
 ENDLESS = -1

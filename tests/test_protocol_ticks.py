@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import serial
 
-from mcugen.board import load_board
 from mcugen.data import random_samples
-from mcugen.flash import QEMU_PORT_LINE, _end_process, qemu_command
 from mcugen.project import Options, build, compile_project
-from mcugen.protocol import BoardLink
-from mcugen.verify import golden_outputs, quantize_inputs
+from mcugen.target.board import load_board
+from mcugen.target.flash import QEMU_PORT_LINE, _end_process, qemu_command
+from mcugen.target.protocol import BoardLink
+from mcugen.target.verify import golden_outputs, quantize_inputs
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 

@@ -28,14 +28,14 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from helpers import compile_c, golden, quantized_inputs, run_c
 from mcugen.cli import main
 from mcugen.compiler import compile_model
-from mcugen.emit import generate_library
+from mcugen.emit.library import generate_library
 from mcugen.errors import McugenError
-from mcugen.frontend import import_onnx
+from mcugen.graph.passes import optimize
 from mcugen.ops import op_for
-from mcugen.passes import optimize
-from mcugen.qdq_export import build_qdq_model, export_qdq
-from mcugen.qdq_import import strip_qdq
-from mcugen.quantize import Precision
+from mcugen.quant.qdq_export import build_qdq_model, export_qdq
+from mcugen.quant.quantize import Precision
+from mcugen.readers.onnx_file import import_onnx
+from mcugen.readers.qdq import strip_qdq
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "digits"
 IN_SHAPE = [1, 3, 12, 10]  # non-square, channels differ from H and W: layouts cannot be confused

@@ -19,12 +19,12 @@ from helpers import check_bit_exact, save_samples
 from mcugen.cli import main
 from mcugen.compiler import compile_model
 from mcugen.data import load_samples
-from mcugen.emit import render_library
+from mcugen.emit.library import render_library
 from mcugen.errors import McugenError
-from mcugen.evaluate import float_outputs, quantized_outputs
-from mcugen.float32 import exp_f32
+from mcugen.ops.float32 import exp_f32
 from mcugen.ops.softmax import Softmax
-from mcugen.quantize import LayerPrecision, Precision
+from mcugen.quant.evaluate import float_outputs, quantized_outputs
+from mcugen.quant.quantize import LayerPrecision, Precision
 from op_cases import OTHERS, WEIGHTED, case_model, kitchen_sink_model
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"

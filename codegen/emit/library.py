@@ -23,12 +23,12 @@ import jinja2
 import numpy as np
 
 from mcugen import __version__
-from mcugen.c_syntax import c_float, c_int, c_literal, check_model_prefix, comment_text, json_string
+from mcugen.emit.c_syntax import c_float, c_int, c_literal, check_model_prefix, comment_text, json_string
 from mcugen.errors import McugenError
+from mcugen.graph.planner import Plan, plan_memory
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import ConstRef, KernelCall, pack_int4
-from mcugen.planner import Plan, plan_memory
 from mcugen.resources import data_dir
 
 MANIFEST = ".mcugen-manifest"
@@ -93,16 +93,6 @@ def io_entries(graph: Graph, names: list[str], kind: str, prefix: str) -> list[d
                             zero_point=c_int(t.zero_point), macro=f"{prefix}{index}"))
         offset += t.nbytes
     return entries
-
-
-def constant_bytes(graph: Graph) -> int:
-    """Flash the model's constants take: what render_library would emit, without rendering."""
-    names: set[str] = set()
-    for node in graph.nodes:
-        for call in op_for(node).calls(node, graph):
-            names.update(v.tensor for v in call.params.values() if isinstance(v, ConstRef))
-            names.update(a for a in call.args if graph.tensors[a].is_constant)
-    return sum(graph.tensors[n].nbytes for n in names)
 
 
 def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str], Library]:

@@ -19,6 +19,6 @@ from . import (  # noqa: F401  (imported for their registration)
     softmax,
     transpose,
 )
-from .base import REGISTRY, KernelCall, op_for
+from .base import REGISTRY, KernelCall, constant_bytes, op_for
 
-__all__ = ["REGISTRY", "KernelCall", "op_for"]
+__all__ = ["REGISTRY", "KernelCall", "constant_bytes", "op_for"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.float32 import F32, F32_MAX, clamp_f32, exp_f32
+from mcugen.ops.float32 import F32, F32_MAX, clamp_f32, exp_f32
 
 from .base import (
     QMAX,

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.errors import McugenError
-from mcugen.fixedpoint import quantize_multiplier, requantize
-from mcugen.float32 import F32, clamp_f32, float_bounds
+from mcugen.ops.fixedpoint import quantize_multiplier, requantize
+from mcugen.ops.float32 import F32, clamp_f32, float_bounds
 
 from .base import (
     ConstRef,

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.errors import McugenError
-from mcugen.fixedpoint import quantize_multiplier, requantize_round_once
-from mcugen.float32 import F32, clamp_f32, float_bounds
+from mcugen.ops.fixedpoint import quantize_multiplier, requantize_round_once
+from mcugen.ops.float32 import F32, clamp_f32, float_bounds
 
 from .base import (
     ConstRef,

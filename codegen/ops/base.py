@@ -69,7 +69,7 @@ class Op(ABC):
     def kernel_calls(self, node: Node, graph: Graph) -> list[KernelCall]:
         """The C calls that compute what run_int computes."""
 
-    # --- weight-only mode: float32 activations, int8/int4 weights (see codegen/float32.py) ---
+    # --- weight-only mode: float32 activations, int8/int4 weights (see codegen/ops/float32.py) ---
     weight_only: ClassVar[bool] = False  # has run_f32 and float kernels
 
     def quantize_f32(self, node: Node, graph: Graph) -> None:  # noqa: B027  (optional)
@@ -318,7 +318,7 @@ def bias_clamp_effect(bias: np.ndarray, clamped: np.ndarray, reach: np.ndarray, 
 
 def output_multipliers(input_scale: float, weight_scale: np.ndarray, output_scale: float
                        ) -> tuple[np.ndarray, np.ndarray]:
-    from mcugen.fixedpoint import quantize_multiplier
+    from mcugen.ops.fixedpoint import quantize_multiplier
 
     pairs = [quantize_multiplier(float(input_scale * ws / output_scale)) for ws in weight_scale]
     # Shifts lie in [-31, 30]: one byte each in flash instead of four.
@@ -372,3 +372,13 @@ def rank4(shape: tuple[int, ...]) -> list[int]:
 def batch_shape(node: Node, graph: Graph, x: np.ndarray) -> tuple[int, ...]:
     """The node's output shape with the batch axis of x: the stages run many samples at once."""
     return (x.shape[0],) + tuple(graph.tensors[node.outputs[0]].shape[1:])
+
+
+def constant_bytes(graph: Graph) -> int:
+    """Flash the model's constants take: what render_library would emit, without rendering."""
+    names: set[str] = set()
+    for node in graph.nodes:
+        for call in op_for(node).calls(node, graph):
+            names.update(v.tensor for v in call.params.values() if isinstance(v, ConstRef))
+            names.update(a for a in call.args if graph.tensors[a].is_constant)
+    return sum(graph.tensors[n].nbytes for n in names)

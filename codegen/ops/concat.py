@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.fixedpoint import quantize_multiplier, requantize
+from mcugen.ops.fixedpoint import quantize_multiplier, requantize
 
 from .base import KernelCall, Op, register
 

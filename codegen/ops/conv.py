@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.errors import McugenError
-from mcugen.fixedpoint import requantize, requantize_s64
-from mcugen.float32 import F32, clamp_f32, float_bounds, ordered_matmul
 from mcugen.ir import Graph, Node, Tensor
+from mcugen.ops.fixedpoint import requantize, requantize_s64
+from mcugen.ops.float32 import F32, clamp_f32, float_bounds, ordered_matmul
 
 from .base import (
     ACCUMULATOR_LIMIT,

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.float32 import F32
 from mcugen.ir import Graph, Node
+from mcugen.ops.float32 import F32
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, register, window_patches
 from .conv import (

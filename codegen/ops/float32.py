@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.c_syntax import c_float  # noqa: F401  (the float32 literal, kept importable from here)
-
 F32 = np.float32
 F32_MAX = F32(float.fromhex("0x1.fffffep+127"))  # FLT_MAX, the clamp bound of an unbounded side
 

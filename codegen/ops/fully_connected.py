@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mcugen.float32 import F32, ordered_matmul
 from mcugen.ir import Graph, Tensor
+from mcugen.ops.float32 import F32, ordered_matmul
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
 from .conv import (

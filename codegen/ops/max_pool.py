@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.float32 import F32, clamp_f32, float_bounds
+from mcugen.ops.float32 import F32, clamp_f32, float_bounds
 
 from .base import INT_RANGES, KernelCall, Op, activation_bounds, apply_float_activation, register, window_patches
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcugen.fixedpoint import quantize_multiplier, requantize
-from mcugen.float32 import F32, clamp_f32
+from mcugen.ops.fixedpoint import quantize_multiplier, requantize
+from mcugen.ops.float32 import F32, clamp_f32
 
 from .add import Add, binary_calls_f32, binary_shapes, quantize_constant_operands
 from .base import KernelCall, Op, activation_bounds, apply_float_activation, register

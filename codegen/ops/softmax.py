@@ -8,7 +8,7 @@ flash is 2 bytes per entry that matters, not 4 x 256. The output quantization is
 1/256, zero point -128, the TFLite convention.
 
 Weight-only mode (float32, softmax_f32), per row:
-  m = x[0], then m = x[i] wherever x[i] > m;  e[i] = exp_f32(x[i] - m)  (codegen/float32.py)
+  m = x[0], then m = x[i] wherever x[i] > m;  e[i] = exp_f32(x[i] - m)  (codegen/ops/float32.py)
   s = 0.0f; s += e[i] for i = 0, 1, ...;      y[i] = e[i] / s
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.errors import McugenError
-from mcugen.float32 import F32, exp_f32
+from mcugen.ops.float32 import F32, exp_f32
 
 from .base import ConstRef, KernelCall, Op, register
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from mcugen.data import Samples, to_physical
+from mcugen.graph.reference import run_float
 from mcugen.ir import Graph, Node
 from mcugen.ops.base import WEIGHTED_OPS
-from mcugen.reference import run_float
 
 BATCH = 64
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from mcugen.data import Samples, to_physical
 from mcugen.errors import McugenError
+from mcugen.graph.reference import run_float
 from mcugen.ir import Graph
-from mcugen.reference import run_float
 
 BATCH = 64
 METHODS = ("minmax", "percentile", "mse", "entropy")

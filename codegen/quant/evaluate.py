@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcugen.data import Samples, to_physical
+from mcugen.graph.reference import golden_feeds, real_values, run_float, run_int
 from mcugen.ir import Graph
-from mcugen.reference import golden_feeds, real_values, run_float, run_int
 
 BATCH = 256
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mcugen.data import Samples
-from mcugen.emit import constant_bytes
 from mcugen.errors import McugenError
-from mcugen.evaluate import Score, float_outputs, quantized_outputs, score
+from mcugen.graph.planner import plan_memory
 from mcugen.ir import Graph
-from mcugen.planner import plan_memory
-from mcugen.quantize import LayerPrecision, Precision, quantize
-from mcugen.sensitivity import SensitivityReport, analyze
+from mcugen.ops import constant_bytes
+from mcugen.quant.evaluate import Score, float_outputs, quantized_outputs, score
+from mcugen.quant.quantize import LayerPrecision, Precision, quantize
+from mcugen.quant.sensitivity import SensitivityReport, analyze
 from mcugen.tables import display_names, text_table
 
 MAX_SWAPS = 24  # bounds the local search on large models

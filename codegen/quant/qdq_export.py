@@ -30,7 +30,7 @@ from mcugen.errors import McugenError
 from mcugen.ir import Graph, Node
 
 if TYPE_CHECKING:
-    from mcugen.compiler import CompiledModel
+    from mcugen.quant.compiled import CompiledModel
 
 OPSET = 17
 PHYSICAL = (0, 1, 2, 3)

@@ -13,7 +13,7 @@ The model's inputs and outputs stay int8.
 Weight-only quantization (activation_bits 32, for the whole model: w8a32 or w4a32): every
 activation stays float32 with no scale and no seams; weighted layers quantize only their weights
 (per-channel int8 or int4 codes, float32 scales and bias), the other operators keep float
-parameters, and each operator runs its float32 kernel (`Op.run_f32`, codegen/float32.py).
+parameters, and each operator runs its float32 kernel (`Op.run_f32`, codegen/ops/float32.py).
 """
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ import numpy as np
 
 from mcugen.data import Samples, to_physical
 from mcugen.errors import McugenError
-from mcugen.evaluate import BATCH, Score, float_outputs, score
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import INT_RANGES, WEIGHTED_OPS, dequantize_array
-from mcugen.quantize import LayerPrecision, Precision, quantize
+from mcugen.quant.evaluate import BATCH, Score, float_outputs, score
+from mcugen.quant.quantize import LayerPrecision, Precision, quantize
 from mcugen.tables import display_names, text_table
 
 MODES: dict[str, LayerPrecision] = {

@@ -10,15 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from mcugen.bias_correction import input_means
-from mcugen.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.data import Samples
-from mcugen.emit import constant_bytes
 from mcugen.errors import McugenError
-from mcugen.evaluate import float_outputs, quantized_outputs, score
+from mcugen.graph.planner import plan_memory
 from mcugen.ir import Graph
-from mcugen.planner import plan_memory
-from mcugen.quantize import LayerPrecision, Precision, quantize
+from mcugen.ops import constant_bytes
+from mcugen.quant.bias_correction import input_means
+from mcugen.quant.calibrate import DEFAULT_PERCENTILE, calibrate
+from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
+from mcugen.quant.quantize import LayerPrecision, Precision, quantize
 from mcugen.tables import text_table
 
 

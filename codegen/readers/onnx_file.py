@@ -14,7 +14,7 @@ from onnx import numpy_helper, shape_inference
 
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, IOInfo, Node, Tensor
-from mcugen.qdq_import import attach, strip_qdq
+from mcugen.readers.qdq import attach, strip_qdq
 
 MIN_OPSET = 11
 # The largest tensor mcugen accepts, in elements: far beyond any microcontroller's memory, and small

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcugen.board import Board, list_boards
 from mcugen.errors import McugenError
-from mcugen.firmware_sources import (
+from mcugen.target.board import Board, list_boards
+from mcugen.target.firmware_sources import (
     LAYER_HOOK_FUNCTION,
     board_support_dirs,
     check_model_library,
@@ -28,7 +28,7 @@ from mcugen.firmware_sources import (
     runtime_dir,
     write_generated_files,
 )
-from mcugen.platformio import export_platformio  # noqa: F401  (part of this module's API)
+from mcugen.target.platformio import export_platformio  # noqa: F401  (part of this module's API)
 
 ARM_PREFIX = "arm-none-eabi-"
 ARM_APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi"

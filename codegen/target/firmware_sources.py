@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jinja2
 
-from mcugen.board import Board
 from mcugen.errors import McugenError
 from mcugen.resources import data_dir
+from mcugen.target.board import Board
 
 LAYER_HOOK_FUNCTION = "mcugen_layer_hook"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -25,8 +25,8 @@ from typing import Any
 
 import serial
 
-from mcugen.board import Board, load_board
 from mcugen.errors import McugenError
+from mcugen.target.board import Board, load_board
 
 QEMU = "qemu-system-arm"
 QEMU_PORT_LINE = re.compile(r"disconnected:tcp:[\d.]+:(\d+)")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mcugen.board import Board
 from mcugen.errors import McugenError
-from mcugen.firmware_sources import (
+from mcugen.target.board import Board
+from mcugen.target.firmware_sources import (
     LAYER_HOOK_FUNCTION,
     board_support_dirs,
     check_model_library,

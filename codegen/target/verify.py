@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcugen.compiler import CompiledModel
 from mcugen.data import Samples, to_physical
-from mcugen.reference import golden_feeds, real_values, run_int
+from mcugen.graph.reference import golden_feeds, real_values, run_int
+from mcugen.quant.compiled import CompiledModel
 
 
 @dataclass
