@@ -246,6 +246,14 @@ def to_channels_last(graph: Graph) -> None:
                     raise McugenError(f"{op} {node.name!r} broadcasts activations of different ranks; "
                                       "mcugen broadcasts constants only")
             perm_of[node.outputs[0]] = out_perm
+        elif op in ("lstm", "gru"):
+            # Recurrent layers read [1, T, input] and write [1, T, 1, H] (or [1, 1, H]) row-major:
+            # time is not a spatial axis, so the rank-4 Y stays in its logical order.
+            src = node.inputs[0]
+            src_perm = perm_of.get(src, tuple(range(len(graph.tensors[src].shape))))
+            if not _same_memory_order(graph.tensors[src].shape, src_perm):
+                node.inputs[0] = emit_transpose(src, _inverse(src_perm), graph.tensors[src].shape, "rowmajor")
+            perm_of[node.outputs[0]] = tuple(range(len(outs[0].shape)))
         else:
             perm_of[node.outputs[0]] = layout_of(outs[0])
         new_nodes.append(node)

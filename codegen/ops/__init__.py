@@ -11,6 +11,8 @@ from . import (  # noqa: F401  (imported for their registration)
     conv,
     depthwise_conv,
     fully_connected,
+    gru,
+    lstm,
     max_pool,
     mul,
     pad,

@@ -98,6 +98,17 @@ class Op(ABC):
     def macs(self, node: Node, graph: Graph) -> int:
         return 0
 
+    # --- values inside an operator that calibration must see (the cell state of an LSTM) ---
+    def observed(self, node: Node, graph: Graph) -> dict[str, str]:
+        """{role: name} of the internal values whose calibrated ranges quantize() needs; the
+        names are not graph tensors. quantize.py passes their ranges as node.q["observed"][role]."""
+        return {}
+
+    def run_float_observed(self, node: Node, graph: Graph, xs: list[np.ndarray]
+                           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The float forward and the internal values named by observed(), batch axis first."""
+        return self.run_float(node, graph, xs), {}
+
     def aliases_input(self, node: Node, graph: Graph) -> bool:
         """True when the output is the input's memory reinterpreted (no kernel runs)."""
         return False

@@ -309,6 +309,9 @@ class _Importer:
             if name not in self.consts:
                 _check_size(f"tensor {name!r}", shape)
         self.unsupported: list[str] = []
+        # Tensors ONNX shapes [T, 1, ...] (time first, batch 1 second: an LSTM's layout 0), which the
+        # graph holds as [1, T, ...]: the same bytes, with the batch axis first as every stage needs.
+        self.time_major: set[str] = set()
 
     def run(self) -> None:
         g = self.graph
@@ -343,8 +346,15 @@ class _Importer:
                                       f"{node.name or out!r}) could not be inferred{self.inference_reason()}; "
                                       "mcugen needs static shapes")
                 if out:
-                    g.add_tensor(Tensor(out, self.shapes[out]))
-            out_shape = self.shapes[node.output[0]] if node.output and node.output[0] else ()
+                    g.add_tensor(Tensor(out, self.batch_first(node, out)))
+            time_major = [i for i in node.input if i in self.time_major]
+            if time_major and node.op_type not in TIME_MAJOR_OPS:
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: its input "
+                                        f"{_shown(time_major[0])} is time-major {list(self.shapes[time_major[0]])}; "
+                                        "transpose it to batch-first first)")
+                continue
+            first = next((o for o in node.output if o), "")
+            out_shape = g.tensors[first].shape if first else ()
             if len(out_shape) < 1 or out_shape[0] != 1:
                 # mcugen runs (and calibrates in batches along) a leading batch axis of 1
                 self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: output "
@@ -368,9 +378,20 @@ class _Importer:
                               + ". See CONTRIBUTING.md for how to add an operator")
         g.outputs = [o.name for o in self.model.graph.output]
         for o in g.outputs:
+            if o in self.time_major:
+                raise McugenError(f"graph output {o!r} is time-major {list(self.shapes[o])} (sequence first, "
+                                  "batch second); transpose it to batch-first [1, T, ...] in the model")
             g.io[o] = IOInfo(o, self.shapes[o])
 
     # --- helpers ------------------------------------------------------------------------
+    def batch_first(self, node: onnx.NodeProto, out: str) -> tuple[int, ...]:
+        """The graph's shape of output `out`: ONNX's, or [1, T, ...] for a time-major [T, 1, ...]."""
+        shape = self.shapes[out]
+        if node.op_type in TIME_MAJOR_OPS and len(shape) >= 2 and shape[0] != 1 and shape[1] == 1:
+            self.time_major.add(out)
+            return (1, shape[0], *shape[2:])
+        return shape
+
     def inference_reason(self) -> str:
         """Why ONNX could not infer a shape, from a strict rerun (often an attribute out of range)."""
         try:
@@ -576,6 +597,14 @@ class _Importer:
         if sorted(perm) != list(range(rank)):
             raise McugenError(f"Transpose {node.name or node.output[0]!r} has perm {list(perm)}, not a "
                               f"permutation of its {rank} axes; the model is damaged — re-export it")
+        if node.input[0] in self.time_major or node.output[0] in self.time_major:
+            # [1, T, C] <-> [T, 1, C] (batch_first around an LSTM): the same bytes when the axes
+            # longer than 1 keep their order, which is all a time-major tensor may do here.
+            x = self.shape(node.input[0])
+            if [p for p in perm if x[p] != 1] != [i for i in range(rank) if x[i] != 1]:
+                raise _Unsupported(f"perm {list(perm)} reorders the axes of a time-major tensor")
+            self.add("reshape", node, [node.input[0]])
+            return
         self.add("transpose", node, [node.input[0]], {"perm": perm})
 
     def op_Pad(self, node, a):
@@ -645,6 +674,96 @@ class _Importer:
                 raise _Unsupported("the mask output is used, which mcugen does not compute")
             self.graph.tensors.pop(mask, None)  # an unused mask: nothing produces or reads it
         self.add("identity", node, [node.input[0]])
+
+
+    # --- recurrent layers ---------------------------------------------------------------
+    def op_LSTM(self, node, a):
+        self.recurrent(node, a, "lstm", 4, ("Sigmoid", "Tanh", "Tanh"))
+
+    def op_GRU(self, node, a):
+        self.recurrent(node, a, "gru", 3, ("Sigmoid", "Tanh"))
+
+    def recurrent(self, node, a, op: str, gates: int, defaults: tuple[str, ...]) -> None:
+        """LSTM / GRU, one direction, batch 1: one mcugen node per output the model reads (Y, Y_h,
+        Y_c), each with X [1, T, input] and the constants squeezed to W [gH, in], R [gH, H], B [2gH],
+        initial states [H]."""
+        direction = _text(a.get("direction", b"forward"))
+        if direction not in ("forward", "reverse"):
+            raise _Unsupported(f"direction {direction!r} is not supported, only forward and reverse")
+        acts = [_text(v) for v in a.get("activations", [])]
+        if acts and acts != list(defaults):
+            raise _Unsupported(f"activations {acts} are not supported, only the default {list(defaults)}")
+        for name in ("activation_alpha", "activation_beta", "clip"):
+            if name in a:
+                raise _Unsupported(f"the {name} attribute is not supported" + (
+                    " (cell clipping)" if name == "clip" else " (parameters of non-default activations)"))
+        if a.get("input_forget", 0):
+            raise _Unsupported("input_forget=1 (coupled input and forget gates) is not supported")
+        layout = int(a.get("layout", 0))
+        if layout not in (0, 1):
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has layout {layout}; ONNX knows 0 and 1")
+        inputs = list(node.input) + [""] * (8 - len(node.input))
+        if op == "lstm" and inputs[7]:
+            raise _Unsupported("the peephole input P is not supported")
+        x_shape = self.shape(inputs[0])
+        if len(x_shape) != 3:
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: X has rank {len(x_shape)}, not 3; "
+                              "the model is damaged — re-export it")
+        steps, batch, in_size = (x_shape if layout == 0 else (x_shape[1], x_shape[0], x_shape[2]))
+        if batch != 1:
+            raise _Unsupported(f"batch {batch}: mcugen runs one sequence per inference")
+        w = self.const(inputs[1], "W").astype(np.float32)
+        r = self.const(inputs[2], "R").astype(np.float32)
+        if w.ndim != 3 or w.shape[0] != 1 or w.shape[1] % gates or w.shape[2] != in_size:
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: W has shape {list(w.shape)}, not "
+                              f"[1, {gates} * hidden_size, {in_size}]; the model is damaged — re-export it")
+        hidden = w.shape[1] // gates
+        if int(a.get("hidden_size", hidden)) != hidden or r.shape != (1, gates * hidden, hidden):
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: hidden_size "
+                              f"{a.get('hidden_size', hidden)}, W {list(w.shape)} and R {list(r.shape)} disagree; "
+                              "the model is damaged — re-export it")
+        b = (self.const(inputs[3], "B").astype(np.float32) if inputs[3]
+             else np.zeros((1, 2 * gates * hidden), np.float32))
+        if b.shape != (1, 2 * gates * hidden):
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: B has shape {list(b.shape)}, not "
+                              f"[1, {2 * gates * hidden}]; the model is damaged — re-export it")
+        if inputs[4]:
+            lens = self.const(inputs[4], "sequence_lens")
+            if np.any(lens.reshape(-1) != steps):
+                raise _Unsupported(f"sequence_lens {lens.reshape(-1).tolist()} differ from the sequence length "
+                                   f"{steps}; mcugen runs whole sequences of a fixed length")
+
+        def state(index: int, what: str) -> np.ndarray:
+            if not inputs[index]:
+                return np.zeros(hidden, np.float32)
+            value = self.const(inputs[index], what).astype(np.float32)
+            if value.size != hidden:
+                raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: {what} has shape "
+                                  f"{list(value.shape)}, not [1, 1, {hidden}]; the model is damaged — re-export it")
+            return value.reshape(hidden)
+
+        consts = [w[0], r[0], b[0], state(5, "initial_h")]
+        if op == "lstm":
+            consts.append(state(6, "initial_c"))
+        else:
+            lbr = int(a.get("linear_before_reset", 0))
+        names = [self.new_const(node, what, v) for what, v in zip(("W", "R", "B", "initial_h", "initial_c"), consts)]
+        read = {i for n in self.model.graph.node for i in n.input} | {o.name for o in self.model.graph.output}
+        roles = ("Y", "Y_h", "Y_c")
+        used = [(role, out) for role, out in zip(roles, node.output) if out and out in read]
+        base = node.name or next((o for o in node.output if o), op)
+        for role, out in used:
+            attrs = {"hidden": hidden, "steps": steps, "reverse": direction == "reverse", "output": role}
+            if op == "gru":
+                attrs["linear_before_reset"] = lbr
+            self.graph.nodes.append(Node(op, base if len(used) == 1 else f"{base}_{role}", [inputs[0], *names],
+                                         [out], attrs))
+        if len(used) > 1:
+            self.graph.notes.append(f"{node.op_type} {_shown(base)!r}: the model reads {len(used)} of its outputs "
+                                    f"({', '.join(r for r, _ in used)}), so the sequence runs {len(used)} times")
+
+
+TIME_MAJOR_OPS = {"LSTM", "GRU", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
 
 
 class _Unsupported(Exception):
