@@ -112,7 +112,8 @@ def _activations(graph: Graph, samples: Samples) -> Iterator[dict[str, np.ndarra
         feeds = {n: to_physical(graph, n, v[start:start + BATCH]) for n, v in samples.inputs.items()}
         values = run_float(graph, feeds, keep_all=True)
         # names outside graph.tensors are values inside an operator (Op.observed), never constant
-        yield {name: v for name, v in values.items() if name not in graph.tensors or not graph.tensors[name].is_constant}
+        yield {name: v for name, v in values.items()
+               if name not in graph.tensors or not graph.tensors[name].is_constant}
 
 
 def _extremes(graph: Graph, samples: Samples) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
