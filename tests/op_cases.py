@@ -152,7 +152,62 @@ for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("H
                ("HardSwish", {}), ("Relu", {})]:
     OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})
 
-CASES = {**WEIGHTED, **OTHERS}
+
+
+def recurrent_case(op: str, steps: int, in_size: int, hidden: int, layout: int = 1, direction: str = "forward",
+                   outputs: tuple[str, ...] = ("Y",), initial: bool = False, bias: bool = True,
+                   gate_bias: float = 0.0, seed: int = 0, **attrs) -> tuple:
+    """One LSTM or GRU node; layout 0 the way PyTorch exports batch_first (Transpose in, Squeeze and
+    Transpose out of Y); gate_bias is added to LSTM's input and forget gates (a cell that grows)."""
+    rng = np.random.default_rng(80 + seed)
+    gates = 4 if op == "LSTM" else 3
+    inits = {"W": w(1, gates * hidden, in_size, rng=rng), "R": w(1, gates * hidden, hidden, rng=rng)}
+    names = ["x" if layout == 1 else "xt", "W", "R", "B" if bias else ""]
+    if bias:
+        inits["B"] = w(1, 2 * gates * hidden, rng=rng)
+        if gate_bias:
+            inits["B"][0, :hidden] += gate_bias
+            inits["B"][0, 2 * hidden:3 * hidden] += gate_bias
+    if initial:
+        names += ["", "h0"] + (["c0"] if op == "LSTM" else [])
+        inits["h0"] = w(1, 1, hidden, rng=rng)
+        if op == "LSTM":
+            inits["c0"] = w(1, 1, hidden, rng=rng) * 4
+    roles = ["Y", "Y_h", "Y_c"][:gates - 1]
+    node_outputs = [f"{r}" if r in outputs else "" for r in roles]
+    while node_outputs and not node_outputs[-1]:
+        node_outputs.pop()
+    nodes = [helper.make_node(op, names, node_outputs, hidden_size=hidden, direction=direction, layout=layout,
+                              **attrs)]
+    graph_outputs = {r: None for r in outputs}
+    if layout == 0:
+        nodes.insert(0, helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]))
+        if "Y" in outputs:
+            inits["axis1"] = np.array([1], np.int64)
+            nodes += [helper.make_node("Squeeze", ["Y", "axis1"], ["Ys"]),
+                      helper.make_node("Transpose", ["Ys"], ["Yb"], perm=[1, 0, 2])]
+            graph_outputs = {("Yb" if r == "Y" else r): None for r in outputs}
+    return nodes, {"x": [1, steps, in_size]}, inits, graph_outputs
+
+
+RECURRENT = {  # LSTM and GRU: hidden 4..32, sequences 1..20, both layouts, initial states, each output
+    "lstm_h4_in3_t5_layout1_y": recurrent_case("LSTM", 5, 3, 4),
+    "lstm_h16_in8_t20_layout0_yh_initial_state": recurrent_case("LSTM", 20, 8, 16, layout=0, outputs=("Y_h",),
+                                                                initial=True, seed=1),
+    "lstm_h32_in5_t1_yc_no_bias": recurrent_case("LSTM", 1, 5, 32, outputs=("Y_c",), bias=False, seed=2),
+    "lstm_h7_in2_t6_reverse_y_and_yh_layout0": recurrent_case("LSTM", 6, 2, 7, layout=0, direction="reverse",
+                                                              outputs=("Y", "Y_h"), seed=3),
+    "lstm_h5_in3_t20_growing_cell_yc": recurrent_case("LSTM", 20, 3, 5, outputs=("Y_c", "Y_h"), gate_bias=4.0,
+                                                      initial=True, seed=4),
+    "gru_h4_in3_t5_linear_before_reset_y": recurrent_case("GRU", 5, 3, 4, linear_before_reset=1, seed=5),
+    "gru_h12_in6_t20_layout0_yh_initial_h": recurrent_case("GRU", 20, 6, 12, layout=0, outputs=("Y_h",),
+                                                           initial=True, seed=6),
+    "gru_h32_in4_t3_reverse_linear_before_reset_y": recurrent_case("GRU", 3, 4, 32, direction="reverse",
+                                                                   linear_before_reset=1, seed=7),
+    "gru_h9_in1_t1_no_bias_y_and_yh": recurrent_case("GRU", 1, 1, 9, outputs=("Y", "Y_h"), bias=False, seed=8),
+}
+
+CASES = {**WEIGHTED, **OTHERS, **RECURRENT}
 
 
 def case_model(path: Path, case: tuple) -> Path:

@@ -34,6 +34,7 @@ from .lstm import (
     OUTPUT_CODES,
     _sigmoid,
     folded,
+    gate_note,
     gate_preactivations,
     hidden_qparams,
     observed_names,
@@ -109,6 +110,7 @@ class Gru(Op):
         q["mq"], q["sq"] = quantize_multiplier(s_h * 2.0**15)
         h0 = quantize_array(graph.const(node.inputs[4]).astype(np.float64).reshape(-1), s_h, z_h)
         q["h0"] = graph.add_constant(f"{node.name}_h0", h0).name
+        gate_note(node, graph)
 
     def run_int(self, node, graph, xs):
         q, hidden = node.q, node.attrs["hidden"]

@@ -138,6 +138,16 @@ def gate_preactivations(node: Node, graph: Graph, x: np.ndarray, h: np.ndarray, 
             + requantize(ah, graph.const(q["mh"])[rows], graph.const(q["sh"])[rows]))
 
 
+def gate_note(node: Node, graph: Graph) -> None:
+    """Tell the user when calibration drove gate pre-activations far past the Q3.12 range: up to
+    +/-16 saturating at 8 moves sigmoid and tanh by under 0.0004 (a twentieth of an int8 step),
+    beyond that the float model is in a regime worth knowing about."""
+    lo, hi = node.q.get("observed", {}).get("gates", (0.0, 0.0))
+    if max(-lo, hi) > 16:
+        graph.notes.append(f"{node.op} {node.name!r}: gate pre-activations reach {max(-lo, hi):.3g} in calibration; "
+                           "the int16 gates saturate at +/-8 (sigmoid and tanh are within 0.0004 of their limits)")
+
+
 def cell_frac(max_abs: float) -> int:
     """The largest F in [0, 15] with max_abs * 2^F <= 32767."""
     if not max_abs > 0:
@@ -228,10 +238,7 @@ class Lstm(Op):
         q["h0"] = graph.add_constant(f"{node.name}_h0", h0).name
         c0q = saturating_round(c0.reshape(-1) * 2.0**frac, -32768, 32767).astype(np.int16)
         q["c0"] = graph.add_constant(f"{node.name}_c0", c0q).name
-        if "gates" in observed and max(map(abs, observed["gates"])) > 8:
-            graph.notes.append(f"lstm {node.name!r}: gate pre-activations reach "
-                               f"{max(map(abs, observed['gates'])):.3g} in calibration; the int16 gates "
-                               "saturate at +/-8, where sigmoid and tanh are within 0.0004 of their limits")
+        gate_note(node, graph)
 
     def run_int(self, node, graph, xs):
         q, hidden = node.q, node.attrs["hidden"]

@@ -751,14 +751,14 @@ class _Importer:
         read = {i for n in self.model.graph.node for i in n.input} | {o.name for o in self.model.graph.output}
         roles = ("Y", "Y_h", "Y_c")
         used = [(role, out) for role, out in zip(roles, node.output) if out and out in read]
-        base = node.name or next((o for o in node.output if o), op)
         for role, out in used:
             attrs = {"hidden": hidden, "steps": steps, "reverse": direction == "reverse", "output": role}
             if op == "gru":
                 attrs["linear_before_reset"] = lbr
-            self.graph.nodes.append(Node(op, base if len(used) == 1 else f"{base}_{role}", [inputs[0], *names],
-                                         [out], attrs))
+            label = out if not node.name else node.name if len(used) == 1 else f"{node.name}_{role}"
+            self.graph.nodes.append(Node(op, label, [inputs[0], *names], [out], attrs))
         if len(used) > 1:
+            base = node.name or used[0][1]
             self.graph.notes.append(f"{node.op_type} {_shown(base)!r}: the model reads {len(used)} of its outputs "
                                     f"({', '.join(r for r, _ in used)}), so the sequence runs {len(used)} times")
 
