@@ -27,10 +27,17 @@ from onnx_conformance import run_conformance_case, supported_cases
 
 R = np.random.default_rng(11)
 IMG = {"x": [1, 3, 6, 6]}
+SEQ = {"x": [1, 5, 3]}  # LSTM / GRU, layout 1: [batch, T, input]
 
 
 def _w(*shape):
     return R.standard_normal(shape).astype(np.float32)
+
+
+def _rnn(op: str, directions: int = 1, hidden: int = 4, inputs: int = 3) -> dict[str, np.ndarray]:
+    """W and R of an LSTM (4 gates) or GRU (3 gates) on SEQ, scaled so the gates do not saturate."""
+    gates = 4 if op == "LSTM" else 3
+    return {"W": _w(directions, gates * hidden, inputs) * 0.5, "R": _w(directions, gates * hidden, hidden) * 0.5}
 
 
 # (case id, nodes, inputs, initializers, opset, words the refusal must contain)
@@ -76,6 +83,30 @@ REFUSED = [
                                helper.make_node("Clip", ["x", "lo"], ["y"])], IMG, {}, 14, ["Clip", "min"]),
     ("resize", [helper.make_node("Resize", ["x", "", "S"], ["y"])], IMG, {"S": np.array([1, 1, 2, 2], np.float32)},
      14, ["Resize"]),
+    *[(f"{op.lower()}_{name}", [helper.make_node(op, ["x", "W", "R", *extra_inputs], ["y"], hidden_size=4, layout=1,
+                                                 **attrs)], SEQ, {**_rnn(op, 2 if "bidirectional" in name else 1),
+                                                                  **extra_inits}, 14, [op, word])
+      for op in ("LSTM", "GRU")
+      for name, attrs, extra_inputs, extra_inits, word in [
+          ("direction_bidirectional", {"direction": "bidirectional"}, [], {}, "direction"),
+          ("activations", {"activations": ["Sigmoid", "Sigmoid", "Tanh"] if op == "LSTM" else ["Sigmoid", "Sigmoid"]},
+           [], {}, "activations"),
+          ("activation_alpha", {"activation_alpha": [0.5]}, [], {}, "activation_alpha"),
+          ("activation_beta", {"activation_beta": [0.5]}, [], {}, "activation_beta"),
+          ("clip", {"clip": 3.0}, [], {}, "clip"),
+          ("sequence_lens_shorter", {}, ["", "L"], {"L": np.array([2], np.int32)}, "sequence_lens"),
+      ]],
+    ("lstm_input_forget", [helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=4, layout=1, input_forget=1)],
+     SEQ, _rnn("LSTM"), 14, ["LSTM", "input_forget"]),
+    ("lstm_peepholes", [helper.make_node("LSTM", ["x", "W", "R", "", "", "", "", "P"], ["y"], hidden_size=4,
+                                         layout=1)], SEQ, {**_rnn("LSTM"), "P": _w(1, 12)}, 14, ["LSTM", "peephole"]),
+    ("lstm_hidden_size_disagrees", [helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=5, layout=1)],
+     SEQ, _rnn("LSTM"), 14, ["LSTM", "hidden_size"]),
+    ("lstm_initial_h_not_constant", [helper.make_node("ReduceMax", ["x"], ["h0"], axes=[2], keepdims=1),
+                                     helper.make_node("Reshape", ["h0", "S"], ["h0r"]),
+                                     helper.make_node("LSTM", ["x", "W", "R", "", "", "h0r"], ["y"], hidden_size=4,
+                                                      layout=1)],
+     SEQ, {**_rnn("LSTM"), "S": np.array([1, 1, 5], np.int64)}, 14, ["initial_h"]),
 ]
 
 
@@ -118,6 +149,27 @@ IMPLEMENTED = [
     ("dropout_ratio_training_false", [helper.make_node("Relu", ["x"], ["r"]),
                                       helper.make_node("Dropout", ["r", "ratio", "t"], ["y", "mask"])],
      IMG, {"ratio": np.array(0.3, np.float32), "t": np.array(False)}, 14),
+    ("lstm_layout1_reverse_default_activations_bias_initial_state",
+     [helper.make_node("LSTM", ["x", "W", "R", "B", "L", "h0", "c0"], ["y"], hidden_size=4, layout=1,
+                       direction="reverse", activations=["Sigmoid", "Tanh", "Tanh"], input_forget=0)],
+     SEQ, {**_rnn("LSTM"), "B": _w(1, 32) * 0.5, "L": np.array([5], np.int32), "h0": _w(1, 1, 4),
+           "c0": _w(1, 1, 4)}, 14),
+    ("lstm_layout0_between_transposes", [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                                         helper.make_node("LSTM", ["xt", "W", "R"], ["Y"], hidden_size=4),
+                                         helper.make_node("Squeeze", ["Y", "A"], ["s"]),
+                                         helper.make_node("Transpose", ["s"], ["y"], perm=[1, 0, 2])],
+     SEQ, {**_rnn("LSTM"), "A": np.array([1], np.int64)}, 14),
+    ("lstm_y_c_only", [helper.make_node("LSTM", ["x", "W", "R"], ["", "", "c"], hidden_size=4, layout=1),
+                       helper.make_node("Identity", ["c"], ["y"])], SEQ, _rnn("LSTM"), 14),
+    ("gru_linear_before_reset_reverse_initial_h", [helper.make_node("GRU", ["x", "W", "R", "B", "", "h0"], ["y"],
+                                                                    hidden_size=4, layout=1, direction="reverse",
+                                                                    linear_before_reset=1,
+                                                                    activations=["Sigmoid", "Tanh"])],
+     SEQ, {**_rnn("GRU"), "B": _w(1, 24) * 0.5, "h0": _w(1, 1, 4) * 0.5}, 14),
+    ("gru_layout0_y_h", [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                         helper.make_node("GRU", ["xt", "W", "R"], ["", "h"], hidden_size=4),
+                         helper.make_node("Identity", ["h"], ["y"])],
+     SEQ, _rnn("GRU"), 14),
 ]
 
 

@@ -347,23 +347,23 @@ class _Importer:
                                       "mcugen needs static shapes")
                 if out:
                     g.add_tensor(Tensor(out, self.batch_first(node, out)))
+            first = next((o for o in node.output if o), "")  # an LSTM's Y may be unnamed (unused)
             time_major = [i for i in node.input if i in self.time_major]
             if time_major and node.op_type not in TIME_MAJOR_OPS:
-                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: its input "
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or first)}: its input "
                                         f"{_shown(time_major[0])} is time-major {list(self.shapes[time_major[0]])}; "
                                         "transpose it to batch-first first)")
                 continue
-            first = next((o for o in node.output if o), "")
             out_shape = g.tensors[first].shape if first else ()
             if len(out_shape) < 1 or out_shape[0] != 1:
                 # mcugen runs (and calibrates in batches along) a leading batch axis of 1
-                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: output "
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or first)}: output "
                                         f"shape {list(out_shape)} has no batch axis of 1; keep the batch axis first)")
                 continue
             try:
                 handler(node, self.attrs(node))
             except _Unsupported as why:
-                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: {why})")
+                self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or first)}: {why})")
         for node in g.nodes:  # what the mappings derived (alpha * B, 1 / divisor, BN factors...) too
             for key, value in node.attrs.items():
                 if isinstance(value, float | np.ndarray) and not (key in ("min", "max") and np.isinf(value)):
