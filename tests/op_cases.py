@@ -207,6 +207,26 @@ RECURRENT = {  # LSTM and GRU: hidden 4..32, sequences 1..20, both layouts, init
     "gru_h9_in1_t1_no_bias_y_and_yh": recurrent_case("GRU", 1, 1, 9, outputs=("Y", "Y_h"), bias=False, seed=8),
 }
 
+
+
+def stacked_lstm_case(steps: int = 8, in_size: int = 4, hidden: int = 6) -> tuple:
+    """nn.LSTM(num_layers=2, batch_first=True) as torch.onnx's exporter writes it: Transpose to
+    time-major, LSTM, Squeeze the direction axis, the second LSTM on that, Squeeze, Transpose back."""
+    first, second = (recurrent_case("LSTM", steps, n, hidden, layout=0, seed=9 + k)
+                     for k, n in enumerate((in_size, hidden)))
+    # each layer's W, R, B (and the Squeeze axes, "axis1") with the layer number appended: W1, axis11, W2, ...
+    inits = {**{f"{k}1": v for k, v in first[2].items()}, **{f"{k}2": v for k, v in second[2].items()}}
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             helper.make_node("LSTM", ["xt", "W1", "R1", "B1"], ["Y1", "h1", "c1"], hidden_size=hidden),
+             helper.make_node("Squeeze", ["Y1", "axis11"], ["s1"]),
+             helper.make_node("LSTM", ["s1", "W2", "R2", "B2"], ["Y2", "h2", "c2"], hidden_size=hidden),
+             helper.make_node("Squeeze", ["Y2", "axis11"], ["s2"]),
+             helper.make_node("Transpose", ["s2"], ["y"], perm=[1, 0, 2])]
+    return nodes, {"x": [1, steps, in_size]}, inits
+
+
+RECURRENT["lstm_two_layers_as_torch_exports_batch_first"] = stacked_lstm_case()
+
 CASES = {**WEIGHTED, **OTHERS, **RECURRENT}
 
 
