@@ -150,3 +150,16 @@ def test_time_major_tensor_read_by_another_operator_is_refused(tmp_path, capsys)
     assert main(["inspect", str(path)]) != 0
     err = capsys.readouterr().err
     assert "time-major" in err and "Relu" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("case", ["lstm_h5_in3_t20_growing_cell_yc", "gru_h12_in6_t20_layout0_yh_initial_h",
+                                  "lstm_h7_in2_t6_reverse_y_and_yh_layout0"])
+def test_kernels_under_sanitizers(case, tmp_path):
+    """AddressSanitizer + UndefinedBehaviorSanitizer: the cell shifts both ways (2^-11 here), the
+    scratch carving, reverse time and GRU's reset-before-linear path."""
+    inputs = RECURRENT[case][1]
+    path = case_model(tmp_path / f"{case}.onnx", RECURRENT[case])
+    shape = inputs["x"][1:]
+    calib = save_samples(tmp_path / "c.npz", {"x": R.standard_normal([32, *shape]).astype(np.float32)})
+    check_bit_exact(path, calib, tmp_path, {"x": R.standard_normal([6, *shape]).astype(np.float32) * 2},
+                    compilers=("gcc",), sanitize=True)
