@@ -127,10 +127,12 @@ def test_classifier_compiles_bit_exact_and_agrees_with_float(op, tmp_path):
     assert np.abs(got - expected).max() < 0.08
 
 
-def test_classifier_bit_exact_on_an_emulated_cortex_m4(capsys, tmp_path):
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_classifier_bit_exact_on_an_emulated_cortex_m4(op, capsys, tmp_path):
+    """The DSP path of the row sums (SMLAD, four int8 products per word pair, then the tail)."""
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
-    path = classifier(tmp_path / "rnn.onnx")
+    path = classifier(tmp_path / "rnn.onnx", op)
     calib = save_samples(tmp_path / "c.npz", {"x": R.standard_normal([64, 12, 6]).astype(np.float32)})
     data = save_samples(tmp_path / "d.npz", {"x": R.standard_normal([6, 12, 6]).astype(np.float32)})
     code = main(["verify", str(path), "--board", "mps2-an386", "--calib", str(calib), "--data", str(data),

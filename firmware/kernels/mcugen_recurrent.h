@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "mcugen_dsp.h"
 #include "mcugen_fixedpoint.h"
 
 static inline int32_t mcugen_sat16(int64_t x)
@@ -33,10 +34,20 @@ static inline int32_t mcugen_gate_lookup(const int16_t *table, int32_t g)
     return lo + (((hi - lo) * r + 64) >> 7);
 }
 
+/* sum_i w[i] * x[i] added to acc. On a DSP core four products per two SMLADs (the int8 words
+ * sign-extended to int16 pairs); elsewhere one at a time. The sum is exact either way: the
+ * biases are clamped so that no partial sum leaves int32 (ops/base.py accumulator_safe_bias). */
 static inline int32_t mcugen_row_dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t acc)
 {
-    int32_t i;
-    for (i = 0; i < n; ++i) acc += (int32_t)w[i] * (int32_t)x[i];
+    int32_t i = 0;
+#if MCUGEN_HAS_DSP
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t wa = mcugen_read_s8x4(w + i), xa = mcugen_read_s8x4(x + i);
+        acc = mcugen_smlad(mcugen_sxtb16(wa), mcugen_sxtb16(xa), acc);
+        acc = mcugen_smlad(mcugen_sxtb16_ror8(wa), mcugen_sxtb16_ror8(xa), acc);
+    }
+#endif
+    for (; i < n; ++i) acc += (int32_t)w[i] * (int32_t)x[i];
     return acc;
 }
 
