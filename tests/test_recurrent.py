@@ -165,3 +165,12 @@ def test_kernels_under_sanitizers(case, tmp_path):
     calib = save_samples(tmp_path / "c.npz", {"x": R.standard_normal([32, *shape]).astype(np.float32)})
     check_bit_exact(path, calib, tmp_path, {"x": R.standard_normal([6, *shape]).astype(np.float32) * 2},
                     compilers=("gcc",), sanitize=True)
+
+
+def test_time_major_graph_input_is_refused_with_the_fix(tmp_path, capsys):
+    """X [T, 1, F] as a graph input (layout 0 without a Transpose): the sentence names batch_first."""
+    nodes, _, inits, _ = RECURRENT["gru_h12_in6_t20_layout0_yh_initial_h"]
+    path = make_model(tmp_path / "tm.onnx", nodes[1:], {"xt": [20, 1, 6]}, {"Y_h": None}, inits)
+    assert main(["inspect", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "batch_first" in err and "[20, 1, 6]" in err and "Traceback" not in err

@@ -187,6 +187,10 @@ def _fix_batch(model: onnx.ModelProto, graph: Graph) -> None:
                 dim.Clear()
                 dim.dim_value = 1
                 graph.notes.append(f"input {inp.name!r}: symbolic batch dimension {label!r} taken as 1")
+            elif axis == 0 and dim.dim_value != 1 and _read_by_recurrent(model, inp.name) and len(dims) == 3:
+                raise McugenError(f"input {inp.name!r} has shape {[d.dim_value for d in dims]}, time first as an "
+                                  "LSTM/GRU of layout 0 reads it; mcugen needs the batch axis first — export with "
+                                  "batch_first=True (the model then transposes [1, T, F] itself) or layout=1")
             elif axis == 0 and dim.dim_value != 1:
                 raise McugenError(f"input {inp.name!r} has a fixed batch of {dim.dim_value}; mcugen runs one "
                                   "sample per inference — export the model with batch 1 or a symbolic batch")
@@ -199,6 +203,10 @@ def _fix_batch(model: onnx.ModelProto, graph: Graph) -> None:
     for out in model.graph.output:
         out.type.tensor_type.ClearField("shape")
     del model.graph.value_info[:]
+
+
+def _read_by_recurrent(model: onnx.ModelProto, name: str) -> bool:
+    return any(n.op_type in ("LSTM", "GRU") and n.input and n.input[0] == name for n in model.graph.node)
 
 
 # operators whose output can be much larger than their inputs: folded only when inference bounded them
