@@ -22,6 +22,7 @@ from mcugen import __version__
 from mcugen.emit.c_syntax import model_prefix_problem
 from mcugen.errors import McugenError
 from mcugen.quant.calibrate import DEFAULT_PERCENTILE, METHODS, check_percentile
+from mcugen.resources import sources_digest
 
 CONFIG = "mcugen.toml"
 MAX_CONFIG_BYTES = 1 << 20  # a project file is a dozen lines; a megabyte is a wrong file
@@ -313,7 +314,8 @@ def check_inputs(opts: Options) -> None:
 def fingerprint(opts: Options) -> dict:
     check_inputs(opts)
     model, calib, plan = opts.path(opts.model), opts.calib_path(), opts.path(opts.precision)
-    return dict(mcugen=__version__, model=_digest(model), calib=_digest(calib) or opts.calib, name=opts.name,
+    return dict(mcugen=__version__, sources=sources_digest(), model=_digest(model),
+                calib=_digest(calib) or opts.calib, name=opts.name,
                 calib_samples=opts.calib_samples, board=opts.board, method=opts.method, percentile=opts.percentile,
                 weights=opts.weights, activations=opts.activations, precision=_digest(plan),
                 bias_correction=not opts.no_bias_correction)
