@@ -184,7 +184,7 @@ def to_channels_last(graph: Graph) -> None:
     for node in graph.nodes:
         outs = [graph.tensors[o] for o in node.outputs]
         op = node.op
-        if op in ("conv", "depthwise_conv"):
+        if op in ("conv", "depthwise_conv", "conv_transpose"):
             w = graph.tensors[node.inputs[1]]
             node.inputs[1] = graph.add_constant(f"{node.name}_weight_ohwi",
                                                 np.ascontiguousarray(w.data.transpose(0, 2, 3, 1))).name

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (imported for their registration)
     avg_pool,
     concat,
     conv,
+    conv_transpose,
     depthwise_conv,
     fully_connected,
     max_pool,

@@ -447,6 +447,67 @@ class _Importer:
         op = "depthwise_conv" if group == in_c and w.shape[1] == 1 and group > 1 else "conv"
         self.add(op, node, inputs, {"group": group, **geo})
 
+    def op_ConvTranspose(self, node, a):
+        w = self.const(node.input[1], "the weight")
+        x = self.shape(node.input[0])
+        name = node.name or node.output[0]
+        if w.ndim != 4 or len(x) != 4:
+            raise _Unsupported(f"only 2-D transposed convolutions are supported (weight rank {w.ndim})")
+        if "kernel_shape" in a and tuple(a["kernel_shape"]) != w.shape[2:]:
+            raise _Unsupported(f"kernel_shape {list(a['kernel_shape'])} differs from the weight's {list(w.shape[2:])}")
+        group = int(a.get("group", 1))
+        if group < 1 or x[1] % group or w.shape[0] != x[1]:
+            raise McugenError(f"ConvTranspose {name!r}: group {group} does not fit its {x[1]} input channels and "
+                              f"weight of shape {list(w.shape)}; the model is damaged — re-export it")
+        out_c = w.shape[1] * group
+        inputs = [node.input[0]]
+        kernel = w.shape[2:]
+        strides = tuple(int(s) for s in a.get("strides", (1, 1)))
+        dilations = tuple(int(d) for d in a.get("dilations", (1, 1)))
+        out_pad = tuple(int(p) for p in a.get("output_padding", (0, 0)))
+        for what, values, least in (("strides", strides, 1), ("dilations", dilations, 1),
+                                    ("output_padding", out_pad, 0)):
+            if len(values) != 2 or any(v < least or v > 1 << 16 for v in values):
+                raise McugenError(f"ConvTranspose {name!r} has {what} {list(values)}; a 2-D operator needs 2 "
+                                  f"values, each at least {least} (and sane)")
+        auto_pad = _text(a.get("auto_pad", b"NOTSET"))
+        if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+            raise McugenError(f"ConvTranspose {name!r} has auto_pad {auto_pad!r}; ONNX knows NOTSET, SAME_UPPER, "
+                              "SAME_LOWER and VALID")
+        out_hw = self.shape(node.output[0])[2:]
+        if "output_shape" in a:
+            wanted = [int(v) for v in a["output_shape"]][-2:]
+            if list(out_hw) != wanted:
+                raise _Unsupported(f"output_shape {list(a['output_shape'])} disagrees with the inferred output "
+                                   f"{list(out_hw)}")
+        if auto_pad == "NOTSET" and "pads" in a:
+            pads = [int(p) for p in a["pads"]]
+            if len(pads) != 4 or min(pads) < 0:
+                raise McugenError(f"ConvTranspose {name!r} has pads {pads}; a 2-D operator needs 4 values, each at "
+                                  "least 0")
+            begin = pads[:2]
+        elif auto_pad == "VALID" or (auto_pad == "NOTSET" and "output_shape" not in a):
+            begin = [0, 0]
+        else:
+            # ONNX: total = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - out, split
+            # with the larger half at the end for SAME_UPPER, at the start otherwise (floor division,
+            # as ONNX's reference, for a negative total)
+            target = wanted if "output_shape" in a else [x[2] * strides[0], x[3] * strides[1]]
+            total = [strides[i] * (x[2 + i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i]
+                     for i in range(2)]
+            begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
+        # ONNX's [in_c][out_c / group][kh][kw] as [out_c][in_c / group][kh][kw] (Conv's OIHW), not flipped
+        cg, og = x[1] // group, w.shape[1]
+        regrouped = w.astype(np.float32).reshape(group, cg, og, *kernel).transpose(0, 2, 1, 3, 4)
+        inputs.append(self.new_const(node, "weight", regrouped.reshape(out_c, cg, *kernel)))
+        if len(node.input) > 2 and node.input[2]:
+            if self.const(node.input[2], "the bias").shape != (out_c,):
+                raise McugenError(f"ConvTranspose {name!r}: the bias has shape "
+                                  f"{list(self.consts[node.input[2]].shape)}, not [{out_c}]; re-export the model")
+            inputs.append(node.input[2])
+        self.add("conv_transpose", node, inputs, {"group": group, "strides": strides, "dilations": dilations,
+                                                  "pads": (begin[0], begin[1], 0, 0)})
+
     def op_Gemm(self, node, a):
         if a.get("transA", 0):
             raise _Unsupported("transA=1 is not supported")
