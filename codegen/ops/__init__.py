@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (imported for their registration)
     pad,
     requantize,
     reshape,
+    resize,
     softmax,
     transpose,
 )

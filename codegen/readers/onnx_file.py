@@ -508,6 +508,67 @@ class _Importer:
         self.add("conv_transpose", node, inputs, {"group": group, "strides": strides, "dilations": dilations,
                                                   "pads": (begin[0], begin[1], 0, 0)})
 
+    def op_Resize(self, node, a):
+        x, y = self.shape(node.input[0]), self.shape(node.output[0])
+        mode = _text(a.get("mode", b"nearest"))
+        coordinate_mode = _text(a.get("coordinate_transformation_mode", b"half_pixel"))
+        nearest_mode = _text(a.get("nearest_mode", b"round_prefer_floor"))
+        if mode not in ("nearest", "linear"):
+            raise _Unsupported(f"mode {mode!r} is not supported, only nearest and linear")
+        if coordinate_mode not in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                   "tf_half_pixel_for_nn"):
+            raise _Unsupported(f"coordinate_transformation_mode {coordinate_mode!r} is not supported")
+        if nearest_mode not in ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"):
+            raise McugenError(f"Resize {node.name or node.output[0]!r} has nearest_mode {nearest_mode!r}; ONNX knows "
+                              "round_prefer_floor, round_prefer_ceil, floor and ceil")
+        for what, default in (("antialias", 0), ("exclude_outside", 0)):
+            if int(a.get(what, default)):
+                raise _Unsupported(f"{what}={int(a[what])} is not supported")
+        policy = _text(a.get("keep_aspect_ratio_policy", b"stretch"))
+        if policy != "stretch":
+            raise _Unsupported(f"keep_aspect_ratio_policy {policy!r} is not supported, only stretch")
+        # cubic_coeff_a only matters for cubic, extrapolation_value only for tf_crop_and_resize: both refused
+        if len(x) != 4:
+            raise _Unsupported(f"only 4-D (N, C, H, W) inputs are supported, not rank {len(x)}")
+        axes = [int(v) % len(x) for v in a.get("axes", range(len(x)))]
+        scales = node.input[2] if len(node.input) > 2 and node.input[2] else ""
+        if scales and self.const(scales, "scales").size == 0:
+            scales = ""
+        full = [1.0] * len(x)
+        if scales:
+            given = self.const(scales, "scales").astype(np.float32).reshape(-1)
+            if len(given) != len(axes):
+                raise McugenError(f"Resize {node.name or node.output[0]!r} has {len(given)} scales for {len(axes)} "
+                                  "axes; the model is damaged — re-export it")
+            for axis, value in zip(axes, given):
+                full[axis] = float(value)
+        elif len(node.input) > 3 and node.input[3]:
+            self.const(node.input[3], "sizes")
+            full = [float(np.float32(y[i]) / np.float32(x[i])) for i in range(len(x))]
+        else:
+            raise McugenError(f"Resize {node.name or node.output[0]!r} has neither scales nor sizes; the model is "
+                              "damaged — re-export it")
+        if x[:2] != y[:2] or full[:2] != [1.0, 1.0]:
+            raise _Unsupported("only H and W may be resized (the batch and channel scales must be 1)")
+        self.add("resize", node, [node.input[0]], {"mode": mode, "coordinate_mode": coordinate_mode,
+                                                   "nearest_mode": nearest_mode, "scales": (full[2], full[3])})
+
+    def op_Upsample(self, node, a):
+        # opset 7-9 Upsample: Resize with asymmetric coordinates and floor for nearest
+        mode = _text(a.get("mode", b"nearest"))
+        if mode not in ("nearest", "linear", "bilinear"):
+            raise _Unsupported(f"mode {mode!r} is not supported, only nearest and linear")
+        x = self.shape(node.input[0])
+        given = a.get("scales") if len(node.input) < 2 else self.const(node.input[1], "scales")
+        full = [float(v) for v in np.asarray(given, np.float32).reshape(-1)]
+        if len(x) != 4 or len(full) != 4:
+            raise _Unsupported("only 4-D (N, C, H, W) inputs with 4 scales are supported")
+        if full[:2] != [1.0, 1.0]:
+            raise _Unsupported("only H and W may be resized (the batch and channel scales must be 1)")
+        self.add("resize", node, [node.input[0]], {"mode": "nearest" if mode == "nearest" else "linear",
+                                                   "coordinate_mode": "asymmetric", "nearest_mode": "floor",
+                                                   "scales": (full[2], full[3])})
+
     def op_Gemm(self, node, a):
         if a.get("transA", 0):
             raise _Unsupported("transA=1 is not supported")
