@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for their registration)
     conv_transpose,
     depthwise_conv,
     fully_connected,
+    layer_norm,
     max_pool,
     mul,
     pad,

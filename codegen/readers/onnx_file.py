@@ -569,6 +569,40 @@ class _Importer:
                                                    "coordinate_mode": "asymmetric", "nearest_mode": "floor",
                                                    "scales": (full[2], full[3])})
 
+    def op_LayerNormalization(self, node, a):
+        x = self.shape(node.input[0])
+        rank = len(x)
+        axis = int(a.get("axis", -1))
+        if rank < 2 or not -rank <= axis < rank:
+            raise McugenError(f"LayerNormalization {node.name or node.output[0]!r} has axis {axis} for a rank-{rank} "
+                              "input; the model is damaged — re-export it")
+        axis = max(axis % rank, 1)  # the batch axis is 1: normalising over it too changes nothing
+        if rank == 4 and axis > 1:
+            raise _Unsupported(f"axis={axis} of a 4-D input is not supported (mcugen keeps images channels-last); "
+                               "only axis 1, or inputs of rank 2 or 3")
+        if int(a.get("stash_type", 1)) != 1:
+            raise _Unsupported(f"stash_type={int(a['stash_type'])} is not supported, only 1 (float32 statistics)")
+        graph_outputs = {o.name for o in self.model.graph.output}
+        for extra in node.output[1:]:
+            if extra and (extra in graph_outputs or any(extra in n.input for n in self.model.graph.node)):
+                raise _Unsupported("the Mean and InvStdDev outputs are used, which mcugen does not compute")
+            self.graph.tensors.pop(extra, None)
+        row = tuple(x[axis:])
+        consts = []
+        for i, what in ((1, "Scale"), (2, "B")):
+            if len(node.input) > i and node.input[i]:
+                value = self.const(node.input[i], what).astype(np.float32)
+                try:
+                    value = np.broadcast_to(value, row)
+                except ValueError:
+                    raise McugenError(f"LayerNormalization {node.name or node.output[0]!r}: {what} of shape "
+                                      f"{list(value.shape)} does not broadcast to {list(row)}; re-export the model") from None
+            else:
+                value = np.zeros(row, np.float32)
+            consts.append(self.new_const(node, what.lower(), value.astype(np.float32)))
+        self.add("layer_norm", node, [node.input[0], *consts],
+                 {"axis": axis, "epsilon": float(a.get("epsilon", 1e-5))})
+
     def op_Gemm(self, node, a):
         if a.get("transA", 0):
             raise _Unsupported("transA=1 is not supported")
