@@ -596,7 +596,8 @@ class _Importer:
                     value = np.broadcast_to(value, row)
                 except ValueError:
                     raise McugenError(f"LayerNormalization {node.name or node.output[0]!r}: {what} of shape "
-                                      f"{list(value.shape)} does not broadcast to {list(row)}; re-export the model") from None
+                                      f"{list(value.shape)} does not broadcast to {list(row)}; re-export the "
+                                      "model") from None
             else:
                 value = np.zeros(row, np.float32)
             consts.append(self.new_const(node, what.lower(), value.astype(np.float32)))
