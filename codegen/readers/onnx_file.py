@@ -592,6 +592,9 @@ class _Importer:
         for i, what in ((1, "Scale"), (2, "B")):
             if len(node.input) > i and node.input[i]:
                 value = self.const(node.input[i], what).astype(np.float32)
+                extra = value.ndim - len(row)  # axis 0 taken as 1: the scale may still span the batch axis
+                if extra > 0 and all(d == 1 for d in value.shape[:extra]):
+                    value = value.reshape(value.shape[extra:])
                 try:
                     value = np.broadcast_to(value, row)
                 except ValueError:
