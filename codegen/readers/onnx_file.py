@@ -550,6 +550,11 @@ class _Importer:
                               "damaged — re-export it")
         if x[:2] != y[:2] or full[:2] != [1.0, 1.0]:
             raise _Unsupported("only H and W may be resized (the batch and channel scales must be 1)")
+        if coordinate_mode == "align_corners" and scales and any(
+                float(np.float32(x[i]) * np.float32(full[i])) != y[i] for i in (2, 3)):
+            # ONNX's reference divides by the unrounded length in * scale, ONNX Runtime by the output size
+            raise _Unsupported("align_corners with scales that do not give a whole output size is not supported "
+                               "(ONNX's reference and ONNX Runtime disagree on it); give sizes instead")
         self.add("resize", node, [node.input[0]], {"mode": mode, "coordinate_mode": coordinate_mode,
                                                    "nearest_mode": nearest_mode, "scales": (full[2], full[3])})
 
