@@ -4,8 +4,7 @@ and mcugen_resize_bilinear_s8.c.
 Each output coordinate o of an axis (input size n, output size m, scale s: the `scales` value, or
 m / n when `sizes` is given) maps to a source coordinate, computed in float32 as ONNX Runtime does:
   half_pixel (o + 0.5) / s - 0.5;  pytorch_half_pixel the same, or 0 when m = 1;
-  align_corners o * (n - 1) / (m - 1), or 0 when m = 1;  asymmetric o / s;
-  tf_half_pixel_for_nn (o + 0.5) / s.
+  align_corners o * (n - 1) / (m - 1), or 0 when m = 1;  asymmetric o / s.
 Nearest: the index is ceil(x - 0.5) (round_prefer_floor), floor(x + 0.5) (round_prefer_ceil), floor(x)
 or ceil(x), clamped to [0, n - 1]; the output copies that input pixel (same scale and zero point).
 Linear: x is clamped to [0, n - 1] (ONNX's edge padding gives the same values), i0 = floor(x),
@@ -45,8 +44,6 @@ def source_coordinates(m: int, n: int, scale: float, mode: str) -> np.ndarray:
         x = o * F32(n - 1) / F32(m - 1) if m > 1 else np.zeros(1, F32)
     elif mode == "asymmetric":
         x = o / s
-    elif mode == "tf_half_pixel_for_nn":
-        x = (o + half) / s
     else:  # the reader refuses every other mode by name
         raise ValueError(mode)
     return x.astype(F32)

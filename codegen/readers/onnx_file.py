@@ -515,8 +515,7 @@ class _Importer:
         nearest_mode = _text(a.get("nearest_mode", b"round_prefer_floor"))
         if mode not in ("nearest", "linear"):
             raise _Unsupported(f"mode {mode!r} is not supported, only nearest and linear")
-        if coordinate_mode not in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                   "tf_half_pixel_for_nn"):
+        if coordinate_mode not in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"):
             raise _Unsupported(f"coordinate_transformation_mode {coordinate_mode!r} is not supported")
         if nearest_mode not in ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"):
             raise McugenError(f"Resize {node.name or node.output[0]!r} has nearest_mode {nearest_mode!r}; ONNX knows "
