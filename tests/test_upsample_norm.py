@@ -1,0 +1,93 @@
+"""ConvTranspose, Resize and LayerNormalization (issue #13, part 5) beyond bit-exactness
+(test_ops_bit_exact.py runs their op_cases through gcc and clang): the float reference against ONNX
+Runtime, the int8 golden reference against float (cosine >= 0.99 on random data), and the
+layer-norm kernel's edge rows (constant rows, where the variance is epsilon alone; extreme codes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import helper
+
+from helpers import check_bit_exact, make_model, save_samples
+from mcugen.compiler import compile_model, load_float_graph
+from mcugen.data import load_samples, to_physical
+from mcugen.errors import McugenError
+from mcugen.graph.reference import run_float
+from mcugen.quant.evaluate import float_outputs, quantized_outputs
+from op_cases import UPSAMPLE_NORM, case_model, layer_norm_case
+
+
+def _inputs(case: str, count: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(sum(map(ord, case)))
+    return {k: rng.standard_normal([count, *v[1:]]).astype(np.float32) for k, v in UPSAMPLE_NORM[case][1].items()}
+
+
+@pytest.mark.parametrize("case", sorted(UPSAMPLE_NORM))
+def test_float_reference_matches_onnx_runtime(case, tmp_path):
+    path = case_model(tmp_path / f"{case}.onnx", UPSAMPLE_NORM[case])
+    x = _inputs(case, 1)["x"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"x": x})[0]
+    graph = load_float_graph(path)
+    got = run_float(graph, {"x": to_physical(graph, "x", x)})[graph.outputs[0]]
+    perm = graph.io[graph.outputs[0]].to_physical
+    got = got if perm is None else got.transpose(np.argsort(perm))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", sorted(UPSAMPLE_NORM))
+def test_int8_is_close_to_float(case, tmp_path):
+    """The golden reference (what the C computes, bit for bit) dequantized, against the float graph
+    on held-out random inputs after calibrating on others."""
+    path = case_model(tmp_path / f"{case}.onnx", UPSAMPLE_NORM[case])
+    data = _inputs(case, 96)
+    calib = save_samples(tmp_path / "calib.npz", {k: v[:64] for k, v in data.items()})
+    compiled = compile_model(path, calib, "net")
+    test = load_samples(save_samples(tmp_path / "test.npz", {k: v[64:] for k, v in data.items()}), compiled.float_graph)
+    ref, got = float_outputs(compiled.float_graph, test), quantized_outputs(compiled.graph, test)
+    cosine = float(np.sum(ref * got) / (np.linalg.norm(ref) * np.linalg.norm(got)))
+    assert cosine >= 0.99, f"{case}: cosine {cosine:.5f}"
+
+
+def test_layer_norm_edge_rows_bit_exact(tmp_path):
+    """Constant rows (V = 0: only epsilon's term is left, and d = 0 everywhere), rows at the ends of
+    the int8 range, one large value among small ones (the largest |x - mean| / sigma = sqrt(N - 1)),
+    and a tiny epsilon beside a wide input scale."""
+    nodes, inputs, inits, _, opset = layer_norm_case([1, 4, 16], [16], [16], seed=7, epsilon=1e-12)
+    path = make_model(tmp_path / "ln.onnx", nodes, inputs, {"y": None}, inits, opset=opset)
+    rng = np.random.default_rng(5)
+    calib = save_samples(tmp_path / "c.npz", {"x": rng.standard_normal([32, 4, 16]).astype(np.float32) * 3})
+    x = rng.standard_normal([6, 4, 16]).astype(np.float32) * 3
+    x[0] = 0.0
+    x[1, 0], x[1, 1], x[1, 2] = 100.0, -100.0, 0.7
+    x[2, :, :8], x[2, :, 8:] = 100.0, -100.0
+    x[3] = 0.001
+    x[3, :, 5] = 50.0
+    x[4, 1, ::2] = 0.0
+    check_bit_exact(path, calib, tmp_path, {"x": x})
+
+
+def test_layer_norm_refuses_rows_too_long_for_int64_statistics(tmp_path):
+    nodes, inputs, inits, _, opset = layer_norm_case([1, 16385], [16385], seed=8)
+    path = make_model(tmp_path / "ln.onnx", nodes, inputs, {"y": None}, inits, opset=opset)
+    calib = save_samples(tmp_path / "c.npz", {"x": np.ones([2, 16385], np.float32)})
+    with pytest.raises(McugenError, match="16385 values per row"):
+        compile_model(path, calib, "net")
+
+
+def test_upsample_opset9_becomes_resize(tmp_path):
+    """Upsample (opset 9, nearest, asymmetric coordinates, floor) through the version converter:
+    equal to ONNX Runtime, and bit-exact in C."""
+    node = helper.make_node("Upsample", ["x", "S"], ["y"], mode="nearest")
+    path = make_model(tmp_path / "up.onnx", [node], {"x": [1, 2, 3, 4]}, {"y": None},
+                      {"S": np.array([1, 1, 2, 1.5], np.float32)}, opset=9)
+    x = np.random.default_rng(2).standard_normal([1, 2, 3, 4]).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    graph = load_float_graph(path)
+    got = run_float(graph, {"x": to_physical(graph, "x", x)})[graph.outputs[0]].transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(got, expected)
+    check_bit_exact(path, None, tmp_path, {"x": np.concatenate([x, x * 2])})
+    assert onnx.load(str(path)).opset_import[0].version == 9
