@@ -187,6 +187,31 @@ def layer_norm_case(shape, scale_shape, bias_shape=None, seed=0, **attrs):
     return [node], {"x": shape}, inits, None, 17
 
 
+def decomposed_layer_norm_case(shape, axes, opset=13, square="Pow", affine=True, seed=0):
+    """Layer normalization as exporters wrote it before opset 17: ReduceMean, Sub, Pow, ReduceMean, Add,
+    Sqrt, Div, then Mul by gamma and Add of beta (tests the fusion in readers/onnx_patterns.py)."""
+    rng = np.random.default_rng(97 + seed)
+    row = shape[axes[0]:]
+    inits = {"two": np.array(2.0, np.float32), "eps": np.array(1e-5, np.float32)}
+    if opset >= 18:
+        inits["axes"] = np.array(axes, np.int64)
+
+    def mean(src, dst):
+        if opset >= 18:
+            return helper.make_node("ReduceMean", [src, "axes"], [dst])
+        return helper.make_node("ReduceMean", [src], [dst], axes=axes)
+
+    nodes = [mean("x", "m"), helper.make_node("Sub", ["x", "m"], ["d"]),
+             helper.make_node("Pow", ["d", "two"], ["p"]) if square == "Pow" else
+             helper.make_node("Mul", ["d", "d"], ["p"]),
+             mean("p", "v"), helper.make_node("Add", ["v", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["s"]),
+             helper.make_node("Div", ["d", "s"], ["n" if affine else "y"])]
+    if affine:
+        inits.update(G=w(*row, rng=rng) * 2, B=w(*row, rng=rng))
+        nodes += [helper.make_node("Mul", ["n", "G"], ["ng"]), helper.make_node("Add", ["B", "ng"], ["y"])]
+    return nodes, {"x": shape}, inits, None, opset
+
+
 UPSAMPLE_NORM = {  # ConvTranspose, Resize, LayerNormalization: int8 only (no float32 kernels)
     "conv_transpose_stride2_pads_output_padding_relu": conv_transpose_case(
         3, 5, 3, (5, 4), act="relu", strides=[2, 2], pads=[1, 0, 1, 1], output_padding=[1, 0]),
@@ -220,6 +245,10 @@ UPSAMPLE_NORM = {  # ConvTranspose, Resize, LayerNormalization: int8 only (no fl
     "layer_norm_4d_axis1_broadcast_bias": layer_norm_case([1, 3, 4, 5], [3, 4, 5], [3, 1, 1], seed=3, axis=1),
     "layer_norm_axis0_includes_batch": layer_norm_case([1, 4, 9], [1, 4, 9], [9], seed=4, axis=0),
     "layer_norm_rows_of_one_value": layer_norm_case([1, 5, 1], [1], [1], seed=5),
+    "layer_norm_decomposed_opset13": decomposed_layer_norm_case([1, 6, 12], [-1]),
+    "layer_norm_decomposed_two_axes_mul_square_no_affine": decomposed_layer_norm_case([1, 4, 15], [1, 2],
+                                                                                      square="Mul", affine=False),
+    "layer_norm_decomposed_opset18_axes_input": decomposed_layer_norm_case([1, 5, 8], [-1], opset=18, seed=1),
 }
 
 CASES = {**WEIGHTED, **OTHERS, **UPSAMPLE_NORM}

@@ -113,3 +113,23 @@ def test_integer_arithmetic_within_one_step_of_float_on_the_same_codes(case, tmp
     want = np.clip(np.round(want.astype(np.float64) / y.scale) + y.zero_point, -128, 127)
     got = op_for(node).run_int(node, g, [codes]).astype(np.float64)
     assert np.abs(got - want).max() <= 1
+
+
+def test_decomposed_layer_norm_becomes_one_node(tmp_path):
+    path = case_model(tmp_path / "ln.onnx", UPSAMPLE_NORM["layer_norm_decomposed_opset13"])
+    graph = load_float_graph(path)
+    assert [n.op for n in graph.nodes] == ["layer_norm"]
+    assert graph.nodes[0].attrs["axis"] == 2 and abs(graph.nodes[0].attrs["epsilon"] - 1e-5) < 1e-12
+
+
+def test_partial_layer_norm_pattern_is_not_fused(tmp_path):
+    """The mean is also a graph output: fusing would drop it, so the nodes stay as they are (mapped one
+    by one, or refused by name while ReduceMean is not an operator)."""
+    nodes, inputs, inits, _, opset = UPSAMPLE_NORM["layer_norm_decomposed_opset13"]
+    path = make_model(tmp_path / "ln.onnx", nodes, inputs, {"y": None, "m": None}, inits, opset=opset)
+    try:
+        graph = load_float_graph(path)
+    except McugenError as exc:
+        assert "ReduceMean" in str(exc)
+    else:
+        assert "layer_norm" not in [n.op for n in graph.nodes]

@@ -14,6 +14,7 @@ from onnx import numpy_helper, shape_inference
 
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, IOInfo, Node, Tensor
+from mcugen.readers.onnx_patterns import fuse_layer_norm
 from mcugen.readers.qdq import attach, strip_qdq
 
 MIN_OPSET = 11
@@ -169,6 +170,7 @@ def import_onnx(path: str | Path, name: str | None = None) -> Graph:
         model = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:
         raise McugenError(f"ONNX shape inference failed on {path}: {exc}".split("\n")[0]) from None
+    model = fuse_layer_norm(model, _static_shapes(model))  # the pre-opset-17 decomposition, as one node
     _Importer(model, graph, opset).run()
     attach(graph, qdq)
     return graph
@@ -336,6 +338,9 @@ class _Importer:
             handler = getattr(self, f"op_{node.op_type}", None)
             if node.domain not in ("", "ai.onnx") or handler is None:
                 self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])})")
+                for out in node.output:  # its consumers still look their inputs up, then the error lists all
+                    if out and out in self.shapes:
+                        g.add_tensor(Tensor(out, self.shapes[out]))
                 continue
             for out in node.output:
                 if out and out not in self.shapes:
