@@ -5,6 +5,9 @@ layer-norm kernel's edge rows (constant rows, where the variance is epsilon alon
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -12,6 +15,7 @@ import pytest
 from onnx import helper
 
 from helpers import check_bit_exact, make_model, save_samples
+from mcugen.cli import main
 from mcugen.compiler import compile_model, load_float_graph
 from mcugen.data import load_samples, to_physical
 from mcugen.errors import McugenError
@@ -133,3 +137,46 @@ def test_partial_layer_norm_pattern_is_not_fused(tmp_path):
         assert "ReduceMean" in str(exc)
     else:
         assert "layer_norm" not in [n.op for n in graph.nodes]
+
+
+def upsample_norm_model(path):
+    """ConvTranspose (stride 2, output_padding) → bilinear Resize → LayerNormalization over C, H, W →
+    nearest Resize: every kernel of this file in one model; input x [1, 2, 4, 4]."""
+    rng = np.random.default_rng(21)
+    nodes = [helper.make_node("ConvTranspose", ["x", "W", "B"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1],
+                              output_padding=[1, 1]),
+             helper.make_node("Relu", ["t"], ["r"]),
+             helper.make_node("Resize", ["r", "", "S1"], ["u"], mode="linear"),
+             helper.make_node("LayerNormalization", ["u", "G", "Bn"], ["n"], axis=1),
+             helper.make_node("Resize", ["n", "", "S2"], ["y"], coordinate_transformation_mode="asymmetric")]
+    inits = {"W": rng.standard_normal((2, 4, 3, 3)).astype(np.float32) * 0.5,
+             "B": rng.standard_normal(4).astype(np.float32) * 0.2, "S1": np.array([1, 1, 1.5, 1.5], np.float32),
+             "G": rng.standard_normal((4, 12, 12)).astype(np.float32), "Bn": rng.standard_normal((4, 1, 1)).astype(
+                 np.float32), "S2": np.array([1, 1, 0.5, 0.5], np.float32)}
+    return make_model(path, nodes, {"x": [1, 2, 4, 4]}, {"y": None}, inits, opset=17)
+
+
+def test_sanitizers_on_the_upsample_norm_model(tmp_path):
+    rng = np.random.default_rng(4)
+    calib = save_samples(tmp_path / "c.npz", {"x": rng.standard_normal([32, 2, 4, 4]).astype(np.float32)})
+    check_bit_exact(upsample_norm_model(tmp_path / "m.onnx"), calib, tmp_path,
+                    {"x": rng.standard_normal([6, 2, 4, 4]).astype(np.float32) * 2}, compilers=("gcc",), sanitize=True)
+
+
+@pytest.mark.parametrize("board", ["microbit", "mps2-an386"])
+def test_upsample_norm_model_bit_exact_in_qemu(board, tmp_path, capsys):
+    """Cortex-M0 (no 64-bit multiply instruction: libgcc's) and Cortex-M4 with DSP: the int64
+    statistics, the digit-by-digit square root and reciprocal, and the gather of ConvTranspose."""
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    rng = np.random.default_rng(6)
+    model = upsample_norm_model(tmp_path / "m.onnx")
+    calib = save_samples(tmp_path / "c.npz", {"x": rng.standard_normal([32, 2, 4, 4]).astype(np.float32)})
+    data = save_samples(tmp_path / "d.npz", {"x": rng.standard_normal([8, 2, 4, 4]).astype(np.float32)})
+    code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data), "--samples", "8",
+                 "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 8 and report["mismatches"] == []
+    assert report["cosine_min"] > 0.98
