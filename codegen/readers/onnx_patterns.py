@@ -51,14 +51,14 @@ def fuse_layer_norm(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) 
         if attrs.get("keepdims", 1) != 1 or attrs.get("noop_with_empty_axes", 0):
             return None
         if len(node.input) > 1 and node.input[1]:
-            if node.input[1] not in consts:
+            if node.input[1] not in consts or consts[node.input[1]].dtype.kind not in "iu":
                 return None
             axes = consts[node.input[1]].reshape(-1).tolist()
         else:
             axes = attrs.get("axes")
-        if not axes:
-            return None
-        return tuple(sorted(int(a) % rank for a in axes))
+        if not axes or not all(isinstance(a, int) and -rank <= a < rank for a in axes):
+            return None  # left to the ReduceMean mapping, which names what is wrong
+        return tuple(sorted(a % rank for a in axes))
 
     fused: list[tuple[list[onnx.NodeProto], onnx.NodeProto]] = []
     for first in graph.node:
