@@ -485,6 +485,10 @@ class _Importer:
             if list(out_hw) != wanted:
                 raise _Unsupported(f"output_shape {list(a['output_shape'])} disagrees with the inferred output "
                                    f"{list(out_hw)}")
+        if "output_shape" in a and "pads" in a and any(int(p) for p in a["pads"]):
+            # ONNX Runtime then recomputes the pads from output_shape; ONNX's reference keeps them
+            raise _Unsupported("pads together with output_shape are not supported (runtimes disagree on them); "
+                               "give one of the two")
         if auto_pad == "NOTSET" and "pads" in a:
             pads = [int(p) for p in a["pads"]]
             if len(pads) != 4 or min(pads) < 0:
