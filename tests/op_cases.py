@@ -1,9 +1,10 @@
 """Operator test cases shared by the bit-exactness tests: the int8 ones (test_ops_bit_exact.py), the
 weight-only ones (test_weight_only.py) and the precision variants (test_precision_bit_exact.py).
 
-A case is (nodes, inputs, initializers) or (nodes, inputs, initializers, outputs); without outputs the
-graph's output is the last node's. The tables' weights are drawn at import from this module's own
-seeded generator, in a fixed order, so they are the same whichever test file runs.
+A case is (nodes, inputs, initializers), (nodes, inputs, initializers, outputs) or (nodes, inputs,
+initializers, outputs, opset); without outputs (or with None) the graph's output is the last node's.
+The tables' weights are drawn at import from this module's own seeded generator, in a fixed order,
+so they are the same whichever test file runs (the UPSAMPLE_NORM cases draw from their own).
 """
 
 from __future__ import annotations
@@ -227,14 +228,111 @@ def stacked_lstm_case(steps: int = 8, in_size: int = 4, hidden: int = 6) -> tupl
 
 RECURRENT["lstm_two_layers_as_torch_exports_batch_first"] = stacked_lstm_case()
 
-CASES = {**WEIGHTED, **OTHERS, **RECURRENT}
+def conv_transpose_case(in_c, out_c, k, hw, group=1, act=None, bias=True, seed=0, **attrs):
+    """ConvTranspose with weights [in_c, out_c / group, kh, kw] from their own generator."""
+    rng = np.random.default_rng(90 + seed)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    inits = {"W": w(in_c, out_c // group, kh, kw, rng=rng)}
+    ins = ["x", "W"] + (["B"] if bias else [])
+    if bias:
+        inits["B"] = w(out_c, rng=rng)
+    nodes = [helper.make_node("ConvTranspose", ins, ["c" if act else "y"], group=group, **attrs)]
+    if act:
+        nodes += activation(act, "c", "y", inits)
+    return nodes, {"x": [1, in_c, *hw]}, inits
+
+
+def resize_case(hw, mode, coordinate_mode, nearest_mode="round_prefer_floor", scales=None, sizes=None, c=3,
+                opset=14, **attrs):
+    inits = {"S": np.array(scales, np.float32)} if scales is not None else {"Z": np.array(sizes, np.int64)}
+    ins = ["x", "", "S"] if scales is not None else ["x", "", "", "Z"]
+    node = helper.make_node("Resize", ins, ["y"], mode=mode, coordinate_transformation_mode=coordinate_mode,
+                            nearest_mode=nearest_mode, **attrs)
+    return [node], {"x": [1, c, *hw]}, inits, None, opset
+
+
+def layer_norm_case(shape, scale_shape, bias_shape=None, seed=0, **attrs):
+    rng = np.random.default_rng(95 + seed)
+    inits = {"G": w(*scale_shape, rng=rng) * 2}
+    if bias_shape is not None:
+        inits["B"] = w(*bias_shape, rng=rng)
+    node = helper.make_node("LayerNormalization", ["x", "G"] + (["B"] if bias_shape is not None else []), ["y"],
+                            **attrs)
+    return [node], {"x": shape}, inits, None, 17
+
+
+def decomposed_layer_norm_case(shape, axes, opset=13, square="Pow", affine=True, seed=0):
+    """Layer normalization as exporters wrote it before opset 17: ReduceMean, Sub, Pow, ReduceMean, Add,
+    Sqrt, Div, then Mul by gamma and Add of beta (tests the fusion in readers/onnx_patterns.py)."""
+    rng = np.random.default_rng(97 + seed)
+    row = shape[axes[0]:]
+    inits = {"two": np.array(2.0, np.float32), "eps": np.array(1e-5, np.float32)}
+    if opset >= 18:
+        inits["axes"] = np.array(axes, np.int64)
+
+    def mean(src, dst):
+        if opset >= 18:
+            return helper.make_node("ReduceMean", [src, "axes"], [dst])
+        return helper.make_node("ReduceMean", [src], [dst], axes=axes)
+
+    nodes = [mean("x", "m"), helper.make_node("Sub", ["x", "m"], ["d"]),
+             helper.make_node("Pow", ["d", "two"], ["p"]) if square == "Pow" else
+             helper.make_node("Mul", ["d", "d"], ["p"]),
+             mean("p", "v"), helper.make_node("Add", ["v", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["s"]),
+             helper.make_node("Div", ["d", "s"], ["n" if affine else "y"])]
+    if affine:
+        inits.update(G=w(*row, rng=rng) * 2, B=w(*row, rng=rng))
+        nodes += [helper.make_node("Mul", ["n", "G"], ["ng"]), helper.make_node("Add", ["B", "ng"], ["y"])]
+    return nodes, {"x": shape}, inits, None, opset
+
+
+UPSAMPLE_NORM = {  # ConvTranspose, Resize, LayerNormalization: int8 only (no float32 kernels)
+    "conv_transpose_stride2_pads_output_padding_relu": conv_transpose_case(
+        3, 5, 3, (5, 4), act="relu", strides=[2, 2], pads=[1, 0, 1, 1], output_padding=[1, 0]),
+    "conv_transpose_depthwise_4x4_stride2": conv_transpose_case(4, 4, 4, (4, 5), group=4, seed=1, strides=[2, 2],
+                                                                pads=[1, 1, 1, 1]),
+    "conv_transpose_grouped_dilated_same_lower": conv_transpose_case(4, 6, 3, (5, 3), group=2, seed=2,
+                                                                     dilations=[2, 1], strides=[1, 2],
+                                                                     auto_pad="SAME_LOWER"),
+    "conv_transpose_output_shape_negative_pad": conv_transpose_case(2, 3, 3, (3, 3), seed=3, strides=[3, 2],
+                                                                    output_shape=[10, 8]),
+    "conv_transpose_1x1_stride3_gaps": conv_transpose_case(5, 7, 1, (3, 4), seed=4, strides=[3, 3]),
+    "conv_transpose_valid_5x3_no_bias": conv_transpose_case(3, 2, (5, 3), (4, 3), bias=False, seed=5,
+                                                            strides=[2, 3], auto_pad="VALID"),
+    "conv_transpose_same_upper_odd_channels": conv_transpose_case(7, 3, 3, (3, 5), seed=6, strides=[2, 2],
+                                                                  auto_pad="SAME_UPPER"),
+    "resize_nearest_half_pixel_2x": resize_case((4, 5), "nearest", "half_pixel", scales=[1, 1, 2, 2]),
+    "resize_nearest_asymmetric_floor": resize_case((3, 4), "nearest", "asymmetric", "floor", scales=[1, 1, 1.5, 3]),
+    "resize_nearest_align_corners_prefer_ceil_down": resize_case((7, 5), "nearest", "align_corners",
+                                                                 "round_prefer_ceil", sizes=[1, 5, 3, 2], c=5),
+    "resize_nearest_pytorch_half_pixel_ceil_one_row": resize_case((4, 3), "nearest", "pytorch_half_pixel", "ceil",
+                                                                  sizes=[1, 2, 1, 7], c=2),
+    "resize_linear_half_pixel_2x": resize_case((4, 5), "linear", "half_pixel", scales=[1, 1, 2, 2]),
+    "resize_linear_align_corners_sizes": resize_case((4, 5), "linear", "align_corners", sizes=[1, 3, 9, 7]),
+    "resize_linear_pytorch_half_pixel_down": resize_case((8, 6), "linear", "pytorch_half_pixel",
+                                                         scales=[1, 1, 0.5, 0.5], c=7),
+    "resize_linear_asymmetric_fractional": resize_case((3, 4), "linear", "asymmetric", scales=[1, 1, 2.5, 1.25]),
+    "resize_linear_axes_opset18": resize_case((3, 4), "linear", "half_pixel", scales=[3, 2], opset=18, axes=[2, 3]),
+    "layer_norm_last_axis_3d": layer_norm_case([1, 6, 10], [10], [10]),
+    "layer_norm_2d_large_epsilon_no_bias": layer_norm_case([1, 33], [33], seed=1, epsilon=0.5),
+    "layer_norm_axis1_of_3d": layer_norm_case([1, 3, 7], [3, 7], [7], seed=2, axis=1),
+    "layer_norm_4d_axis1_broadcast_bias": layer_norm_case([1, 3, 4, 5], [3, 4, 5], [3, 1, 1], seed=3, axis=1),
+    "layer_norm_axis0_includes_batch": layer_norm_case([1, 4, 9], [1, 4, 9], [9], seed=4, axis=0),
+    "layer_norm_rows_of_one_value": layer_norm_case([1, 5, 1], [1], [1], seed=5),
+    "layer_norm_decomposed_opset13": decomposed_layer_norm_case([1, 6, 12], [-1]),
+    "layer_norm_decomposed_two_axes_mul_square_no_affine": decomposed_layer_norm_case([1, 4, 15], [1, 2],
+                                                                                      square="Mul", affine=False),
+    "layer_norm_decomposed_opset18_axes_input": decomposed_layer_norm_case([1, 5, 8], [-1], opset=18, seed=1),
+}
+
+CASES = {**WEIGHTED, **OTHERS, **RECURRENT, **UPSAMPLE_NORM}
 
 
 def case_model(path: Path, case: tuple) -> Path:
     """The ONNX model of one case, written to path."""
     nodes, inputs, inits, *rest = case
-    outputs = rest[0] if rest else {nodes[-1].output[0]: None}
-    return make_model(path, nodes, inputs, outputs, inits)
+    outputs = rest[0] if rest and rest[0] else {nodes[-1].output[0]: None}
+    return make_model(path, nodes, inputs, outputs, inits, **({"opset": rest[1]} if len(rest) > 1 else {}))
 
 
 def kitchen_sink_model(path: Path) -> Path:

@@ -184,11 +184,17 @@ def to_channels_last(graph: Graph) -> None:
     for node in graph.nodes:
         outs = [graph.tensors[o] for o in node.outputs]
         op = node.op
-        if op in ("conv", "depthwise_conv"):
+        if op in ("conv", "depthwise_conv", "conv_transpose"):
             w = graph.tensors[node.inputs[1]]
             node.inputs[1] = graph.add_constant(f"{node.name}_weight_ohwi",
                                                 np.ascontiguousarray(w.data.transpose(0, 2, 3, 1))).name
             _carry_weight_scales(graph, w.name, node.inputs[1])
+        if op == "layer_norm" and len(outs[0].shape) == 4:
+            # over C, H, W (axis 1): the per-element scale and bias follow the activation to HWC
+            for i in (1, 2):
+                t = graph.tensors[node.inputs[i]]
+                node.inputs[i] = graph.add_constant(f"{node.name}_{i}_hwc",
+                                                    np.ascontiguousarray(t.data.transpose(1, 2, 0))).name
         if op == "transpose":
             # physical out = logical in .transpose(perm) .transpose(out layout), and
             # logical in = physical in .transpose(inverse of the input layout): compose the three.

@@ -167,7 +167,9 @@ def activation_bounds(node: Node, scale: float, zero_point: int, dtype: str = "i
     lo, hi = node.attrs.get("act", (-np.inf, np.inf))
     qlo = qmin if not np.isfinite(lo) else max(qmin, zero_point + int(round(lo / scale)))
     qhi = qmax if not np.isfinite(hi) else min(qmax, zero_point + int(round(hi / scale)))
-    return qlo, qhi
+    # a bound beyond the other end of the type (Clip min 1e30) is that end: the clamp, max then
+    # min as in np.clip and mcugen_clamp_s8, gives the same codes, and the constant stays an int8/int16
+    return min(qlo, qmax), max(qhi, qmin)
 
 
 def apply_float_activation(node: Node, y: np.ndarray) -> np.ndarray:

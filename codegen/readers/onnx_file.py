@@ -14,6 +14,7 @@ from onnx import numpy_helper, shape_inference
 
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, IOInfo, Node, Tensor
+from mcugen.readers.onnx_patterns import fuse_layer_norm
 from mcugen.readers.qdq import attach, strip_qdq
 
 MIN_OPSET = 11
@@ -169,6 +170,7 @@ def import_onnx(path: str | Path, name: str | None = None) -> Graph:
         model = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:
         raise McugenError(f"ONNX shape inference failed on {path}: {exc}".split("\n")[0]) from None
+    model = fuse_layer_norm(model, _static_shapes(model))  # the pre-opset-17 decomposition, as one node
     _Importer(model, graph, opset).run()
     attach(graph, qdq)
     return graph
@@ -347,6 +349,9 @@ class _Importer:
             handler = getattr(self, f"op_{node.op_type}", None)
             if node.domain not in ("", "ai.onnx") or handler is None:
                 self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])})")
+                for out in node.output:  # its consumers still look their inputs up, then the error lists all
+                    if out and out in self.shapes:
+                        g.add_tensor(Tensor(out, self.shapes[out]))
                 continue
             for out in node.output:
                 if out and out not in self.shapes:
@@ -475,6 +480,174 @@ class _Importer:
                               f"{list(self.consts[inputs[2]].shape)}, not [{w.shape[0]}]; re-export the model")
         op = "depthwise_conv" if group == in_c and w.shape[1] == 1 and group > 1 else "conv"
         self.add(op, node, inputs, {"group": group, **geo})
+
+    def op_ConvTranspose(self, node, a):
+        w = self.const(node.input[1], "the weight")
+        x = self.shape(node.input[0])
+        name = node.name or node.output[0]
+        if w.ndim != 4 or len(x) != 4:
+            raise _Unsupported(f"only 2-D transposed convolutions are supported (weight rank {w.ndim})")
+        if "kernel_shape" in a and tuple(a["kernel_shape"]) != w.shape[2:]:
+            raise _Unsupported(f"kernel_shape {list(a['kernel_shape'])} differs from the weight's {list(w.shape[2:])}")
+        group = int(a.get("group", 1))
+        if group < 1 or x[1] % group or w.shape[0] != x[1]:
+            raise McugenError(f"ConvTranspose {name!r}: group {group} does not fit its {x[1]} input channels and "
+                              f"weight of shape {list(w.shape)}; the model is damaged — re-export it")
+        out_c = w.shape[1] * group
+        inputs = [node.input[0]]
+        kernel = w.shape[2:]
+        strides = tuple(int(s) for s in a.get("strides", (1, 1)))
+        dilations = tuple(int(d) for d in a.get("dilations", (1, 1)))
+        out_pad = tuple(int(p) for p in a.get("output_padding", (0, 0)))
+        for what, values, least in (("strides", strides, 1), ("dilations", dilations, 1),
+                                    ("output_padding", out_pad, 0)):
+            if len(values) != 2 or any(v < least or v > 1 << 16 for v in values):
+                raise McugenError(f"ConvTranspose {name!r} has {what} {list(values)}; a 2-D operator needs 2 "
+                                  f"values, each at least {least} (and sane)")
+        auto_pad = _text(a.get("auto_pad", b"NOTSET"))
+        if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+            raise McugenError(f"ConvTranspose {name!r} has auto_pad {auto_pad!r}; ONNX knows NOTSET, SAME_UPPER, "
+                              "SAME_LOWER and VALID")
+        out_hw = self.shape(node.output[0])[2:]
+        if "output_shape" in a:
+            wanted = [int(v) for v in a["output_shape"]][-2:]
+            if list(out_hw) != wanted:
+                raise _Unsupported(f"output_shape {list(a['output_shape'])} disagrees with the inferred output "
+                                   f"{list(out_hw)}")
+        if "output_shape" in a and "pads" in a and any(int(p) for p in a["pads"]):
+            # ONNX Runtime then recomputes the pads from output_shape; ONNX's reference keeps them
+            raise _Unsupported("pads together with output_shape are not supported (runtimes disagree on them); "
+                               "give one of the two")
+        if auto_pad == "NOTSET" and "pads" in a:
+            pads = [int(p) for p in a["pads"]]
+            if len(pads) != 4 or min(pads) < 0:
+                raise McugenError(f"ConvTranspose {name!r} has pads {pads}; a 2-D operator needs 4 values, each at "
+                                  "least 0")
+            begin = pads[:2]
+        elif auto_pad == "VALID" or (auto_pad == "NOTSET" and "output_shape" not in a):
+            begin = [0, 0]
+        else:
+            # ONNX: total = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - out, split
+            # with the larger half at the end for SAME_UPPER, at the start otherwise (floor division,
+            # as ONNX's reference, for a negative total)
+            target = wanted if "output_shape" in a else [x[2] * strides[0], x[3] * strides[1]]
+            total = [strides[i] * (x[2 + i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i]
+                     for i in range(2)]
+            begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
+        # ONNX's [in_c][out_c / group][kh][kw] as [out_c][in_c / group][kh][kw] (Conv's OIHW), not flipped
+        cg, og = x[1] // group, w.shape[1]
+        regrouped = w.astype(np.float32).reshape(group, cg, og, *kernel).transpose(0, 2, 1, 3, 4)
+        inputs.append(self.new_const(node, "weight", regrouped.reshape(out_c, cg, *kernel)))
+        if len(node.input) > 2 and node.input[2]:
+            if self.const(node.input[2], "the bias").shape != (out_c,):
+                raise McugenError(f"ConvTranspose {name!r}: the bias has shape "
+                                  f"{list(self.consts[node.input[2]].shape)}, not [{out_c}]; re-export the model")
+            inputs.append(node.input[2])
+        self.add("conv_transpose", node, inputs, {"group": group, "strides": strides, "dilations": dilations,
+                                                  "pads": (begin[0], begin[1], 0, 0)})
+
+    def op_Resize(self, node, a):
+        x, y = self.shape(node.input[0]), self.shape(node.output[0])
+        mode = _text(a.get("mode", b"nearest"))
+        coordinate_mode = _text(a.get("coordinate_transformation_mode", b"half_pixel"))
+        nearest_mode = _text(a.get("nearest_mode", b"round_prefer_floor"))
+        if mode not in ("nearest", "linear"):
+            raise _Unsupported(f"mode {mode!r} is not supported, only nearest and linear")
+        if coordinate_mode not in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"):
+            raise _Unsupported(f"coordinate_transformation_mode {coordinate_mode!r} is not supported")
+        if nearest_mode not in ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"):
+            raise McugenError(f"Resize {node.name or node.output[0]!r} has nearest_mode {nearest_mode!r}; ONNX knows "
+                              "round_prefer_floor, round_prefer_ceil, floor and ceil")
+        for what, default in (("antialias", 0), ("exclude_outside", 0)):
+            if int(a.get(what, default)):
+                raise _Unsupported(f"{what}={int(a[what])} is not supported")
+        policy = _text(a.get("keep_aspect_ratio_policy", b"stretch"))
+        if policy != "stretch":
+            raise _Unsupported(f"keep_aspect_ratio_policy {policy!r} is not supported, only stretch")
+        # cubic_coeff_a only matters for cubic, extrapolation_value only for tf_crop_and_resize: both refused
+        if len(x) != 4:
+            raise _Unsupported(f"only 4-D (N, C, H, W) inputs are supported, not rank {len(x)}")
+        axes = [int(v) % len(x) for v in a.get("axes", range(len(x)))]
+        scales = node.input[2] if len(node.input) > 2 and node.input[2] else ""
+        if scales and self.const(scales, "scales").size == 0:
+            scales = ""
+        full = [1.0] * len(x)
+        if scales:
+            given = self.const(scales, "scales").astype(np.float32).reshape(-1)
+            if len(given) != len(axes):
+                raise McugenError(f"Resize {node.name or node.output[0]!r} has {len(given)} scales for {len(axes)} "
+                                  "axes; the model is damaged — re-export it")
+            for axis, value in zip(axes, given):
+                full[axis] = float(value)
+        elif len(node.input) > 3 and node.input[3]:
+            self.const(node.input[3], "sizes")
+            full = [float(np.float32(y[i]) / np.float32(x[i])) for i in range(len(x))]
+        else:
+            raise McugenError(f"Resize {node.name or node.output[0]!r} has neither scales nor sizes; the model is "
+                              "damaged — re-export it")
+        if x[:2] != y[:2] or full[:2] != [1.0, 1.0]:
+            raise _Unsupported("only H and W may be resized (the batch and channel scales must be 1)")
+        if coordinate_mode == "align_corners" and scales and any(
+                float(np.float32(x[i]) * np.float32(full[i])) != y[i] for i in (2, 3)):
+            # ONNX's reference divides by the unrounded length in * scale, ONNX Runtime by the output size
+            raise _Unsupported("align_corners with scales that do not give a whole output size is not supported "
+                               "(ONNX's reference and ONNX Runtime disagree on it); give sizes instead")
+        self.add("resize", node, [node.input[0]], {"mode": mode, "coordinate_mode": coordinate_mode,
+                                                   "nearest_mode": nearest_mode, "scales": (full[2], full[3])})
+
+    def op_Upsample(self, node, a):
+        # opset 7-9 Upsample: Resize with asymmetric coordinates and floor for nearest
+        mode = _text(a.get("mode", b"nearest"))
+        if mode not in ("nearest", "linear", "bilinear"):
+            raise _Unsupported(f"mode {mode!r} is not supported, only nearest and linear")
+        x = self.shape(node.input[0])
+        given = a.get("scales") if len(node.input) < 2 else self.const(node.input[1], "scales")
+        full = [float(v) for v in np.asarray(given, np.float32).reshape(-1)]
+        if len(x) != 4 or len(full) != 4:
+            raise _Unsupported("only 4-D (N, C, H, W) inputs with 4 scales are supported")
+        if full[:2] != [1.0, 1.0]:
+            raise _Unsupported("only H and W may be resized (the batch and channel scales must be 1)")
+        self.add("resize", node, [node.input[0]], {"mode": "nearest" if mode == "nearest" else "linear",
+                                                   "coordinate_mode": "asymmetric", "nearest_mode": "floor",
+                                                   "scales": (full[2], full[3])})
+
+    def op_LayerNormalization(self, node, a):
+        x = self.shape(node.input[0])
+        rank = len(x)
+        axis = int(a.get("axis", -1))
+        if rank < 2 or not -rank <= axis < rank:
+            raise McugenError(f"LayerNormalization {node.name or node.output[0]!r} has axis {axis} for a rank-{rank} "
+                              "input; the model is damaged — re-export it")
+        axis = max(axis % rank, 1)  # the batch axis is 1: normalising over it too changes nothing
+        if rank == 4 and axis > 1:
+            raise _Unsupported(f"axis={axis} of a 4-D input is not supported (mcugen keeps images channels-last); "
+                               "only axis 1, or inputs of rank 2 or 3")
+        if int(a.get("stash_type", 1)) != 1:
+            raise _Unsupported(f"stash_type={int(a['stash_type'])} is not supported, only 1 (float32 statistics)")
+        graph_outputs = {o.name for o in self.model.graph.output}
+        for extra in node.output[1:]:
+            if extra and (extra in graph_outputs or any(extra in n.input for n in self.model.graph.node)):
+                raise _Unsupported("the Mean and InvStdDev outputs are used, which mcugen does not compute")
+            self.graph.tensors.pop(extra, None)
+        row = tuple(x[axis:])
+        consts = []
+        for i, what in ((1, "Scale"), (2, "B")):
+            if len(node.input) > i and node.input[i]:
+                value = self.const(node.input[i], what).astype(np.float32)
+                extra = value.ndim - len(row)  # axis 0 taken as 1: the scale may still span the batch axis
+                if extra > 0 and all(d == 1 for d in value.shape[:extra]):
+                    value = value.reshape(value.shape[extra:])
+                try:
+                    value = np.broadcast_to(value, row)
+                except ValueError:
+                    raise McugenError(f"LayerNormalization {node.name or node.output[0]!r}: {what} of shape "
+                                      f"{list(value.shape)} does not broadcast to {list(row)}; re-export the "
+                                      "model") from None
+            else:
+                value = np.zeros(row, np.float32)
+            consts.append(self.new_const(node, what.lower(), value.astype(np.float32)))
+        self.add("layer_norm", node, [node.input[0], *consts],
+                 {"axis": axis, "epsilon": float(a.get("epsilon", 1e-5))})
 
     def op_Gemm(self, node, a):
         if a.get("transA", 0):
