@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (imported for their registration)
     activation,
     add,
     avg_pool,
+    avg_pool_tflite,
     concat,
     conv,
     depthwise_conv,
@@ -17,6 +18,7 @@ from . import (  # noqa: F401  (imported for their registration)
     requantize,
     reshape,
     softmax,
+    softmax_tflite,
     transpose,
 )
 from .base import REGISTRY, KernelCall, constant_bytes, op_for
