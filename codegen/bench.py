@@ -338,7 +338,7 @@ def bench_model(model: str | Path, board: Board, *, cache: Path, calib: str | Pa
 
     model = Path(model)
     if not model.is_file():
-        raise McugenError(f"model file {model} does not exist; give the path of an .onnx file")
+        raise McugenError(f"model file {model} does not exist; give the path of an .onnx or .tflite file")
     start = time.perf_counter()
     compiled = compile_model(model, calib, precision=precision)
     work = cache / "builds" / board.name / compiled.name
@@ -412,9 +412,11 @@ def load_reference(path: Path | None = None) -> dict:
         raw = tomllib.load(handle)
     table: dict = {}
     for model, entry in raw.get("models", {}).items():
-        for core, instructions in entry.get("instructions", {}).items():
-            table.setdefault(model, {})[core] = {"instructions": int(instructions), "macs": entry.get("macs"),
-                                                 "source": raw.get("source", "")}
+        # the official .tflite file's stem names the same model (its figure was measured on that file)
+        for name in [model, *entry.get("tflite", [])]:
+            for core, instructions in entry.get("instructions", {}).items():
+                table.setdefault(name, {})[core] = {"instructions": int(instructions), "macs": entry.get("macs"),
+                                                    "source": raw.get("source", "")}
     return table
 
 
