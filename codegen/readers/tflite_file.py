@@ -129,6 +129,9 @@ class _Reader:
         inputs, outputs, skipped = self.edges(ops, inputs, outputs)
         for i in inputs:
             self.activation(i)
+            if not self.shape_of(i) or self.shape_of(i)[0] != 1:
+                raise McugenError(f"input {_shown(self.tensor_name(i))} has shape {list(self.shape_of(i))}; mcugen "
+                                  "compiles batch 1 (convert the model with a batch size of 1)")
         problems: list[str] = []
         for k, (op, kind) in enumerate(zip(ops, self.kinds, strict=True)):
             if k in skipped:
@@ -469,6 +472,8 @@ class _Reader:
         out = self.output(op)
         w = self.graph.tensors[inputs[1]].data
         x, y = self.graph.tensors[inputs[0]], self.graph.tensors[out]
+        if y.shape[0] != 1:  # rows x units without keep_num_dims: the same bytes with mcugen's batch axis
+            y.shape = (1, *y.shape)
         if w.ndim != 2 or x.size % w.shape[1] or y.size != x.size // w.shape[1] * w.shape[0]:
             raise _Unsupported(f"weight {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
         attrs = self.fused(opts.FusedActivationFunction(), self.outputs_of(op)[0]) if opts is not None else {}
