@@ -558,7 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="exact instructions per inference (and per layer), flash, RAM and compile "
                        "time in QEMU; default: the MLPerf Tiny shapes of benchmarks/")
-    p.add_argument("models", nargs="*", metavar="MODEL", help=".onnx or int8 .tflite files (default: the benchmarks/ suite)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help=".onnx or int8 .tflite files (default: the benchmarks/ suite)")
     p.add_argument("--board", default="mps2-an386", help="an emulated board (default: mps2-an386, Cortex-M4)")
     p.add_argument("--calib", help="calibration data for the given models (default: random normal samples)")
     p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")

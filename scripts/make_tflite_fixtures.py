@@ -97,12 +97,30 @@ def softmax(rng, shape, scale, beta) -> bytes:
     return m.build([x], [y])
 
 
-def add(rng, shape, s1, s2, so, act) -> bytes:
+def add(rng, shape, s1, s2, so, act, kind="ADD", shape2=None) -> bytes:
     m = TfliteModel()
     a = m.tensor("a", shape, scale=s1, zero_point=int(rng.integers(-40, 41)))
-    b = m.tensor("b", shape, scale=s2, zero_point=int(rng.integers(-40, 41)))
+    b = m.tensor("b", shape2 or shape, scale=s2, zero_point=int(rng.integers(-40, 41)))
     y = m.tensor("output", shape, scale=so, zero_point=int(rng.integers(-40, 41)))
-    m.op("ADD", [a, b], [y], "add", act=act)
+    m.op(kind, [a, b], [y], kind.lower() if kind == "ADD" else "mul", act=act)
+    return m.build([a, b], [y])
+
+
+def pad(rng) -> bytes:
+    m = TfliteModel()
+    x = m.tensor("input", (1, 5, 4, 3), scale=0.1, zero_point=-9)
+    pads = m.tensor("paddings", (4, 2), INT32, data=np.array([[0, 0], [1, 2], [0, 3], [0, 0]], np.int32))
+    y = m.tensor("output", (1, 8, 7, 3), scale=0.1, zero_point=-9)
+    m.op("PAD", [x, pads], [y])
+    return m.build([x], [y])
+
+
+def concat(rng) -> bytes:
+    m = TfliteModel()
+    a = m.tensor("a", (1, 4, 3, 5), scale=0.07, zero_point=4)
+    b = m.tensor("b", (1, 4, 3, 2), scale=0.07, zero_point=4)
+    y = m.tensor("output", (1, 4, 3, 7), scale=0.07, zero_point=4)
+    m.op("CONCATENATION", [a, b], [y], "concat", axis=3)
     return m.build([a, b], [y])
 
 
@@ -123,6 +141,7 @@ def tiny_kws(rng) -> bytes:
     c = m.tensor("conv_out", (1, 7, 4, 8), scale=so, zero_point=-128)
     m.op("CONV_2D", [x, wt, bt], [c], "conv", padding=SAME, stride_w=2, stride_h=2, act=RELU)
     wt2, bt2, so2 = weighted(m, rng, "dw", (1, 3, 3, 8), True, 3, 9, so)
+    so2 *= 6  # a ReLU output (zero point -128) needs twice the range, and the pool averages it
     d = m.tensor("dw_out", (1, 7, 4, 8), scale=so2, zero_point=-128)
     m.op("DEPTHWISE_CONV_2D", [c, wt2, bt2], [d], "depthwise", padding=SAME, stride_w=1, stride_h=1,
          depth_multiplier=1, act=RELU)
@@ -131,8 +150,8 @@ def tiny_kws(rng) -> bytes:
     shape = m.tensor("shape", (2,), INT32, data=np.array([1, 8], np.int32))
     r = m.tensor("flat", (1, 8), scale=so2, zero_point=-128)
     m.op("RESHAPE", [p, shape], [r])
-    wt3, bt3, so3 = weighted(m, rng, "fc", (5, 8), False, 0, 8, so2)
-    f = m.tensor("logits", (1, 5), scale=so3, zero_point=3)
+    wt3, bt3, _ = weighted(m, rng, "fc", (5, 8), False, 0, 8, so2)
+    f = m.tensor("logits", (1, 5), scale=0.05, zero_point=3)  # logits a few units apart: softmax outputs vary
     m.op("FULLY_CONNECTED", [r, wt3, bt3], [f], "fc", act=NONE)
     y = m.tensor("output", (1, 5), scale=1.0 / 256, zero_point=-128)
     m.op("SOFTMAX", [f], [y], "softmax", beta=1.0)
@@ -191,6 +210,10 @@ def fixtures() -> dict[str, bytes]:
         "add_relu.tflite": add(rng, (1, 6, 6, 4), 0.05, 0.08, 0.1, RELU),
         "add_same_scale.tflite": add(rng, (1, 5, 3, 7), 0.04, 0.04, 0.06, NONE),
         "reshape.tflite": reshape(rng),
+        "mul_relu.tflite": add(rng, (1, 5, 5, 3), 0.05, 0.07, 0.08, RELU, "MUL"),
+        "mul_broadcast.tflite": add(rng, (1, 4, 4, 6), 0.05, 0.02, 0.01, NONE, "MUL", (1, 1, 1, 6)),
+        "pad.tflite": pad(rng),
+        "concat_channels.tflite": concat(rng),
         "tiny_kws.tflite": tiny_kws(rng),
         "bad_float.tflite": float_model(rng),
         "bad_unsupported.tflite": unsupported(rng),

@@ -15,9 +15,9 @@ import flatbuffers
 import numpy as np
 
 INT8, INT32, FLOAT32 = 9, 2, 0
-OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
+OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
        "FULLY_CONNECTED": 9, "MAX_POOL_2D": 17, "MUL": 18, "RESHAPE": 22, "SOFTMAX": 25, "TANH": 28,
-       "GATHER": 36, "QUANTIZE": 114}
+       "PAD": 34, "GATHER": 36, "QUANTIZE": 114}
 # options table kind: (BuiltinOptions union code, {field: (slot, flatbuffers type, default)})
 OPTIONS = {
     "conv": (1, {"padding": (0, "Int8", 0), "stride_w": (1, "Int32", 0), "stride_h": (2, "Int32", 0),
@@ -31,6 +31,7 @@ OPTIONS = {
     "softmax": (9, {"beta": (0, "Float32", 0.0)}),
     "add": (11, {"act": (0, "Int8", 0)}),
     "mul": (21, {"act": (0, "Int8", 0)}),
+    "concat": (10, {"axis": (0, "Int32", 0), "act": (1, "Int8", 0)}),
 }
 SAME, VALID = 0, 1
 NONE, RELU, RELU6 = 0, 1, 3

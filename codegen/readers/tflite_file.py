@@ -526,19 +526,64 @@ class _Reader:
         beta = float(np.float32(opts.Beta())) if opts is not None else 1.0
         self.add("softmax_tflite", k, [x], out, {"axis": len(self.graph.tensors[x].shape) - 1, "beta": beta})
 
+    def binary(self, op, k, kind: str, options_class) -> None:
+        opts = self.options(op, options_class)
+        ins = self.inputs_of(op)
+        if len(ins) != 2 or any(self.buffer_bytes(i) is not None for i in ins):
+            raise _Unsupported("only two activation operands are supported (no constant operand)")
+        a, b = (self.activation(i) for i in ins)
+        out = self.output(op)
+        ys = self.graph.tensors[out].shape
+        for x in (a, b):
+            xs = self.graph.tensors[x].shape
+            if len(xs) != len(ys) or any(d not in (1, e) for d, e in zip(xs, ys, strict=True)):
+                raise _Unsupported(f"operand shape {list(xs)} does not broadcast to {list(ys)} axis by axis")
+        attrs = self.fused(opts.FusedActivationFunction(), self.outputs_of(op)[0]) if opts is not None else {}
+        self.add(kind, k, [a, b], out, attrs)
+
     def op_ADD(self, op, k):
         import tflite
 
-        opts = self.options(op, tflite.AddOptions)
+        self.binary(op, k, "add", tflite.AddOptions)
+
+    def op_MUL(self, op, k):
+        import tflite
+
+        self.binary(op, k, "mul", tflite.MulOptions)
+
+    def op_PAD(self, op, k):
         ins = self.inputs_of(op)
-        if len(ins) != 2 or any(self.buffer_bytes(i) is not None for i in ins):
-            raise _Unsupported("only two activation operands are supported")
-        a, b = (self.activation(i) for i in ins)
+        x = self.activation(ins[0])
         out = self.output(op)
-        if not (self.graph.tensors[a].shape == self.graph.tensors[b].shape == self.graph.tensors[out].shape):
-            raise _Unsupported("broadcasting is not supported")
-        attrs = self.fused(opts.FusedActivationFunction(), self.outputs_of(op)[0]) if opts is not None else {}
-        self.add("add", k, [a, b], out, attrs)
+        pads = self.constant(ins[1]) if len(ins) > 1 and ins[1] >= 0 else None
+        rank = len(self.graph.tensors[x].shape)
+        if pads is None or pads.shape != (rank, 2) or pads.dtype.kind != "i" or np.any(pads < 0):
+            raise _Unsupported("the paddings must be a constant [rank, 2] of non-negative integers")
+        if len(ins) > 2 and ins[2] >= 0:
+            value = self.constant(ins[2])
+            if value is None or value.size != 1 or int(value.reshape(-1)[0]) != self.graph.fixed_qparams[x][1]:
+                raise _Unsupported("only padding with the zero point (the value 0) is supported")
+        if self.graph.fixed_qparams[x] != self.graph.fixed_qparams[out]:
+            raise _Unsupported("input and output quantization differ")
+        self.add("pad", k, [x], out, {"pads": [(int(b), int(e)) for b, e in pads], "value": 0.0})
+
+    op_PADV2 = op_PAD
+
+    def op_CONCATENATION(self, op, k):
+        import tflite
+
+        opts = self.options(op, tflite.ConcatenationOptions)
+        xs = [self.activation(i) for i in self.inputs_of(op)]
+        out = self.output(op)
+        rank = len(self.graph.tensors[out].shape)
+        axis = int(opts.Axis()) if opts is not None else 0
+        if not -rank <= axis < rank:
+            raise McugenError(f"concatenation {k} has axis {axis} outside its rank {rank}; the file is damaged")
+        if opts is not None and opts.FusedActivationFunction():
+            raise _Unsupported("a fused activation is not supported")
+        if any(self.graph.fixed_qparams[x] != self.graph.fixed_qparams[out] for x in xs):
+            raise _Unsupported("inputs whose quantization differs from the output's are not supported")
+        self.add("concat", k, xs, out, {"axis": axis % rank})
 
 
 def _refuse_depthwise(w: np.ndarray) -> np.ndarray:
