@@ -168,12 +168,20 @@ def float_model(rng) -> bytes:
     return m.build([x], [y])
 
 
+def unary(rng, kind, scale, zp, out_scale, out_zp) -> bytes:
+    m = TfliteModel()
+    x = m.tensor("input", (1, 4, 4, 16), scale=scale, zero_point=zp)
+    y = m.tensor("output", (1, 4, 4, 16), scale=out_scale, zero_point=out_zp)
+    m.op(kind, [x], [y])
+    return m.build([x], [y])
+
+
 def unsupported(rng) -> bytes:
-    """TANH then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
+    """HARD_SWISH then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
     x = m.tensor("input", (1, 8), scale=0.05, zero_point=0)
-    t = m.tensor("tanh", (1, 8), scale=1.0 / 128, zero_point=0)
-    m.op("TANH", [x], [t])
+    t = m.tensor("hard_swish", (1, 8), scale=1.0 / 128, zero_point=0)
+    m.op("HARD_SWISH", [x], [t])
     idx = m.tensor("indices", (2,), INT32, data=np.array([0, 3], np.int32))
     y = m.tensor("output", (1, 2), scale=1.0 / 128, zero_point=0)
     m.op("GATHER", [t, idx], [y])
@@ -214,6 +222,10 @@ def fixtures() -> dict[str, bytes]:
         "mul_broadcast.tflite": add(rng, (1, 4, 4, 6), 0.05, 0.02, 0.01, NONE, "MUL", (1, 1, 1, 6)),
         "pad.tflite": pad(rng),
         "concat_channels.tflite": concat(rng),
+        "logistic.tflite": unary(rng, "LOGISTIC", 0.06, 5, 1.0 / 256, -128),
+        "tanh.tflite": unary(rng, "TANH", 0.03, -7, 1.0 / 128, 0),
+        "relu.tflite": unary(rng, "RELU", 0.05, 10, 0.03, -128),
+        "relu6.tflite": unary(rng, "RELU6", 0.06, -3, 0.025, -128),
         "tiny_kws.tflite": tiny_kws(rng),
         "bad_float.tflite": float_model(rng),
         "bad_unsupported.tflite": unsupported(rng),

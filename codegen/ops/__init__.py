@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for their registration)
     conv,
     depthwise_conv,
     fully_connected,
+    lut_tflite,
     max_pool,
     mul,
     pad,

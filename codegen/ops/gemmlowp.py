@@ -92,3 +92,30 @@ def reciprocal(x: np.ndarray, integer_bits: int) -> tuple[np.ndarray, np.ndarray
     bits_over_unit = integer_bits - headroom_plus_one
     shifted_minus_one = ((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31)
     return one_over_one_plus_x_for_x_in_0_1(shifted_minus_one), bits_over_unit
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """(1 - a) / (1 + a) for a in [0, 1), 0 integer bits: the same Newton-Raphson 2 / (1 + a), minus 1."""
+    a = np.asarray(a, np.int64)
+    total = a + INT32_MAX
+    half_denominator = (total + 1) // 2
+    x = FORTY_EIGHT_OVER_17 + mul(half_denominator, MINUS_32_OVER_17)
+    for _ in range(3):
+        one_minus = (1 << 29) - mul(half_denominator, x)
+        x = x + sat_shift_left(mul(x, one_minus), 2)
+    return sat_shift_left(x - (1 << 29), 2)
+
+
+def logistic(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp::logistic: 1 / (1 + exp(-a)) with 0 integer bits; 1/2 at 0, 1 - f(|a|) below it."""
+    a = np.asarray(a, np.int64)
+    positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-np.abs(a), integer_bits))
+    return np.where(a == 0, 1 << 30, np.where(a > 0, positive, INT32_MAX - positive))
+
+
+def tanh(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp::tanh: (1 - e) / (1 + e), e = exp(-2|a|) (the raw of -|a| read with one more integer
+    bit), negated for a < 0; 0 at 0. 0 integer bits."""
+    a = np.asarray(a, np.int64)
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-np.abs(a), integer_bits + 1))
+    return np.where(a == 0, 0, np.where(a < 0, -t, t))

@@ -541,6 +541,34 @@ class _Reader:
         attrs = self.fused(opts.FusedActivationFunction(), self.outputs_of(op)[0]) if opts is not None else {}
         self.add(kind, k, [a, b], out, attrs)
 
+    def unary(self, op, k, kind: str, output_qparams: tuple[float, int]) -> None:
+        x = self.activation(self.inputs_of(op)[0])
+        out = self.output(op)
+        if self.graph.fixed_qparams[out] != output_qparams:
+            raise _Unsupported(f"an int8 output must have scale {output_qparams[0]:g} and zero point "
+                               f"{output_qparams[1]}")
+        self.add(kind, k, [x], out)
+
+    def op_LOGISTIC(self, op, k):
+        self.unary(op, k, "logistic_tflite", (1.0 / 256, -128))
+
+    def op_TANH(self, op, k):
+        self.unary(op, k, "tanh_tflite", (1.0 / 128, 0))
+
+    def relu(self, op, k, code: int) -> None:
+        x = self.activation(self.inputs_of(op)[0])
+        out = self.output(op)
+        self.add("relu_tflite", k, [x], out, self.fused(code, self.outputs_of(op)[0]))
+
+    def op_RELU(self, op, k):
+        self.relu(op, k, 1)
+
+    def op_RELU_N1_TO_1(self, op, k):
+        self.relu(op, k, 2)
+
+    def op_RELU6(self, op, k):
+        self.relu(op, k, 3)
+
     def op_ADD(self, op, k):
         import tflite
 
