@@ -152,9 +152,9 @@ def load_samples(path: str | Path, graph: Graph, what: str = "data") -> Samples:
 
 
 def _codes_as_values(graph: Graph, name: str, arr: np.ndarray) -> np.ndarray:
-    """An int8 array for an input whose quantization the model fixed (an int8 .tflite or QDQ model)
-    holds its codes, as TFLite Micro takes them: their real values (which quantize back exactly)."""
-    if arr.dtype != np.int8 or name not in graph.fixed_qparams:
+    """An int8 array for an input of an int8 .tflite model holds its codes, as TFLite Micro takes
+    them: their real values (which quantize back exactly). ONNX models keep reading values."""
+    if arr.dtype != np.int8 or name not in graph.fixed_qparams or not str(graph.source).lower().endswith(".tflite"):
         return arr
     scale, zero_point = graph.fixed_qparams[name]
     return (arr.astype(np.float64) - zero_point) * scale

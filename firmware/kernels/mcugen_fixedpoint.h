@@ -38,34 +38,6 @@ static inline int32_t mcugen_rounding_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-#if defined(MCUGEN_SINGLE_ROUNDING)
-/* TFLite's TFLITE_SINGLE_ROUNDING (the rule of a model imported from a .tflite file, see
- * codegen/emit/library.py single_rounding_header): acc * m * 2^(s - 31) rounded once, ties toward
- * +infinity: (acc * m + 2^(30 - s)) >> (31 - s), saturated to int32 (s <= 30). The fast paths
- * keep their signatures and compute the same: floor((floor(P / 2^32) + r) / 2^k) is
- * floor((P + r * 2^32) / 2^(32 + k)), so the high word of P = acc * m carries the rounding. */
-static inline int32_t mcugen_requantize_general(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    const int32_t total = 31 - shift;
-    return mcugen_saturate_int32(((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total);
-}
-
-static inline int32_t mcugen_requantize_right(int32_t acc, int32_t multiplier, int32_t right)
-{
-    const int32_t high = (int32_t)(((int64_t)acc * multiplier) >> 32);
-    return (high + (int32_t)((uint32_t)1 << (right - 2))) >> (right - 1);
-}
-
-static inline int32_t mcugen_requantize_offset_right(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
-{
-    return ((int32_t)(((int64_t)acc * multiplier) >> 32) + round) >> right1;
-}
-
-static inline int32_t mcugen_requantize_right1(int32_t acc, int32_t multiplier)
-{
-    return (int32_t)(((int64_t)acc * multiplier + ((int64_t)1 << 31)) >> 32);
-}
-#else
 static inline int32_t mcugen_requantize_general(int32_t acc, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
@@ -118,8 +90,6 @@ static inline int32_t mcugen_requantize_right1(int32_t acc, int32_t multiplier)
     const int64_t nudge = (int64_t)((~(uint32_t)acc & 0x80000000u) | 0x40000000u);  /* 3 * 2^30 or 2^30 */
     return (int32_t)(((int64_t)acc * multiplier + nudge) >> 32);
 }
-
-#endif /* MCUGEN_SINGLE_ROUNDING */
 
 static inline int32_t mcugen_requantize_right0(int32_t acc, int32_t multiplier)
 {

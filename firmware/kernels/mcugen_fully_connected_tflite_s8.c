@@ -8,14 +8,13 @@
  *   output[o] = clamp((acc[o] * multiplier[o] + 2^(30 - shift[o])) >> (31 - shift[o]) + output_offset,
  *                     act_min, act_max)
  *
- * where mcugen's own (and TFLite's conv) requantize rounds twice (gemmlowp). MCUGEN_SINGLE_ROUNDING,
- * defined before mcugen_fixedpoint.h is included, switches every requantize of this file to that rule.
+ * where mcugen's own (and TFLite's conv) requantize rounds twice (gemmlowp): this file includes
+ * mcugen_fixedpoint_single.h, whose mcugen_requantize rounds once, instead of mcugen_fixedpoint.h.
  * Numpy twin: codegen/ops/fully_connected.py (run_int with attrs["single_rounding"]).
  */
-#define MCUGEN_SINGLE_ROUNDING 1
 #include "mcugen_fully_connected_tflite_s8.h"
 #include "mcugen_dsp.h"
-#include "mcugen_fixedpoint.h"
+#include "mcugen_fixedpoint_single.h"
 
 /* The input's last input_size % 4 bytes as one word, zero above (its weights are zero there). */
 static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
