@@ -111,7 +111,7 @@ def input_file(path: str, what: str, hint: str) -> Path:
 
 
 def model_file(path: str) -> Path:
-    return input_file(path, "model file", "give the path of an .onnx file")
+    return input_file(path, "model file", "give the path of an .onnx or .tflite file")
 
 
 def calib_of(args: argparse.Namespace) -> tuple[str | None, bool]:
@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("inspect", help="per-layer table: op, shapes, params, MACs, weight and activation bytes")
-    p.add_argument("model", help="an .onnx file")
+    p.add_argument("model", help="an .onnx or int8 .tflite file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_inspect)
 
@@ -526,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="table of calibration method x calibration size x precision: accuracy, "
                        "flash, arena")
-    p.add_argument("model", help="an .onnx file")
+    p.add_argument("model", help="an .onnx or int8 .tflite file")
     p.add_argument("--calib", required=True, help="calibration data (.npz or .npy)")
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
     p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
@@ -558,7 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="exact instructions per inference (and per layer), flash, RAM and compile "
                        "time in QEMU; default: the MLPerf Tiny shapes of benchmarks/")
-    p.add_argument("models", nargs="*", metavar="MODEL", help=".onnx files (default: the benchmarks/ suite)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help=".onnx or int8 .tflite files (default: the benchmarks/ suite)")
     p.add_argument("--board", default="mps2-an386", help="an emulated board (default: mps2-an386, Cortex-M4)")
     p.add_argument("--calib", help="calibration data for the given models (default: random normal samples)")
     p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
@@ -603,7 +604,7 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     from mcugen.quant.calibrate import METHODS
 
     default = (lambda value: None) if project else (lambda value: value)  # noqa: E731
-    p.add_argument("model", nargs=None if model_required else "?", help="an .onnx file")
+    p.add_argument("model", nargs=None if model_required else "?", help="an .onnx or int8 .tflite file")
     p.add_argument("--calib", help="representative inputs (.npz keyed by input name, or .npy) for calibration; "
                    "'random' calibrates on random normal samples (poor accuracy, for trying things out)")
     p.add_argument("--calib-samples", type=positive_int, help="use only the first N calibration samples")

@@ -7,7 +7,7 @@ from pathlib import Path
 from mcugen.data import Samples, load_samples, random_samples
 from mcugen.emit.c_syntax import model_prefix_problem, safe_model_prefix
 from mcugen.errors import McugenError
-from mcugen.graph.passes import optimize
+from mcugen.graph.passes import optimize, optimize_physical
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import Op
@@ -16,6 +16,7 @@ from mcugen.quant.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.quant.compiled import CompiledModel
 from mcugen.quant.quantize import Precision, quantize
 from mcugen.readers.onnx_file import import_onnx
+from mcugen.readers.tflite_file import import_tflite
 
 RANDOM_CALIBRATION_SAMPLES = 16
 
@@ -31,6 +32,8 @@ def model_name(path: str | Path, name: str | None = None) -> str:
 
 
 def load_float_graph(path: str | Path, name: str | None = None) -> Graph:
+    if Path(path).suffix.lower() == ".tflite":  # physical (NHWC) already, every scale fixed
+        return optimize_physical(import_tflite(path, model_name(path, name)))
     graph = import_onnx(path, model_name(path, name))
     return optimize(graph)
 
@@ -68,7 +71,8 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
     elif float_graph.fixed_qparams and not calibrated_tensors(float_graph):
         # a QDQ model that fixed every scale calibration could choose: nothing to calibrate
         samples = random_samples(float_graph, RANDOM_CALIBRATION_SAMPLES)
-        source = "scales from the pre-quantized (QDQ) model"
+        kind = "TFLite" if Path(path).suffix.lower() == ".tflite" else "QDQ"
+        source = f"scales from the pre-quantized ({kind}) model"
     else:
         if not allow_random:
             raise McugenError("this model needs calibration data: pass --calib samples.npz (a few hundred "

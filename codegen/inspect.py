@@ -66,10 +66,11 @@ def format_table(table: dict) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     out = [f"model {table['model']} ({table['source']})"]
+    kind = "TFLite" if str(table["source"]).lower().endswith(".tflite") else "ONNX"
     for io in table["inputs"]:
-        out.append(f"  input  {io['name']}: {io['shape']} (ONNX), runs as {io['layout']}")
+        out.append(f"  input  {io['name']}: {io['shape']} ({kind}), runs as {io['layout']}")
     for io in table["outputs"]:
-        out.append(f"  output {io['name']}: {io['shape']} (ONNX), runs as {io['layout']}")
+        out.append(f"  output {io['name']}: {io['shape']} ({kind}), runs as {io['layout']}")
     out += [f"  note: {n}" for n in table["notes"]]
     out += ["", line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]

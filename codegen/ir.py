@@ -55,9 +55,12 @@ class IOInfo:
     name: str
     onnx_shape: tuple[int, ...]  # with the batch axis, as the model declares it (batch 1)
     to_physical: tuple[int, ...] | None = None  # axes permutation from ONNX layout to memory layout
+    layout_name: str | None = None  # the layout the model file declares, when it is not ONNX's (TFLite: NHWC)
 
     @property
     def layout(self) -> str:
+        if self.layout_name is not None:
+            return self.layout_name
         if self.to_physical is None or list(self.to_physical) == sorted(self.to_physical):
             return "NCHW" if len(self.onnx_shape) == 4 else "row-major"
         return "NHWC"

@@ -31,6 +31,17 @@ def optimize(graph: Graph) -> Graph:
     return graph
 
 
+def optimize_physical(graph: Graph) -> Graph:
+    """The passes for a graph a reader built in physical layout already (TFLite: NHWC, weights
+    OHWI, activations fused): only the clean-ups, no layout change."""
+    graph = graph.copy()
+    fuse_activations(graph)
+    graph.prune()
+    remove_noop_reshapes(graph)
+    graph.prune()
+    return graph
+
+
 def _sole_consumer(graph: Graph, tensor: str) -> Node | None:
     users = graph.consumers(tensor)
     if len(users) == 1 and tensor not in graph.outputs:

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (imported for their registration)
     activation,
     add,
     avg_pool,
+    avg_pool_tflite,
     concat,
     conv,
     conv_transpose,
@@ -15,6 +16,7 @@ from . import (  # noqa: F401  (imported for their registration)
     gru,
     layer_norm,
     lstm,
+    lut_tflite,
     max_pool,
     mul,
     pad,
@@ -22,6 +24,7 @@ from . import (  # noqa: F401  (imported for their registration)
     reshape,
     resize,
     softmax,
+    softmax_tflite,
     transpose,
 )
 from .base import REGISTRY, KernelCall, constant_bytes, op_for

@@ -162,8 +162,11 @@ def dequantize_array(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray
 
 
 def activation_bounds(node: Node, scale: float, zero_point: int, dtype: str = "int8") -> tuple[int, int]:
-    """The integer clamp that implements a fused activation (attrs["act"] = (lo, hi) in float)."""
+    """The integer clamp that implements a fused activation (attrs["act"] = (lo, hi) in float);
+    a model that fixed the clamp's codes itself (attrs["act_codes"], TFLite's rounding) keeps them."""
     qmin, qmax = INT_RANGES[dtype]
+    if "act_codes" in node.attrs and dtype == "int8":
+        return tuple(node.attrs["act_codes"])
     lo, hi = node.attrs.get("act", (-np.inf, np.inf))
     qlo = qmin if not np.isfinite(lo) else max(qmin, zero_point + int(round(lo / scale)))
     qhi = qmax if not np.isfinite(hi) else min(qmax, zero_point + int(round(hi / scale)))

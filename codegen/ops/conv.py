@@ -215,8 +215,12 @@ def finish_int(node: Node, graph: Graph, acc: np.ndarray) -> np.ndarray:
     q = node.q
     y_dtype = graph.tensors[node.outputs[0]].dtype
     acc = acc + graph.const(q["bias"]).astype(np.int64)
-    scaler = requantize_s64 if y_dtype == "int16" else requantize
-    y = scaler(acc, graph.const(q["multiplier"]), graph.const(q["shift"])) + q["output_offset"]
+    if y_dtype == "int16":
+        y = requantize_s64(acc, graph.const(q["multiplier"]), graph.const(q["shift"]))
+    else:
+        y = requantize(acc, graph.const(q["multiplier"]), graph.const(q["shift"]),
+                       node.attrs.get("single_rounding", False) and node.q.get("weight_bits", 8) == 8)
+    y = y + q["output_offset"]
     return np.clip(y, q["act_min"], q["act_max"]).astype(y_dtype)
 
 

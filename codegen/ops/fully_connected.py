@@ -2,7 +2,10 @@
 
   acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
-Weights are [out][in], symmetric per output channel. The int8 kernel computes the same integers as
+Weights are [out][in], symmetric per output channel. A layer imported from TFLite
+(attrs["single_rounding"]) requantizes as TFLite's fully connected does, rounding once, half up
+(fixedpoint.requantize(..., single_rounding=True); kernel mcugen_fully_connected_tflite_s8).
+The int8 kernel computes the same integers as
   acc[r,o] = folded_bias[o] + sum_i x[r,i] * w[o,i],  folded_bias[o] = bias[o] - zp_in * sum_i w[o,i]
 with the weights rearranged for it (`packed_weights`); the int16 kernel likewise, with its own
 arrangement (`packed_weights_s16`) and an int64 folded bias; int4 keeps the spec's form.
@@ -122,6 +125,8 @@ class FullyConnected(Op):
         packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
+        if node.attrs.get("single_rounding", False):  # an imported TFLite layer: its rounding, same layout
+            kernel = "fully_connected_tflite_s8"
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
