@@ -1,9 +1,10 @@
 """Operator test cases shared by the bit-exactness tests: the int8 ones (test_ops_bit_exact.py), the
 weight-only ones (test_weight_only.py) and the precision variants (test_precision_bit_exact.py).
 
-A case is (nodes, inputs, initializers) or (nodes, inputs, initializers, outputs); without outputs the
-graph's output is the last node's. The tables' weights are drawn at import from this module's own
-seeded generator, in a fixed order, so they are the same whichever test file runs.
+A case is (nodes, inputs, initializers), (nodes, inputs, initializers, outputs) or (..., outputs, opset);
+without outputs the graph's output is the last node's, without an opset it is 14. The tables' weights
+are drawn at import from this module's own seeded generator, in a fixed order, so they are the same
+whichever test file runs.
 """
 
 from __future__ import annotations
@@ -148,6 +149,40 @@ OTHERS = {  # the other operators, and graphs around them
     "two_outputs": ([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Sigmoid", ["x"], ["z"])],
                     {"x": [1, 6]}, {}, {"y": None, "z": None}),
 }
+# Reductions (ops/reduce.py; a mean over H, W becomes an average pool): axes as attribute (opset 14)
+# or as input (ReduceSum from 13, the others from 18), keepdims both ways, negative and empty axes.
+# The last element is the opset.
+OTHERS.update({
+    "reducemean_spatial_keepdims": ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3])],
+                                    {"x": [1, 5, 6, 7]}, {}, {"y": None}, 14),
+    "reducemean_spatial_axes_input_no_keepdims": ([helper.make_node("ReduceMean", ["x", "A"], ["y"], keepdims=0)],
+                                                  {"x": [1, 6, 5, 3]}, {"A": np.array([-1, -2], np.int64)},
+                                                  {"y": None}, 18),
+    "reducemean_height_only": ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[2])], {"x": [1, 3, 5, 4]}, {},
+                               {"y": None}, 14),
+    "reducemean_channels_keepdims": ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[1])],
+                                     {"x": [1, 7, 3, 4]}, {}, {"y": None}, 14),
+    "reducemean_last_axis_3d_then_gemm": ([helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1], keepdims=0),
+                                           helper.make_node("Gemm", ["m", "W"], ["y"], transB=1)],
+                                          {"x": [1, 9, 11]}, {"W": w(4, 9)}, {"y": None}, 14),
+    "reducesum_height_no_keepdims_transposed": ([helper.make_node("ReduceSum", ["x", "A"], ["y"], keepdims=0)],
+                                                {"x": [1, 3, 4, 5]}, {"A": np.array([2], np.int64)},
+                                                {"y": None}, 13),
+    "reducesum_channels_width": ([helper.make_node("ReduceSum", ["x", "A"], ["y"])], {"x": [1, 3, 4, 5]},
+                                 {"A": np.array([1, 3], np.int64)}, {"y": None}, 13),
+    "reducesum_opset11_attribute_all_but_batch": ([helper.make_node("ReduceSum", ["x"], ["y"], axes=[1, 2])],
+                                                  {"x": [1, 6, 7]}, {}, {"y": None}, 11),
+    "reducemax_channels_width_no_keepdims": ([helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 3], keepdims=0)],
+                                             {"x": [1, 5, 3, 6]}, {}, {"y": None}, 14),
+    "reducemax_every_axis_keepdims": ([helper.make_node("ReduceMax", ["x"], ["y"])], {"x": [1, 4, 3, 5]}, {},
+                                      {"y": None}, 18),
+    "reducemax_spatial_after_relu": ([helper.make_node("Relu", ["x"], ["r"]),
+                                      helper.make_node("ReduceMax", ["r", "A"], ["y"], keepdims=0)],
+                                     {"x": [1, 6, 4, 4]}, {"A": np.array([2, 3], np.int64)}, {"y": None}, 18),
+    "reducemean_noop_with_empty_axes": ([helper.make_node("Relu", ["x"], ["r"]),
+                                         helper.make_node("ReduceMean", ["r"], ["y"], noop_with_empty_axes=1)],
+                                        {"x": [1, 3, 4]}, {}, {"y": None}, 18),
+})
 for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
                ("HardSwish", {}), ("Relu", {})]:
     OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})
@@ -159,7 +194,8 @@ def case_model(path: Path, case: tuple) -> Path:
     """The ONNX model of one case, written to path."""
     nodes, inputs, inits, *rest = case
     outputs = rest[0] if rest else {nodes[-1].output[0]: None}
-    return make_model(path, nodes, inputs, outputs, inits)
+    opset = rest[1] if len(rest) > 1 else 14
+    return make_model(path, nodes, inputs, outputs, inits, opset=opset)
 
 
 def kitchen_sink_model(path: Path) -> Path:
