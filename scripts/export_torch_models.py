@@ -74,6 +74,12 @@ class SmallSqueezeNet11(nn.Module):
             Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), nn.MaxPool2d(3, 2, ceil_mode=True),
             Fire(128, 24, 96, 96), Fire(192, 24, 96, 96), Fire(192, 32, 128, 128), Fire(256, 32, 128, 128))
         self.classifier = nn.Sequential(nn.Conv2d(256, classes, 1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                # torchvision's initialisation: PyTorch's default shrinks every layer's output, so
+                # without BatchNorm the biases alone decide the result ten layers down
+                nn.init.kaiming_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         return torch.flatten(self.classifier(self.features(x)), 1)
@@ -233,12 +239,19 @@ MODELS = ["mobilenet_v2_035", "mobilenet_v3_small", "mnasnet_025", "shufflenet_v
 
 
 def prepared(name: str, seed: int) -> tuple[nn.Module, torch.Tensor]:
-    """Random weights, BatchNorm statistics warmed in train mode on random batches, then eval."""
+    """Random weights, BatchNorm statistics warmed in train mode on six random batches, then eval."""
     torch.manual_seed(seed)
     model, shape = build(name)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            # a cumulative average: the running statistics become those of the warm-up batches, not
+            # 34% of the way there from (0, 1) as 4 steps of momentum 0.1 leave them, which in deep
+            # networks scales the activations away until the output no longer depends on the input
+            m.momentum = None
+            m.reset_running_stats()
     model.train()
     with torch.no_grad():
-        for _ in range(4):
+        for _ in range(6):
             model(torch.randn((8,) + shape[1:]))
     model.eval()
     return model, torch.randn(shape)

@@ -1,6 +1,8 @@
 """Print issue #13's table for the committed PyTorch exports (tests/fixtures/torch_exports):
 compiles? / refused operators / bit-exact on the host (gcc and clang) / worst cosine against ONNX
-Runtime, per model and exporter, then the counts. Run with the project's .venv:
+Runtime of mcugen's float graph and of the int8 outputs / how much ONNX Runtime's outputs vary
+over the inputs (|y - mean y| / |y|: a cosine says little about a near-constant output), per
+model and exporter, then the counts. Run with the project's .venv:
 
     .venv/bin/python scripts/torch_models_table.py [--samples 8]
 """
@@ -35,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([model, exporter, "yes" if o.compiled else "no",
                          ", ".join(o.refused) or ("" if o.compiled else o.message[:80]),
                          "" if o.bit_exact is None else ("yes" if o.bit_exact else "NO"),
-                         "" if o.cosine is None else f"{o.cosine:.4f}"])
-    header = ["model", "exporter", "compiles", "refused", "bit-exact", "cosine vs ORT"]
+                         "" if o.float_cosine is None else f"{o.float_cosine:.6f}",
+                         "" if o.cosine is None else f"{o.cosine:.4f}",
+                         "" if o.spread is None else f"{o.spread:.2f}"])
+    header = ["model", "exporter", "compiles", "refused", "bit-exact", "float cos", "int8 cos", "spread"]
     print("\n".join(text_table([header] + rows, left=4)))
     total = len(rows) // 2
     print(f"\ncompile, bit-exact and cosine >= 0.99: dynamo {good['dynamo']} of {total}, "

@@ -17,7 +17,7 @@ from mcugen.compiler import compile_model
 from mcugen.data import Samples, to_physical
 from mcugen.emit.library import generate_library
 from mcugen.errors import McugenError
-from mcugen.quant.evaluate import quantized_outputs, score
+from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch_exports"
 
@@ -29,7 +29,9 @@ class Outcome:
     refused: list[str] = field(default_factory=list)  # the operator types the refusal names
     message: str = ""
     bit_exact: bool | None = None
-    cosine: float | None = None
+    cosine: float | None = None  # int8 (the golden reference, what the C computes) against ONNX Runtime
+    float_cosine: float | None = None  # mcugen's float graph against ONNX Runtime: the import itself
+    spread: float | None = None  # how much ONNX Runtime's outputs vary over the inputs, relative to their size
 
 
 def fixtures() -> list[Path]:
@@ -74,5 +76,9 @@ def evaluate(path: Path, folder: Path, samples: int = 6, compilers: tuple[str, .
                             for cc in compilers)
     reference = onnxruntime_outputs(path, inputs)
     physical = np.concatenate([to_physical(graph, n, reference[n]).reshape(samples, -1) for n in graph.outputs], axis=1)
-    outcome.cosine = score(physical.astype(np.float64), quantized_outputs(graph, Samples(inputs)), None).cosine_min
+    centred = physical - physical.mean(axis=0)
+    outcome.spread = float(np.linalg.norm(centred) / max(float(np.linalg.norm(physical)), 1e-30))
+    physical = physical.astype(np.float64)
+    outcome.cosine = score(physical, quantized_outputs(graph, Samples(inputs)), None).cosine_min
+    outcome.float_cosine = score(physical, float_outputs(compiled.float_graph, Samples(inputs)), None).cosine_min
     return outcome
