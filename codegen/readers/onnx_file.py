@@ -546,7 +546,10 @@ class _Importer:
             axes = [int(v) for v in self.const(node.input[1], "the axes").reshape(-1)] if has_input else []
         else:
             axes = [int(v) for v in a.get("axes", [])]
-        keepdims = bool(a.get("keepdims", 1))
+        keepdims = a.get("keepdims", 1)
+        if keepdims not in (0, 1):
+            raise McugenError(f"{label} has keepdims={keepdims}, not 0 or 1; the model is damaged — re-export it")
+        keepdims = bool(keepdims)
         if not axes:
             if a.get("noop_with_empty_axes", 0):
                 self.add("identity", node, [node.input[0]])
@@ -595,7 +598,8 @@ class _Importer:
                 inputs[i] = self.new_const(node, f"operand{i}", value)
             elif transform is not None and i == 1:
                 raise _Unsupported("only a constant second operand is supported")
-        if all(i in self.consts or self.graph.tensors[i].is_constant for i in inputs):
+        # an input that an unsupported node would produce has no tensor yet (that node is reported)
+        if all(i in self.consts or (i in self.graph.tensors and self.graph.tensors[i].is_constant) for i in inputs):
             raise _Unsupported("both operands are constant")
         self.add(op, node, inputs)
 
