@@ -149,6 +149,40 @@ OTHERS = {  # the other operators, and graphs around them
     "two_outputs": ([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Sigmoid", ["x"], ["z"])],
                     {"x": [1, 6]}, {}, {"y": None, "z": None}),
 }
+# Reductions (ops/reduce.py; a mean over H, W becomes an average pool): axes as attribute (opset 14)
+# or as input (ReduceSum from 13, the others from 18), keepdims both ways, negative and empty axes.
+# The last element is the opset.
+OTHERS.update({
+    "reducemean_spatial_keepdims": ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3])],
+                                    {"x": [1, 5, 6, 7]}, {}, {"y": None}, 14),
+    "reducemean_spatial_axes_input_no_keepdims": ([helper.make_node("ReduceMean", ["x", "A"], ["y"], keepdims=0)],
+                                                  {"x": [1, 6, 5, 3]}, {"A": np.array([-1, -2], np.int64)},
+                                                  {"y": None}, 18),
+    "reducemean_height_only": ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[2])], {"x": [1, 3, 5, 4]}, {},
+                               {"y": None}, 14),
+    "reducemean_channels_keepdims": ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[1])],
+                                     {"x": [1, 7, 3, 4]}, {}, {"y": None}, 14),
+    "reducemean_last_axis_3d_then_gemm": ([helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1], keepdims=0),
+                                           helper.make_node("Gemm", ["m", "W"], ["y"], transB=1)],
+                                          {"x": [1, 9, 11]}, {"W": w(4, 9)}, {"y": None}, 14),
+    "reducesum_height_no_keepdims_transposed": ([helper.make_node("ReduceSum", ["x", "A"], ["y"], keepdims=0)],
+                                                {"x": [1, 3, 4, 5]}, {"A": np.array([2], np.int64)},
+                                                {"y": None}, 13),
+    "reducesum_channels_width": ([helper.make_node("ReduceSum", ["x", "A"], ["y"])], {"x": [1, 3, 4, 5]},
+                                 {"A": np.array([1, 3], np.int64)}, {"y": None}, 13),
+    "reducesum_opset11_attribute_all_but_batch": ([helper.make_node("ReduceSum", ["x"], ["y"], axes=[1, 2])],
+                                                  {"x": [1, 6, 7]}, {}, {"y": None}, 11),
+    "reducemax_channels_width_no_keepdims": ([helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 3], keepdims=0)],
+                                             {"x": [1, 5, 3, 6]}, {}, {"y": None}, 14),
+    "reducemax_every_axis_keepdims": ([helper.make_node("ReduceMax", ["x"], ["y"])], {"x": [1, 4, 3, 5]}, {},
+                                      {"y": None}, 18),
+    "reducemax_spatial_after_relu": ([helper.make_node("Relu", ["x"], ["r"]),
+                                      helper.make_node("ReduceMax", ["r", "A"], ["y"], keepdims=0)],
+                                     {"x": [1, 6, 4, 4]}, {"A": np.array([2, 3], np.int64)}, {"y": None}, 18),
+    "reducemean_noop_with_empty_axes": ([helper.make_node("Relu", ["x"], ["r"]),
+                                         helper.make_node("ReduceMean", ["r"], ["y"], noop_with_empty_axes=1)],
+                                        {"x": [1, 3, 4]}, {}, {"y": None}, 18),
+})
 for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
                ("HardSwish", {}), ("Relu", {})]:
     OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})

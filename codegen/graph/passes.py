@@ -247,6 +247,32 @@ def to_channels_last(graph: Graph) -> None:
                 raise McugenError(f"Softmax {node.name!r} runs over an axis that is not innermost in memory; "
                                   "mcugen supports softmax over the channel or last axis")
             perm_of[node.outputs[0]] = src_perm
+        elif op == "reduce":
+            # The axes follow the input's layout; what the kernel writes is the input's physical
+            # order without the axes dropped (keepdims=0): a transpose puts it in the output's layout.
+            rank = len(graph.tensors[node.inputs[0]].shape)
+            src_perm = perm_of.get(node.inputs[0], tuple(range(rank)))
+            axes = node.attrs["axes"]
+            node.attrs["axes"] = tuple(sorted(src_perm.index(a) for a in axes))
+            if node.attrs["keepdims"]:
+                natural = src_perm
+            else:
+                kept = [a for a in range(rank) if a not in axes]
+                natural = tuple(kept.index(a) for a in src_perm if a not in axes)
+            out_perm = layout_of(outs[0])
+            to_layout = tuple(natural.index(a) for a in out_perm)
+            if _same_memory_order(tuple(outs[0].shape[a] for a in natural), to_layout):
+                perm_of[node.outputs[0]] = out_perm
+            else:
+                mid = graph.unique_name(f"{outs[0].name}_reduced")
+                graph.add_tensor(Tensor(mid, outs[0].shape))
+                perm_of[mid] = natural
+                node.outputs = [mid]
+                new_nodes.append(node)
+                new_nodes.append(Node("transpose", f"{node.name}_to_layout", [mid], [outs[0].name],
+                                      {"perm": to_layout}))
+                perm_of[outs[0].name] = out_perm
+                continue
         elif op == "pad":
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["pads"] = [node.attrs["pads"][a] for a in src_perm]

@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (imported for their registration)
     max_pool,
     mul,
     pad,
+    reduce,
     requantize,
     reshape,
     resize,

@@ -731,6 +731,65 @@ class _Importer:
         self.add("avg_pool", node, [node.input[0]], {"kernel": tuple(x[2:]), "strides": (1, 1),
                                                      "pads": (0, 0, 0, 0), "dilations": (1, 1)})
 
+    def reduction(self, node, a: dict, fn: str, axes_input_from: int) -> None:
+        """ReduceMean / ReduceSum / ReduceMax: the axes come from the attribute before opset
+        `axes_input_from` and from the second input since; an empty list reduces every axis, or
+        nothing with noop_with_empty_axes. Axes of size 1 change no value (the batch axis among
+        them: it holds one sample), so only the others are reduced. A mean over the spatial axes
+        of an image is an average pool over them, the kernel GlobalAveragePool uses."""
+        label = f"{node.op_type} {node.name or node.output[0]!r}"
+        x = self.shape(node.input[0])
+        rank = len(x)
+        if self.opset >= axes_input_from:
+            if "axes" in a:
+                raise McugenError(f"{label} sets the axes attribute, which opset {self.opset} replaced by "
+                                  "the axes input; the model is damaged — re-export it")
+            has_input = len(node.input) > 1 and node.input[1]
+            axes = [int(v) for v in self.const(node.input[1], "the axes").reshape(-1)] if has_input else []
+        else:
+            axes = [int(v) for v in a.get("axes", [])]
+        keepdims = a.get("keepdims", 1)
+        if keepdims not in (0, 1):
+            raise McugenError(f"{label} has keepdims={keepdims}, not 0 or 1; the model is damaged — re-export it")
+        keepdims = bool(keepdims)
+        if not axes:
+            if a.get("noop_with_empty_axes", 0):
+                self.add("identity", node, [node.input[0]])
+                return
+            axes = list(range(rank))
+        if any(not -rank <= ax < rank for ax in axes) or len({ax % rank for ax in axes}) != len(axes):
+            raise McugenError(f"{label} has axes {axes}, not distinct axes of its rank-{rank} input; "
+                              "the model is damaged — re-export it")
+        axes = sorted(ax % rank for ax in axes)
+        if 0 in axes and not keepdims:
+            raise _Unsupported("reducing the batch axis with keepdims=0 is not supported; keep the batch axis first")
+        axes = [ax for ax in axes if x[ax] != 1]
+        if not axes:  # nothing of size > 1 is reduced: the values pass through, the shape may change
+            self.reshape(node, a)
+        elif fn == "mean" and rank == 4 and set(axes) <= {2, 3}:
+            kernel = (x[2] if 2 in axes else 1, x[3] if 3 in axes else 1)
+            pooled = node.output[0]
+            if not keepdims:
+                pooled = self.graph.unique_name(f"{node.output[0]}_pooled")
+                self.graph.add_tensor(Tensor(pooled, (x[0], x[1], x[2] // kernel[0], x[3] // kernel[1])))
+            self.graph.nodes.append(Node("avg_pool", node.name or node.output[0], [node.input[0]], [pooled],
+                                         {"kernel": kernel, "strides": (1, 1), "pads": (0, 0, 0, 0),
+                                          "dilations": (1, 1)}))
+            if not keepdims:
+                self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_squeeze", [pooled],
+                                             [node.output[0]], {}))
+        else:
+            self.add("reduce", node, [node.input[0]], {"fn": fn, "axes": tuple(axes), "keepdims": keepdims})
+
+    def op_ReduceMean(self, node, a):
+        self.reduction(node, a, "mean", 18)
+
+    def op_ReduceSum(self, node, a):
+        self.reduction(node, a, "sum", 13)
+
+    def op_ReduceMax(self, node, a):
+        self.reduction(node, a, "max", 18)
+
     def binary(self, node, op: str, transform=None) -> None:
         inputs = list(node.input[:2])
         for i, name in enumerate(inputs):
@@ -741,7 +800,8 @@ class _Importer:
                 inputs[i] = self.new_const(node, f"operand{i}", value)
             elif transform is not None and i == 1:
                 raise _Unsupported("only a constant second operand is supported")
-        if all(i in self.consts or self.graph.tensors[i].is_constant for i in inputs):
+        # an input that an unsupported node would produce has no tensor yet (that node is reported)
+        if all(i in self.consts or (i in self.graph.tensors and self.graph.tensors[i].is_constant) for i in inputs):
             raise _Unsupported("both operands are constant")
         self.add(op, node, inputs)
 
