@@ -230,6 +230,10 @@ def to_channels_last(graph: Graph) -> None:
                 raise McugenError(f"Softmax {node.name!r} runs over an axis that is not innermost in memory; "
                                   "mcugen supports softmax over the channel or last axis")
             perm_of[node.outputs[0]] = src_perm
+        elif op == "slice":  # positions per axis follow the axes into memory order
+            src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
+            node.attrs["indices"] = tuple(node.attrs["indices"][a] for a in src_perm)
+            perm_of[node.outputs[0]] = src_perm
         elif op == "pad":
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["pads"] = [node.attrs["pads"][a] for a in src_perm]

@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (imported for their registration)
     pad,
     requantize,
     reshape,
+    slice,
     softmax,
     transpose,
 )

@@ -598,6 +598,89 @@ class _Importer:
         self.add("pad", node, [node.input[0]],
                  {"pads": [(pads[i], pads[i + rank]) for i in range(rank)], "value": float(value)})
 
+    # --- slicing and gathering: one `slice` node picks positions along every axis ----------
+    def add_slice(self, node, out: str, indices: list[tuple[int, ...]], name: str | None = None) -> None:
+        x = self.shape(node.input[0])
+        if tuple(len(i) for i in indices) != tuple(self.shape(out)):
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: its positions give shape "
+                              f"{[len(i) for i in indices]}, not the inferred {list(self.shape(out))}; "
+                              "the model is damaged — re-export it")
+        if indices[0] != tuple(range(x[0])):
+            raise _Unsupported("slicing the batch axis is not supported")
+        self.graph.nodes.append(Node("slice", name or node.name or out, [node.input[0]], [out],
+                                     {"indices": tuple(tuple(int(v) for v in i) for i in indices)}))
+
+    def axis_of(self, node, axis: int, rank: int) -> int:
+        if not -rank <= int(axis) < rank:
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has axis {int(axis)}, outside "
+                              f"its rank {rank}; the model is damaged — re-export it")
+        return int(axis) % rank
+
+    def op_Slice(self, node, a):
+        x = self.shape(node.input[0])
+        starts = self.const(node.input[1], "starts").reshape(-1)
+        ends = self.const(node.input[2], "ends").reshape(-1)
+        axes = (self.const(node.input[3], "axes").reshape(-1) if len(node.input) > 3 and node.input[3]
+                else np.arange(len(starts)))
+        steps = (self.const(node.input[4], "steps").reshape(-1) if len(node.input) > 4 and node.input[4]
+                 else np.ones(len(starts), np.int64))
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise McugenError(f"Slice {node.name or node.output[0]!r} has {len(starts)} starts, {len(ends)} ends, "
+                              f"{len(axes)} axes and {len(steps)} steps, not one each; re-export the model")
+        indices = [tuple(range(d)) for d in x]
+        seen = set()
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            axis = self.axis_of(node, axis, len(x))
+            if axis in seen or int(step) == 0:
+                raise McugenError(f"Slice {node.name or node.output[0]!r} names axis {axis} twice or has step 0; "
+                                  "the model is damaged — re-export it")
+            seen.add(axis)
+            # Python's slice clamps out-of-range and negative starts and ends exactly as ONNX does
+            indices[axis] = tuple(range(*slice(int(start), int(end), int(step)).indices(x[axis])))
+        self.add_slice(node, node.output[0], indices)
+
+    def op_Split(self, node, a):
+        x = self.shape(node.input[0])
+        axis = self.axis_of(node, a.get("axis", 0), len(x))
+        sizes = [self.shape(o)[axis] for o in node.output]
+        # the split sizes (attribute, input or num_outputs) are what shape inference used for the outputs
+        given = a.get("split") if len(node.input) < 2 or not node.input[1] else self.const(node.input[1], "split")
+        if given is not None and [int(v) for v in np.asarray(given).reshape(-1)] != sizes or sum(sizes) != x[axis]:
+            raise McugenError(f"Split {node.name or node.output[0]!r} splits {x[axis]} positions into {sizes}; "
+                              "the model is damaged — re-export it")
+        first = 0
+        for i, (out, size) in enumerate(zip(node.output, sizes)):
+            indices = [tuple(range(d)) for d in x]
+            indices[axis] = tuple(range(first, first + size))
+            self.add_slice(node, out, indices, f"{node.name or node.output[0]}_{i}")
+            first += size
+
+    def op_Gather(self, node, a):
+        x = self.shape(node.input[0])
+        axis = self.axis_of(node, a.get("axis", 0), len(x))
+        if axis == 0:
+            raise _Unsupported("gathering along the batch axis is not supported")
+        picks = self.const(node.input[1], "the indices")
+        if picks.dtype.kind not in "iu":
+            raise McugenError(f"Gather {node.name or node.output[0]!r} has indices of type {picks.dtype}; "
+                              "the model is damaged — re-export it")
+        flat = [int(v) for v in picks.reshape(-1)]
+        if any(not -x[axis] <= v < x[axis] for v in flat):
+            raise McugenError(f"Gather {node.name or node.output[0]!r} has an index outside [-{x[axis]}, "
+                              f"{x[axis] - 1}] (axis {axis} has {x[axis]} positions); the model is damaged")
+        indices = [tuple(range(d)) for d in x]
+        indices[axis] = tuple(v % x[axis] for v in flat)
+        taken = tuple(len(i) for i in indices)
+        if taken == tuple(self.shape(node.output[0])):
+            self.add_slice(node, node.output[0], indices)
+            return
+        # scalar indices drop the axis, n-D ones widen it: slice to one axis of positions, then reshape
+        mid = self.graph.unique_name(f"{node.output[0]}_taken")
+        self.graph.add_tensor(Tensor(mid, taken))
+        self.shapes[mid] = taken
+        self.add_slice(node, mid, indices, f"{node.name or node.output[0]}_take")
+        self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_shape", [mid], [node.output[0]]))
+
     def op_Softmax(self, node, a):
         x = self.shape(node.input[0])
         rank = len(x)
