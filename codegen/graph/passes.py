@@ -268,6 +268,11 @@ def fold_transpose_into_fully_connected(graph: Graph) -> None:
         reshape = graph.producer(fc.inputs[0])
         if reshape is None or reshape.op != "reshape" or _sole_consumer(graph, fc.inputs[0]) is not fc:
             continue
+        while True:  # a chain of reshapes (a 1-D layer's squeeze, then Flatten) moves no bytes either
+            before = graph.producer(reshape.inputs[0])
+            if before is None or before.op != "reshape" or _sole_consumer(graph, reshape.inputs[0]) is not reshape:
+                break
+            reshape = before
         transpose = graph.producer(reshape.inputs[0])
         if transpose is None or transpose.op != "transpose" or _sole_consumer(graph, reshape.inputs[0]) is not reshape:
             continue

@@ -309,6 +309,11 @@ class _Importer:
             if name not in self.consts:
                 _check_size(f"tensor {name!r}", shape)
         self.unsupported: list[str] = []
+        # 1-D networks run as 2-D with H = 1: a rank-3 (N, C, L) tensor a 1-D layer reads or writes has a
+        # rank-4 (N, C, 1, L) twin (lifted), and element-wise layers after it run on the twin too; the
+        # rank-3 tensor itself is only produced (a reshape of its twin) when something else reads it.
+        self.lifted: dict[str, str] = {}
+        self.pending: dict[str, str] = {}  # rank-3 tensor → its twin, not yet reshaped back
 
     def run(self) -> None:
         g = self.graph
@@ -351,9 +356,12 @@ class _Importer:
                                         f"shape {list(out_shape)} has no batch axis of 1; keep the batch axis first)")
                 continue
             try:
+                node = self.one_d(node)
                 handler(node, self.attrs(node))
             except _Unsupported as why:
                 self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or node.output[0])}: {why})")
+        for name in [o.name for o in self.model.graph.output]:
+            self.squeezed(name)
         for node in g.nodes:  # what the mappings derived (alpha * B, 1 / divisor, BN factors...) too
             for key, value in node.attrs.items():
                 if isinstance(value, float | np.ndarray) and not (key in ("min", "max") and np.isinf(value)):
@@ -378,6 +386,99 @@ class _Importer:
         except Exception as exc:  # InferenceError: "[ShapeInferenceError] (op_type:Concat, ...): axis ..."
             return f" ({_first_line(exc)})"
         return ""
+
+    # --- 1-D networks --------------------------------------------------------------------
+    ONE_D = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool"}  # lifted to 2-D with H = 1
+    ELEMENTWISE = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
+                   "BatchNormalization", "Identity", "Dropout", "Add", "Sub", "Mul", "Div"}  # follow the twin
+
+    def one_d(self, node: onnx.NodeProto) -> onnx.NodeProto:
+        """The node as it runs: a 1-D layer (or an element-wise one on a lifted tensor) rewritten onto
+        rank-4 twins; any other node first gets the rank-3 tensors it reads reshaped back."""
+        rank3 = node.input and node.input[0] in self.shapes and len(self.shape(node.input[0])) == 3
+        if node.op_type in self.ONE_D and rank3:
+            return self.lift_node(node, [0], one_d=True)
+        if node.op_type == "BatchNormalization" and rank3:  # BatchNorm1d: folds into the conv before it
+            return self.lift_node(node, [0], one_d=False)
+        if node.op_type in self.ELEMENTWISE and node.output and node.output[0]:
+            binary = node.op_type in ("Add", "Sub", "Mul", "Div")
+            activations = [i for i, n in enumerate(node.input[:2] if binary else node.input[:1])
+                           if n and n not in self.consts]
+            if any(node.input[i] in self.lifted for i in activations) and \
+                    all(self.shapes.get(node.input[i]) == self.shape(node.output[0]) for i in activations):
+                return self.lift_node(node, activations, one_d=False)
+        for name in node.input:
+            self.squeezed(name)
+        return node
+
+    def squeezed(self, name: str) -> None:
+        """Produce a rank-3 tensor from its twin, once, where something needs the rank-3 form."""
+        if name in self.pending:
+            self.graph.nodes.append(Node("reshape", f"{name}_from_2d", [self.pending.pop(name)], [name]))
+
+    def twin(self, name: str) -> str:
+        """The rank-4 (N, C, 1, L) twin of a rank-3 tensor, made by a reshape when it has none yet."""
+        if name not in self.lifted:
+            n, c, length = self.shape(name)
+            lifted = self.graph.unique_name(f"{name}_2d")
+            self.graph.add_tensor(Tensor(lifted, (n, c, 1, length)))
+            self.shapes[lifted] = (n, c, 1, length)
+            self.graph.nodes.append(Node("reshape", f"{name}_to_2d", [name], [lifted]))
+            self.lifted[name] = lifted
+        return self.lifted[name]
+
+    def lift_node(self, node: onnx.NodeProto, activations: list[int], one_d: bool) -> onnx.NodeProto:
+        lifted = onnx.NodeProto()
+        lifted.CopyFrom(node)
+        if not lifted.name:
+            lifted.name = node.output[0]
+        for i, name in enumerate(node.input):
+            if i in activations:
+                lifted.input[i] = self.twin(name)
+            elif name in self.consts and (one_d and i == 1 or not one_d and i < 2 and
+                                          node.op_type in ("Add", "Sub", "Mul", "Div")):
+                value = self.consts[name]
+                if one_d:  # the weight (O, I, K) as (O, I, 1, K)
+                    if value.ndim != 3:
+                        raise _Unsupported(f"a 1-D convolution needs a rank-3 weight, not rank {value.ndim}")
+                    value = value[:, :, None, :]
+                elif value.ndim <= 3:  # a broadcast constant: its (C, L) axes around the new H axis
+                    full = value.reshape((1,) * (3 - value.ndim) + value.shape)
+                    value = full[:, :, None, :]
+                else:
+                    raise _Unsupported(f"a rank-{value.ndim} constant broadcast to a rank-3 tensor")
+                new = self.graph.unique_name(f"{name}_2d")
+                self.consts[new] = value
+                self.graph.add_tensor(Tensor(new, tuple(value.shape), str(value.dtype), value))
+                lifted.input[i] = new
+        del lifted.output[:]
+        for o in node.output:
+            if not o:
+                lifted.output.append("")
+                continue
+            shape = self.shape(o)
+            if len(shape) == 3 and o == node.output[0]:
+                twin = self.graph.unique_name(f"{o}_2d")
+                self.shapes[twin] = (shape[0], shape[1], 1, shape[2])
+                self.graph.add_tensor(Tensor(twin, self.shapes[twin]))
+                self.lifted[o] = self.pending[o] = twin
+                lifted.output.append(twin)
+            else:
+                lifted.output.append(o)
+        if one_d:
+            for a in lifted.attribute:
+                if a.name in ("kernel_shape", "strides", "dilations"):
+                    values = list(a.ints)
+                    del a.ints[:]
+                    a.ints.extend([1, *values])
+                elif a.name == "pads":
+                    values = list(a.ints)
+                    if len(values) != 2:
+                        raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has pads {values}; "
+                                          "a 1-D operator needs 2 values — re-export the model")
+                    del a.ints[:]
+                    a.ints.extend([0, values[0], 0, values[1]])
+        return lifted
 
     @staticmethod
     def attrs(node: onnx.NodeProto) -> dict:
