@@ -238,7 +238,7 @@ def to_channels_last(graph: Graph) -> None:
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["pads"] = [node.attrs["pads"][a] for a in src_perm]
             perm_of[node.outputs[0]] = src_perm
-        elif op in ("add", "mul"):
+        elif op in ("add", "sub", "mul"):
             out_perm = layout_of(outs[0])
             for i, name in enumerate(node.inputs):
                 t = graph.tensors[name]

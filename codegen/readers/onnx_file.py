@@ -642,13 +642,26 @@ class _Importer:
                 raise _Unsupported("only a constant second operand is supported")
         if all(i in self.consts or self.graph.tensors[i].is_constant for i in inputs):
             raise _Unsupported("both operands are constant")
+        rank = len(self.shape(node.output[0]))
+        for i, name in enumerate(inputs):
+            t = self.graph.tensors[name]
+            if not t.is_constant and len(t.shape) < rank:
+                # NumPy broadcasting across ranks: the lower-rank activation gains leading axes of 1
+                wide = (1,) * (rank - len(t.shape)) + tuple(t.shape)
+                inputs[i] = self.graph.unique_name(f"{name}_rank{rank}")
+                self.graph.add_tensor(Tensor(inputs[i], wide))
+                self.shapes[inputs[i]] = wide
+                self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_widen{i}", [name], [inputs[i]]))
         self.add(op, node, inputs)
 
     def op_Add(self, node, a):
         self.binary(node, "add")
 
     def op_Sub(self, node, a):
-        self.binary(node, "add", lambda c: -c)
+        if node.input[1] in self.consts:  # x - c is x + (-c): Add's kernel, and its bias fold
+            self.binary(node, "add", lambda c: -c)
+        else:
+            self.binary(node, "sub")
 
     def op_Mul(self, node, a):
         self.binary(node, "mul")
