@@ -226,10 +226,23 @@ def to_channels_last(graph: Graph) -> None:
         if op in ("concat", "softmax"):
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["axis"] = src_perm.index(node.attrs["axis"])
-            if op == "softmax" and node.attrs["axis"] != len(outs[0].shape) - 1:
-                raise McugenError(f"Softmax {node.name!r} runs over an axis that is not innermost in memory; "
-                                  "mcugen supports softmax over the channel or last axis")
             perm_of[node.outputs[0]] = src_perm
+            rank = len(outs[0].shape)
+            if op == "softmax" and node.attrs["axis"] != rank - 1:
+                # the kernel normalises rows: move the axis innermost, and the result back
+                axis = node.attrs["axis"]
+                perm = tuple(a for a in range(rank) if a != axis) + (axis,)
+                src = node.inputs[0]
+                moved = tuple(physical(src)[a] for a in perm)
+                node.inputs = [emit_transpose(src, perm, moved, "softmax_rows")]
+                rows = graph.unique_name(f"{node.outputs[0]}_rows")
+                graph.add_tensor(Tensor(rows, moved))
+                perm_of[rows] = tuple(range(rank))
+                final = node.outputs[0]
+                node.outputs, node.attrs["axis"] = [rows], rank - 1
+                new_nodes.append(node)
+                new_nodes.append(Node("transpose", f"{node.name}_back", [rows], [final], {"perm": _inverse(perm)}))
+                continue
         elif op == "slice":  # positions per axis follow the axes into memory order
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["indices"] = tuple(node.attrs["indices"][a] for a in src_perm)

@@ -549,14 +549,20 @@ class _Importer:
         self.add(op, node, inputs, {"group": group, **geo})
 
     def op_Gemm(self, node, a):
-        if a.get("transA", 0):
-            raise _Unsupported("transA=1 is not supported")
         b = self.const(node.input[1], "B").astype(np.float32)
         if b.ndim != 2 or len(self.shape(node.input[0])) != 2:
             raise _Unsupported("A and B must be 2-D")
+        a_input = node.input[0]
+        if a.get("transA", 0):  # A is (K, M): a transpose first (M is the batch of 1, so K is too)
+            k, m = self.shape(a_input)
+            a_input = self.graph.unique_name(f"{node.input[0]}_transposed")
+            self.graph.add_tensor(Tensor(a_input, (m, k)))
+            self.shapes[a_input] = (m, k)
+            self.graph.nodes.append(Node("transpose", f"{node.name or node.output[0]}_transA", [node.input[0]],
+                                         [a_input], {"perm": (1, 0)}))
         with np.errstate(over="ignore"):
             w = (b if a.get("transB", 0) else b.T) * np.float32(a.get("alpha", 1.0))
-        inputs = [node.input[0], self.new_const(node, "weight", w)]
+        inputs = [a_input, self.new_const(node, "weight", w)]
         if len(node.input) > 2 and node.input[2]:
             with np.errstate(over="ignore"):
                 c = self.const(node.input[2], "C").astype(np.float32) * np.float32(a.get("beta", 1.0))
@@ -694,23 +700,39 @@ class _Importer:
 
     def op_Pad(self, node, a):
         mode = _text(a.get("mode", b"constant"))
-        if mode != "constant":
-            raise _Unsupported(f"mode {mode!r} is not supported, only constant")
-        if len(node.input) > 3 and node.input[3]:
-            raise _Unsupported("the axes input is not supported")
+        if mode not in ("constant", "edge", "reflect", "wrap"):
+            raise McugenError(f"Pad {node.name or node.output[0]!r} has mode {mode!r}; ONNX knows constant, "
+                              "reflect, edge and wrap — the model is damaged, re-export it")
         pads = a.get("pads") if len(node.input) < 2 else self.const(node.input[1], "pads")
         value = a.get("value", 0.0)
         if len(node.input) > 2 and node.input[2]:
             value = float(self.const(node.input[2], "constant_value"))
         pads = [int(p) for p in np.asarray(pads).reshape(-1)]
         rank = len(self.shape(node.input[0]))
-        if len(pads) != 2 * rank:
-            raise McugenError(f"Pad {node.name or node.output[0]!r} has {len(pads)} pads for a rank-{rank} input, "
-                              f"not {2 * rank}; the model is damaged — re-export it")
-        if min(pads) < 0:
+        axes = list(range(rank))
+        if len(node.input) > 3 and node.input[3]:  # pads for the listed axes only (opset 18)
+            axes = [self.axis_of(node, int(v), rank) for v in self.const(node.input[3], "axes").reshape(-1)]
+            if len(set(axes)) != len(axes):
+                raise McugenError(f"Pad {node.name or node.output[0]!r} lists an axis twice in {axes}; "
+                                  "the model is damaged — re-export it")
+        if len(pads) != 2 * len(axes):
+            raise McugenError(f"Pad {node.name or node.output[0]!r} has {len(pads)} pads for {len(axes)} axes, "
+                              f"not {2 * len(axes)}; the model is damaged — re-export it")
+        if min(pads, default=0) < 0:
             raise _Unsupported("negative pads (cropping) are not supported")
-        self.add("pad", node, [node.input[0]],
-                 {"pads": [(pads[i], pads[i + rank]) for i in range(rank)], "value": float(value)})
+        full = [(0, 0)] * rank
+        for j, axis in enumerate(axes):
+            full[axis] = (pads[j], pads[j + len(axes)])
+        if mode == "constant":
+            self.add("pad", node, [node.input[0]], {"pads": full, "value": float(value)})
+            return
+        # edge, reflect and wrap only repeat input values: a slice whose positions run past the ends
+        x = self.shape(node.input[0])
+        if mode == "reflect" and any(d == 1 and (b or e) for d, (b, e) in zip(x, full)):
+            raise McugenError(f"Pad {node.name or node.output[0]!r} reflects an axis of size 1, which has "
+                              "nothing to reflect; the model is damaged — re-export it")
+        self.add_slice(node, node.output[0], [tuple(int(v) for v in np.pad(np.arange(d), be, mode=mode))
+                                              for d, be in zip(x, full)])
 
     # --- slicing and gathering: one `slice` node picks positions along every axis ----------
     def add_slice(self, node, out: str, indices: list[tuple[int, ...]], name: str | None = None) -> None:
