@@ -832,6 +832,8 @@ class _Importer:
                 raise _Unsupported(f"axis={axis} at opset {self.opset} (softmax over the flattened axes {wide}) "
                                    "is not supported")
             axis = wide[0] if wide else rank - 1
+        if axis == 0:  # over the batch axis: it would mix the samples mcugen runs one at a time
+            raise _Unsupported("softmax over the batch axis (axis 0) is not supported")
         self.add("softmax", node, [node.input[0]], {"axis": axis})
 
     def op_BatchNormalization(self, node, a):
