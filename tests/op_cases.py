@@ -160,6 +160,9 @@ OTHERS = {  # the other operators, and graphs around them
     "concat_channels_requant": ([helper.make_node("Mul", ["b", "K"], ["b3"]),
                                  helper.make_node("Concat", ["a", "b3"], ["y"], axis=1)],
                                 {"a": [1, 2, 4, 3], "b": [1, 3, 4, 3]}, {"K": np.array(3.0, np.float32)}),
+    "concat_height_4d_three_inputs": ([helper.make_node("Relu", ["b"], ["r"]),
+                                       helper.make_node("Concat", ["a", "r", "a"], ["y"], axis=2)],
+                                      {"a": [1, 3, 2, 5], "b": [1, 3, 4, 5]}, {}),
     "concat_last_axis_2d": ([helper.make_node("Concat", ["a", "b"], ["y"], axis=-1)], {"a": [1, 5], "b": [1, 7]}, {}),
     # slicing and gathering (one strided-copy kernel; contiguous slices share their input's bytes)
     "slice_channels_nhwc_strided": ([helper.make_node("Slice", ["x", "S", "E", "A"], ["y"])], {"x": [1, 6, 4, 5]},
