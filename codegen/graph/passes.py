@@ -223,6 +223,34 @@ def to_channels_last(graph: Graph) -> None:
                 new_nodes.append(Node("transpose", f"{node.name}_to_nhwc", [mid], [out.name], {"perm": out_perm}))
             perm_of[out.name] = out_perm
             continue
+        if op == "matmul":
+            # the product runs over the logical last two axes, row-major: leave and re-enter NHWC around it
+            # (the same bytes in another shape where only axes of size 1 move: a reshape, no copy)
+            for i, src in enumerate(node.inputs):
+                logical = graph.tensors[src].shape
+                src_perm = perm_of.get(src, tuple(range(len(logical))))
+                if src_perm == tuple(range(len(logical))):
+                    continue
+                if _same_memory_order(logical, src_perm):
+                    view = graph.unique_name(f"{src}_rowmajor")
+                    graph.add_tensor(Tensor(view, logical))
+                    perm_of[view] = tuple(range(len(logical)))
+                    new_nodes.append(Node("reshape", view, [src], [view]))
+                    node.inputs[i] = view
+                else:
+                    node.inputs[i] = emit_transpose(src, _inverse(src_perm), logical, "rowmajor")
+            out = outs[0]
+            out_perm = layout_of(out)
+            perm_of[out.name] = out_perm
+            new_nodes.append(node)
+            if out_perm != tuple(range(len(out.shape))):
+                mid = graph.unique_name(f"{out.name}_rowmajor")
+                graph.add_tensor(Tensor(mid, out.shape))
+                perm_of[mid] = tuple(range(len(out.shape)))
+                node.outputs = [mid]
+                back = ("reshape", {}) if _same_memory_order(out.shape, out_perm) else ("transpose", {"perm": out_perm})
+                new_nodes.append(Node(back[0], f"{node.name}_to_nhwc", [mid], [out.name], back[1]))
+            continue
         if op in ("concat", "softmax"):
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["axis"] = src_perm.index(node.attrs["axis"])

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (imported for their registration)
     conv,
     depthwise_conv,
     fully_connected,
+    matmul,
     max_pool,
     mul,
     pad,

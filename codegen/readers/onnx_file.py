@@ -575,6 +575,24 @@ class _Importer:
         self.add("fully_connected", node, inputs)
 
     def op_MatMul(self, node, a):
+        if node.input[1] not in self.consts:  # two activations: a batched matrix product
+            if node.input[0] in self.consts:
+                raise _Unsupported("a constant first operand times an activation is not supported")
+            ranks = [len(self.shape(n)) for n in node.input[:2]]
+            if min(ranks) < 2:
+                raise _Unsupported("a 1-D operand of a product of two activations is not supported")
+            rank = len(self.shape(node.output[0]))
+            inputs = list(node.input[:2])
+            for i, name in enumerate(inputs):
+                if ranks[i] < rank:  # broadcasting over the leading axes: widen with axes of 1
+                    wide = (1,) * (rank - ranks[i]) + tuple(self.shape(name))
+                    inputs[i] = self.graph.unique_name(f"{name}_rank{rank}")
+                    self.graph.add_tensor(Tensor(inputs[i], wide))
+                    self.shapes[inputs[i]] = wide
+                    self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_widen{i}", [name],
+                                                 [inputs[i]]))
+            self.add("matmul", node, inputs)
+            return
         b = self.const(node.input[1], "the second input")
         if b.ndim != 2:
             raise _Unsupported("only a 2-D constant right-hand side is supported")
