@@ -169,8 +169,14 @@ def import_onnx(path: str | Path, name: str | None = None) -> Graph:
         model = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:
         raise McugenError(f"ONNX shape inference failed on {path}: {exc}".split("\n")[0]) from None
-    _Importer(model, graph, opset).run()
+    importer = _Importer(model, graph, opset)
+    importer.run()
     attach(graph, qdq)
+    for new, old in importer.renamed.items():  # a 1-D layer's rank-4 twins hold the same values
+        if old in graph.fixed_qparams and new in graph.tensors:
+            graph.fixed_qparams.setdefault(new, graph.fixed_qparams[old])
+        if old in graph.fixed_weight_scales and new in graph.tensors:
+            graph.fixed_weight_scales.setdefault(new, graph.fixed_weight_scales[old])
     return graph
 
 
@@ -314,6 +320,7 @@ class _Importer:
         # rank-3 tensor itself is only produced (a reshape of its twin) when something else reads it.
         self.lifted: dict[str, str] = {}
         self.pending: dict[str, str] = {}  # rank-3 tensor → its twin, not yet reshaped back
+        self.renamed: dict[str, str] = {}  # twin (or reshaped weight) → the model's tensor: QDQ scales follow
 
     def run(self) -> None:
         g = self.graph
@@ -425,6 +432,7 @@ class _Importer:
             self.shapes[lifted] = (n, c, 1, length)
             self.graph.nodes.append(Node("reshape", f"{name}_to_2d", [name], [lifted]))
             self.lifted[name] = lifted
+            self.renamed[lifted] = name
         return self.lifted[name]
 
     def lift_node(self, node: onnx.NodeProto, activations: list[int], one_d: bool) -> onnx.NodeProto:
@@ -450,6 +458,7 @@ class _Importer:
                 new = self.graph.unique_name(f"{name}_2d")
                 self.consts[new] = value
                 self.graph.add_tensor(Tensor(new, tuple(value.shape), str(value.dtype), value))
+                self.renamed[new] = name
                 lifted.input[i] = new
         del lifted.output[:]
         for o in node.output:
@@ -462,6 +471,7 @@ class _Importer:
                 self.shapes[twin] = (shape[0], shape[1], 1, shape[2])
                 self.graph.add_tensor(Tensor(twin, self.shapes[twin]))
                 self.lifted[o] = self.pending[o] = twin
+                self.renamed[twin] = o
                 lifted.output.append(twin)
             else:
                 lifted.output.append(o)
