@@ -160,7 +160,9 @@ def activation_bounds(node: Node, scale: float, zero_point: int, dtype: str = "i
     lo, hi = node.attrs.get("act", (-np.inf, np.inf))
     qlo = qmin if not np.isfinite(lo) else max(qmin, zero_point + int(round(lo / scale)))
     qhi = qmax if not np.isfinite(hi) else min(qmax, zero_point + int(round(hi / scale)))
-    return qlo, qhi
+    # a bound beyond the other end of the type (a Clip whose min exceeds its max, 1e38) clamps to it:
+    # the kernels' clamp then gives hi everywhere, as np.clip (and ONNX's Clip) do when lo > hi
+    return min(qlo, qmax), max(qhi, qmin)
 
 
 def apply_float_activation(node: Node, y: np.ndarray) -> np.ndarray:
