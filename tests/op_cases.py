@@ -117,6 +117,12 @@ WEIGHTED = {  # conv, depthwise conv and fully connected layers
 OTHERS = {  # the other operators, and graphs around them
     "maxpool_pad_ceil": ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
                                            pads=[1, 1, 1, 1], ceil_mode=1)], {"x": [1, 3, 8, 7]}, {}),
+    "maxpool_dilated_pads_ceil": ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 2], strides=[2, 1],
+                                                    dilations=[2, 3], pads=[2, 1, 1, 2], ceil_mode=1)],
+                                  {"x": [1, 3, 9, 8]}, {}),
+    "maxpool1d_dilated_after_relu": ([helper.make_node("Relu", ["x"], ["r"]),
+                                      helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[3], dilations=[2])],
+                                     {"x": [1, 4, 11]}, {}),
     "avgpool_exclude_pad": ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
                             {"x": [1, 4, 6, 5]}, {}),
     "avgpool_include_pad_stride2": ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2],

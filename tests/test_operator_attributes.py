@@ -38,8 +38,6 @@ def _w(*shape):
 REFUSED = [
     ("averagepool_dilations", [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], dilations=[2, 2])],
      IMG, {}, 19, ["AveragePool", "dilations"]),
-    ("maxpool_dilations", [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], dilations=[2, 1])],
-     IMG, {}, 14, ["MaxPool", "dilations"]),
     ("maxpool_indices", [helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2], storage_order=1)],
      IMG, {}, 14, ["MaxPool", "indices"]),
     ("conv_kernel_shape", [helper.make_node("Conv", ["x", "W"], ["y"], kernel_shape=[2, 2])], IMG,
@@ -139,6 +137,8 @@ IMPLEMENTED = [
      {"P": np.array([1, 0, 2, 3], np.int64), "A": np.array([-1, 1], np.int64)}, 19),
     ("pad_constant_axes_input", [helper.make_node("Pad", ["x", "P", "V", "A"], ["y"])], IMG,
      {"P": np.array([1, 2], np.int64), "V": np.array(0.5, np.float32), "A": np.array([2], np.int64)}, 18),
+    ("maxpool_dilations_ceil_pads", [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 3], dilations=[2, 1],
+                                                      strides=[2, 1], pads=[1, 0, 0, 1], ceil_mode=1)], IMG, {}, 14),
     ("dropout_ratio_training_false", [helper.make_node("Relu", ["x"], ["r"]),
                                       helper.make_node("Dropout", ["r", "ratio", "t"], ["y", "mask"])],
      IMG, {"ratio": np.array(0.3, np.float32), "t": np.array(False)}, 14),

@@ -640,11 +640,10 @@ class _Importer:
     def op_MaxPool(self, node, a):
         if len(node.output) > 1 and node.output[1]:
             raise _Unsupported("the indices output is not supported")
-        if any(d != 1 for d in a.get("dilations", (1, 1))):
-            raise _Unsupported("dilations (dilated pooling) are not supported")
         # storage_order only orders the indices output, refused above
         kernel = tuple(a["kernel_shape"])
-        self.add("max_pool", node, [node.input[0]], {"kernel": kernel, **self.spatial(node, a, kernel)})
+        geo = self.spatial(node, a, kernel, tuple(a.get("dilations", (1, 1))))
+        self.add("max_pool", node, [node.input[0]], {"kernel": kernel, **geo})
 
     def op_AveragePool(self, node, a):
         if any(d != 1 for d in a.get("dilations", (1, 1))):
