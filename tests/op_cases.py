@@ -110,6 +110,8 @@ WEIGHTED = {  # conv, depthwise conv and fully connected layers
                        {"x": [1, 1]}, {"W": w(5, 1), "B": w(5)}),
     "matmul_three_rows_relu": ([helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
                                {"x": [1, 3, 14]}, {"W": w(14, 8)}),
+    "matmul_rank4_rows_constant_weight": ([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": [1, 2, 3, 4]},
+                                          {"W": w(4, 5)}),
     "matmul_add_bias": ([helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])],
                         {"x": [1, 17]}, {"W": w(17, 9), "B": w(9)}),
 }
@@ -209,6 +211,8 @@ OTHERS = {  # the other operators, and graphs around them
                                       helper.make_node("Clip", ["c", "lo", "hi"], ["y"])], {"x": [1, 2, 5, 5]},
                                      {"W": w(3, 2, 3, 3), "lo": np.array(1e38, np.float32),
                                       "hi": np.array(0.5, np.float32)}),
+    "matmul_constant_stack_of_matrices": ([helper.make_node("MatMul", ["a", "B"], ["y"])], {"a": [1, 2, 3, 4]},
+                                          {"B": w(2, 4, 5)}),
     "clip_standalone_after_pool": ([helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2]),
                                     helper.make_node("Clip", ["p", "lo", "hi"], ["y"])], {"x": [1, 2, 6, 6]},
                                    {"lo": np.array(-0.5, np.float32), "hi": np.array(0.5, np.float32)}),

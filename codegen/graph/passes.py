@@ -223,8 +223,9 @@ def to_channels_last(graph: Graph) -> None:
                 new_nodes.append(Node("transpose", f"{node.name}_to_nhwc", [mid], [out.name], {"perm": out_perm}))
             perm_of[out.name] = out_perm
             continue
-        if op == "matmul":
-            # the product runs over the logical last two axes, row-major: leave and re-enter NHWC around it
+        if op == "matmul" or (op == "fully_connected" and len(graph.tensors[node.inputs[0]].shape) == 4):
+            # the product runs over the logical last two axes (a fully connected layer: over the last
+            # axis, the others its rows), row-major: leave and re-enter NHWC around it
             # (the same bytes in another shape where only axes of size 1 move: a reshape, no copy)
             for i, src in enumerate(node.inputs):
                 logical = graph.tensors[src].shape

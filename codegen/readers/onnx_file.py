@@ -585,14 +585,19 @@ class _Importer:
         self.add("fully_connected", node, inputs)
 
     def op_MatMul(self, node, a):
-        if node.input[1] not in self.consts:  # two activations: a batched matrix product
+        if node.input[1] not in self.consts or self.consts[node.input[1]].ndim > 2:
+            # two activations, or a stack of constant matrices: a batched matrix product
             if node.input[0] in self.consts:
                 raise _Unsupported("a constant first operand times an activation is not supported")
-            ranks = [len(self.shape(n)) for n in node.input[:2]]
+            ranks = [len(self.consts[n].shape if n in self.consts else self.shape(n)) for n in node.input[:2]]
             if min(ranks) < 2:
                 raise _Unsupported("a 1-D operand of a product of two activations is not supported")
             rank = len(self.shape(node.output[0]))
             inputs = list(node.input[:2])
+            if inputs[1] in self.consts:
+                b = self.consts[inputs[1]].astype(np.float32)
+                inputs[1] = self.new_const(node, "operand1", b.reshape((1,) * (rank - b.ndim) + b.shape))
+                ranks[1] = rank
             for i, name in enumerate(inputs):
                 if ranks[i] < rank:  # broadcasting over the leading axes: widen with axes of 1
                     wide = (1,) * (rank - ranks[i]) + tuple(self.shape(name))
