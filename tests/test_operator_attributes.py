@@ -188,7 +188,7 @@ def test_onnx_conformance_cases_match_or_are_refused(tmp_path):
 def test_onnx_conformance_cases_in_int8_are_bit_exact_and_close(tmp_path):
     """The first float-matching ONNX node case of every operator type, compiled to int8 C (gcc): the C
     equals the golden reference and is within the stated tolerance of ONNX's expected output, or is
-    refused in one sentence (all 116 float matches when written: 116 passed; the script
+    refused in one sentence (all 120 float matches when written: 120 passed; the script
     `python tests/onnx_conformance.py --int8` runs them all and prints the table per operator)."""
     table = int8_conformance(per_op=1, folder=tmp_path)
     bad = {op: dict(c) for op, c in table.items() if c["wrong"] or c["crashed"]}
