@@ -113,6 +113,10 @@ class Op(ABC):
         """True when the output is the input's memory reinterpreted (no kernel runs)."""
         return False
 
+    def alias_offset(self, node: Node, graph: Graph) -> int:
+        """Where an aliasing output starts inside its input's bytes (a contiguous slice's offset)."""
+        return 0
+
     def inplace_input(self, node: Node, graph: Graph) -> int | None:
         """Index of an input whose buffer the output may overwrite, element for element."""
         return None

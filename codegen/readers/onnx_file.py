@@ -171,8 +171,14 @@ def import_onnx(path: str | Path, name: str | None = None) -> Graph:
     except Exception as exc:
         raise McugenError(f"ONNX shape inference failed on {path}: {exc}".split("\n")[0]) from None
     model = fuse_layer_norm(model, _static_shapes(model))  # the pre-opset-17 decomposition, as one node
-    _Importer(model, graph, opset).run()
+    importer = _Importer(model, graph, opset)
+    importer.run()
     attach(graph, qdq)
+    for new, old in importer.renamed.items():  # a 1-D layer's rank-4 twins hold the same values
+        if old in graph.fixed_qparams and new in graph.tensors:
+            graph.fixed_qparams.setdefault(new, graph.fixed_qparams[old])
+        if old in graph.fixed_weight_scales and new in graph.tensors:
+            graph.fixed_weight_scales.setdefault(new, graph.fixed_weight_scales[old])
     return graph
 
 
@@ -322,6 +328,12 @@ class _Importer:
         # Tensors ONNX shapes [T, 1, ...] (time first, batch 1 second: an LSTM's layout 0), which the
         # graph holds as [1, T, ...]: the same bytes, with the batch axis first as every stage needs.
         self.time_major: set[str] = set()
+        # 1-D networks run as 2-D with H = 1: a rank-3 (N, C, L) tensor a 1-D layer reads or writes has a
+        # rank-4 (N, C, 1, L) twin (lifted), and element-wise layers after it run on the twin too; the
+        # rank-3 tensor itself is only produced (a reshape of its twin) when something else reads it.
+        self.lifted: dict[str, str] = {}
+        self.pending: dict[str, str] = {}  # rank-3 tensor → its twin, not yet reshaped back
+        self.renamed: dict[str, str] = {}  # twin (or reshaped weight) → the model's tensor: QDQ scales follow
 
     def run(self) -> None:
         g = self.graph
@@ -374,9 +386,12 @@ class _Importer:
                                         f"shape {list(out_shape)} has no batch axis of 1; keep the batch axis first)")
                 continue
             try:
+                node = self.one_d(node)
                 handler(node, self.attrs(node))
             except _Unsupported as why:
                 self.unsupported.append(f"{_shown(node.op_type)} ({_shown(node.name or first)}: {why})")
+        for name in [o.name for o in self.model.graph.output]:
+            self.squeezed(name)
         for node in g.nodes:  # what the mappings derived (alpha * B, 1 / divisor, BN factors...) too
             for key, value in node.attrs.items():
                 if isinstance(value, float | np.ndarray) and not (key in ("min", "max") and np.isinf(value)):
@@ -412,6 +427,102 @@ class _Importer:
         except Exception as exc:  # InferenceError: "[ShapeInferenceError] (op_type:Concat, ...): axis ..."
             return f" ({_first_line(exc)})"
         return ""
+
+    # --- 1-D networks --------------------------------------------------------------------
+    ONE_D = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool"}  # lifted to 2-D with H = 1
+    ELEMENTWISE = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
+                   "BatchNormalization", "Identity", "Dropout", "Add", "Sub", "Mul", "Div"}  # follow the twin
+
+    def one_d(self, node: onnx.NodeProto) -> onnx.NodeProto:
+        """The node as it runs: a 1-D layer (or an element-wise one on a lifted tensor) rewritten onto
+        rank-4 twins; any other node first gets the rank-3 tensors it reads reshaped back."""
+        rank3 = node.input and node.input[0] in self.shapes and len(self.shape(node.input[0])) == 3
+        if node.op_type in self.ONE_D and rank3:
+            return self.lift_node(node, [0], one_d=True)
+        if node.op_type == "BatchNormalization" and rank3:  # BatchNorm1d: folds into the conv before it
+            return self.lift_node(node, [0], one_d=False)
+        if node.op_type in self.ELEMENTWISE and node.output and node.output[0]:
+            binary = node.op_type in ("Add", "Sub", "Mul", "Div")
+            activations = [i for i, n in enumerate(node.input[:2] if binary else node.input[:1])
+                           if n and n not in self.consts]
+            if any(node.input[i] in self.lifted for i in activations) and \
+                    all(self.shapes.get(node.input[i]) == self.shape(node.output[0]) for i in activations):
+                return self.lift_node(node, activations, one_d=False)
+        for name in node.input:
+            self.squeezed(name)
+        return node
+
+    def squeezed(self, name: str) -> None:
+        """Produce a rank-3 tensor from its twin, once, where something needs the rank-3 form."""
+        if name in self.pending:
+            self.graph.nodes.append(Node("reshape", f"{name}_from_2d", [self.pending.pop(name)], [name]))
+
+    def twin(self, name: str) -> str:
+        """The rank-4 (N, C, 1, L) twin of a rank-3 tensor, made by a reshape when it has none yet."""
+        if name not in self.lifted:
+            n, c, length = self.shape(name)
+            lifted = self.graph.unique_name(f"{name}_2d")
+            self.graph.add_tensor(Tensor(lifted, (n, c, 1, length)))
+            self.shapes[lifted] = (n, c, 1, length)
+            self.graph.nodes.append(Node("reshape", f"{name}_to_2d", [name], [lifted]))
+            self.lifted[name] = lifted
+            self.renamed[lifted] = name
+        return self.lifted[name]
+
+    def lift_node(self, node: onnx.NodeProto, activations: list[int], one_d: bool) -> onnx.NodeProto:
+        lifted = onnx.NodeProto()
+        lifted.CopyFrom(node)
+        if not lifted.name:
+            lifted.name = node.output[0]
+        for i, name in enumerate(node.input):
+            if i in activations:
+                lifted.input[i] = self.twin(name)
+            elif name in self.consts and (one_d and i == 1 or not one_d and i < 2 and
+                                          node.op_type in ("Add", "Sub", "Mul", "Div")):
+                value = self.consts[name]
+                if one_d:  # the weight (O, I, K) as (O, I, 1, K)
+                    if value.ndim != 3:
+                        raise _Unsupported(f"a 1-D convolution needs a rank-3 weight, not rank {value.ndim}")
+                    value = value[:, :, None, :]
+                elif value.ndim <= 3:  # a broadcast constant: its (C, L) axes around the new H axis
+                    full = value.reshape((1,) * (3 - value.ndim) + value.shape)
+                    value = full[:, :, None, :]
+                else:
+                    raise _Unsupported(f"a rank-{value.ndim} constant broadcast to a rank-3 tensor")
+                new = self.graph.unique_name(f"{name}_2d")
+                self.consts[new] = value
+                self.graph.add_tensor(Tensor(new, tuple(value.shape), str(value.dtype), value))
+                self.renamed[new] = name
+                lifted.input[i] = new
+        del lifted.output[:]
+        for o in node.output:
+            if not o:
+                lifted.output.append("")
+                continue
+            shape = self.shape(o)
+            if len(shape) == 3 and o == node.output[0]:
+                twin = self.graph.unique_name(f"{o}_2d")
+                self.shapes[twin] = (shape[0], shape[1], 1, shape[2])
+                self.graph.add_tensor(Tensor(twin, self.shapes[twin]))
+                self.lifted[o] = self.pending[o] = twin
+                self.renamed[twin] = o
+                lifted.output.append(twin)
+            else:
+                lifted.output.append(o)
+        if one_d:
+            for a in lifted.attribute:
+                if a.name in ("kernel_shape", "strides", "dilations"):
+                    values = list(a.ints)
+                    del a.ints[:]
+                    a.ints.extend([1, *values])
+                elif a.name == "pads":
+                    values = list(a.ints)
+                    if len(values) != 2:
+                        raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has pads {values}; "
+                                          "a 1-D operator needs 2 values — re-export the model")
+                    del a.ints[:]
+                    a.ints.extend([0, values[0], 0, values[1]])
+        return lifted
 
     @staticmethod
     def attrs(node: onnx.NodeProto) -> dict:
@@ -650,14 +761,20 @@ class _Importer:
                  {"axis": axis, "epsilon": float(a.get("epsilon", 1e-5))})
 
     def op_Gemm(self, node, a):
-        if a.get("transA", 0):
-            raise _Unsupported("transA=1 is not supported")
         b = self.const(node.input[1], "B").astype(np.float32)
         if b.ndim != 2 or len(self.shape(node.input[0])) != 2:
             raise _Unsupported("A and B must be 2-D")
+        a_input = node.input[0]
+        if a.get("transA", 0):  # A is (K, M): a transpose first (M is the batch of 1, so K is too)
+            k, m = self.shape(a_input)
+            a_input = self.graph.unique_name(f"{node.input[0]}_transposed")
+            self.graph.add_tensor(Tensor(a_input, (m, k)))
+            self.shapes[a_input] = (m, k)
+            self.graph.nodes.append(Node("transpose", f"{node.name or node.output[0]}_transA", [node.input[0]],
+                                         [a_input], {"perm": (1, 0)}))
         with np.errstate(over="ignore"):
             w = (b if a.get("transB", 0) else b.T) * np.float32(a.get("alpha", 1.0))
-        inputs = [node.input[0], self.new_const(node, "weight", w)]
+        inputs = [a_input, self.new_const(node, "weight", w)]
         if len(node.input) > 2 and node.input[2]:
             with np.errstate(over="ignore"):
                 c = self.const(node.input[2], "C").astype(np.float32) * np.float32(a.get("beta", 1.0))
@@ -670,6 +787,29 @@ class _Importer:
         self.add("fully_connected", node, inputs)
 
     def op_MatMul(self, node, a):
+        if node.input[1] not in self.consts or self.consts[node.input[1]].ndim > 2:
+            # two activations, or a stack of constant matrices: a batched matrix product
+            if node.input[0] in self.consts:
+                raise _Unsupported("a constant first operand times an activation is not supported")
+            ranks = [len(self.consts[n].shape if n in self.consts else self.shape(n)) for n in node.input[:2]]
+            if min(ranks) < 2:
+                raise _Unsupported("a 1-D operand of a product of two activations is not supported")
+            rank = len(self.shape(node.output[0]))
+            inputs = list(node.input[:2])
+            if inputs[1] in self.consts:
+                b = self.consts[inputs[1]].astype(np.float32)
+                inputs[1] = self.new_const(node, "operand1", b.reshape((1,) * (rank - b.ndim) + b.shape))
+                ranks[1] = rank
+            for i, name in enumerate(inputs):
+                if ranks[i] < rank:  # broadcasting over the leading axes: widen with axes of 1
+                    wide = (1,) * (rank - ranks[i]) + tuple(self.shape(name))
+                    inputs[i] = self.graph.unique_name(f"{name}_rank{rank}")
+                    self.graph.add_tensor(Tensor(inputs[i], wide))
+                    self.shapes[inputs[i]] = wide
+                    self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_widen{i}", [name],
+                                                 [inputs[i]]))
+            self.add("matmul", node, inputs)
+            return
         b = self.const(node.input[1], "the second input")
         if b.ndim != 2:
             raise _Unsupported("only a 2-D constant right-hand side is supported")
@@ -707,11 +847,10 @@ class _Importer:
     def op_MaxPool(self, node, a):
         if len(node.output) > 1 and node.output[1]:
             raise _Unsupported("the indices output is not supported")
-        if any(d != 1 for d in a.get("dilations", (1, 1))):
-            raise _Unsupported("dilations (dilated pooling) are not supported")
         # storage_order only orders the indices output, refused above
         kernel = tuple(a["kernel_shape"])
-        self.add("max_pool", node, [node.input[0]], {"kernel": kernel, **self.spatial(node, a, kernel)})
+        geo = self.spatial(node, a, kernel, tuple(a.get("dilations", (1, 1))))
+        self.add("max_pool", node, [node.input[0]], {"kernel": kernel, **geo})
 
     def op_AveragePool(self, node, a):
         if any(d != 1 for d in a.get("dilations", (1, 1))):
@@ -803,13 +942,26 @@ class _Importer:
         # an input that an unsupported node would produce has no tensor yet (that node is reported)
         if all(i in self.consts or (i in self.graph.tensors and self.graph.tensors[i].is_constant) for i in inputs):
             raise _Unsupported("both operands are constant")
+        rank = len(self.shape(node.output[0]))
+        for i, name in enumerate(inputs):
+            t = self.graph.tensors[name]
+            if not t.is_constant and len(t.shape) < rank:
+                # NumPy broadcasting across ranks: the lower-rank activation gains leading axes of 1
+                wide = (1,) * (rank - len(t.shape)) + tuple(t.shape)
+                inputs[i] = self.graph.unique_name(f"{name}_rank{rank}")
+                self.graph.add_tensor(Tensor(inputs[i], wide))
+                self.shapes[inputs[i]] = wide
+                self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_widen{i}", [name], [inputs[i]]))
         self.add(op, node, inputs)
 
     def op_Add(self, node, a):
         self.binary(node, "add")
 
     def op_Sub(self, node, a):
-        self.binary(node, "add", lambda c: -c)
+        if node.input[1] in self.consts:  # x - c is x + (-c): Add's kernel, and its bias fold
+            self.binary(node, "add", lambda c: -c)
+        else:
+            self.binary(node, "sub")
 
     def op_Mul(self, node, a):
         self.binary(node, "mul")
@@ -850,23 +1002,122 @@ class _Importer:
 
     def op_Pad(self, node, a):
         mode = _text(a.get("mode", b"constant"))
-        if mode != "constant":
-            raise _Unsupported(f"mode {mode!r} is not supported, only constant")
-        if len(node.input) > 3 and node.input[3]:
-            raise _Unsupported("the axes input is not supported")
+        if mode not in ("constant", "edge", "reflect", "wrap"):
+            raise McugenError(f"Pad {node.name or node.output[0]!r} has mode {mode!r}; ONNX knows constant, "
+                              "reflect, edge and wrap — the model is damaged, re-export it")
         pads = a.get("pads") if len(node.input) < 2 else self.const(node.input[1], "pads")
         value = a.get("value", 0.0)
         if len(node.input) > 2 and node.input[2]:
             value = float(self.const(node.input[2], "constant_value"))
         pads = [int(p) for p in np.asarray(pads).reshape(-1)]
         rank = len(self.shape(node.input[0]))
-        if len(pads) != 2 * rank:
-            raise McugenError(f"Pad {node.name or node.output[0]!r} has {len(pads)} pads for a rank-{rank} input, "
-                              f"not {2 * rank}; the model is damaged — re-export it")
-        if min(pads) < 0:
+        axes = list(range(rank))
+        if len(node.input) > 3 and node.input[3]:  # pads for the listed axes only (opset 18)
+            axes = [self.axis_of(node, int(v), rank) for v in self.const(node.input[3], "axes").reshape(-1)]
+            if len(set(axes)) != len(axes):
+                raise McugenError(f"Pad {node.name or node.output[0]!r} lists an axis twice in {axes}; "
+                                  "the model is damaged — re-export it")
+        if len(pads) != 2 * len(axes):
+            raise McugenError(f"Pad {node.name or node.output[0]!r} has {len(pads)} pads for {len(axes)} axes, "
+                              f"not {2 * len(axes)}; the model is damaged — re-export it")
+        if min(pads, default=0) < 0:
             raise _Unsupported("negative pads (cropping) are not supported")
-        self.add("pad", node, [node.input[0]],
-                 {"pads": [(pads[i], pads[i + rank]) for i in range(rank)], "value": float(value)})
+        full = [(0, 0)] * rank
+        for j, axis in enumerate(axes):
+            full[axis] = (pads[j], pads[j + len(axes)])
+        if mode == "constant":
+            self.add("pad", node, [node.input[0]], {"pads": full, "value": float(value)})
+            return
+        # edge, reflect and wrap only repeat input values: a slice whose positions run past the ends
+        x = self.shape(node.input[0])
+        if mode == "reflect" and any(d == 1 and (b or e) for d, (b, e) in zip(x, full)):
+            raise McugenError(f"Pad {node.name or node.output[0]!r} reflects an axis of size 1, which has "
+                              "nothing to reflect; the model is damaged — re-export it")
+        self.add_slice(node, node.output[0], [tuple(int(v) for v in np.pad(np.arange(d), be, mode=mode))
+                                              for d, be in zip(x, full)])
+
+    # --- slicing and gathering: one `slice` node picks positions along every axis ----------
+    def add_slice(self, node, out: str, indices: list[tuple[int, ...]], name: str | None = None) -> None:
+        x = self.shape(node.input[0])
+        if tuple(len(i) for i in indices) != tuple(self.shape(out)):
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r}: its positions give shape "
+                              f"{[len(i) for i in indices]}, not the inferred {list(self.shape(out))}; "
+                              "the model is damaged — re-export it")
+        if indices[0] != tuple(range(x[0])):
+            raise _Unsupported("slicing the batch axis is not supported")
+        self.graph.nodes.append(Node("slice", name or node.name or out, [node.input[0]], [out],
+                                     {"indices": tuple(tuple(int(v) for v in i) for i in indices)}))
+
+    def axis_of(self, node, axis: int, rank: int) -> int:
+        if not -rank <= int(axis) < rank:
+            raise McugenError(f"{node.op_type} {node.name or node.output[0]!r} has axis {int(axis)}, outside "
+                              f"its rank {rank}; the model is damaged — re-export it")
+        return int(axis) % rank
+
+    def op_Slice(self, node, a):
+        x = self.shape(node.input[0])
+        starts = self.const(node.input[1], "starts").reshape(-1)
+        ends = self.const(node.input[2], "ends").reshape(-1)
+        axes = (self.const(node.input[3], "axes").reshape(-1) if len(node.input) > 3 and node.input[3]
+                else np.arange(len(starts)))
+        steps = (self.const(node.input[4], "steps").reshape(-1) if len(node.input) > 4 and node.input[4]
+                 else np.ones(len(starts), np.int64))
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise McugenError(f"Slice {node.name or node.output[0]!r} has {len(starts)} starts, {len(ends)} ends, "
+                              f"{len(axes)} axes and {len(steps)} steps, not one each; re-export the model")
+        indices = [tuple(range(d)) for d in x]
+        seen = set()
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            axis = self.axis_of(node, axis, len(x))
+            if axis in seen or int(step) == 0:
+                raise McugenError(f"Slice {node.name or node.output[0]!r} names axis {axis} twice or has step 0; "
+                                  "the model is damaged — re-export it")
+            seen.add(axis)
+            # Python's slice clamps out-of-range and negative starts and ends exactly as ONNX does
+            indices[axis] = tuple(range(*slice(int(start), int(end), int(step)).indices(x[axis])))
+        self.add_slice(node, node.output[0], indices)
+
+    def op_Split(self, node, a):
+        x = self.shape(node.input[0])
+        axis = self.axis_of(node, a.get("axis", 0), len(x))
+        sizes = [self.shape(o)[axis] for o in node.output]
+        # the split sizes (attribute, input or num_outputs) are what shape inference used for the outputs
+        given = a.get("split") if len(node.input) < 2 or not node.input[1] else self.const(node.input[1], "split")
+        if given is not None and [int(v) for v in np.asarray(given).reshape(-1)] != sizes or sum(sizes) != x[axis]:
+            raise McugenError(f"Split {node.name or node.output[0]!r} splits {x[axis]} positions into {sizes}; "
+                              "the model is damaged — re-export it")
+        first = 0
+        for i, (out, size) in enumerate(zip(node.output, sizes)):
+            indices = [tuple(range(d)) for d in x]
+            indices[axis] = tuple(range(first, first + size))
+            self.add_slice(node, out, indices, f"{node.name or node.output[0]}_{i}")
+            first += size
+
+    def op_Gather(self, node, a):
+        x = self.shape(node.input[0])
+        axis = self.axis_of(node, a.get("axis", 0), len(x))
+        if axis == 0:
+            raise _Unsupported("gathering along the batch axis is not supported")
+        picks = self.const(node.input[1], "the indices")
+        if picks.dtype.kind not in "iu":
+            raise McugenError(f"Gather {node.name or node.output[0]!r} has indices of type {picks.dtype}; "
+                              "the model is damaged — re-export it")
+        flat = [int(v) for v in picks.reshape(-1)]
+        if any(not -x[axis] <= v < x[axis] for v in flat):
+            raise McugenError(f"Gather {node.name or node.output[0]!r} has an index outside [-{x[axis]}, "
+                              f"{x[axis] - 1}] (axis {axis} has {x[axis]} positions); the model is damaged")
+        indices = [tuple(range(d)) for d in x]
+        indices[axis] = tuple(v % x[axis] for v in flat)
+        taken = tuple(len(i) for i in indices)
+        if taken == tuple(self.shape(node.output[0])):
+            self.add_slice(node, node.output[0], indices)
+            return
+        # scalar indices drop the axis, n-D ones widen it: slice to one axis of positions, then reshape
+        mid = self.graph.unique_name(f"{node.output[0]}_taken")
+        self.graph.add_tensor(Tensor(mid, taken))
+        self.shapes[mid] = taken
+        self.add_slice(node, mid, indices, f"{node.name or node.output[0]}_take")
+        self.graph.nodes.append(Node("reshape", f"{node.name or node.output[0]}_shape", [mid], [node.output[0]]))
 
     def op_Softmax(self, node, a):
         x = self.shape(node.input[0])
@@ -883,6 +1134,8 @@ class _Importer:
                 raise _Unsupported(f"axis={axis} at opset {self.opset} (softmax over the flattened axes {wide}) "
                                    "is not supported")
             axis = wide[0] if wide else rank - 1
+        if axis == 0:  # over the batch axis: it would mix the samples mcugen runs one at a time
+            raise _Unsupported("softmax over the batch axis (axis 0) is not supported")
         self.add("softmax", node, [node.input[0]], {"axis": axis})
 
     def op_BatchNormalization(self, node, a):
