@@ -9,7 +9,9 @@
  * codegen/ops/conv.py (run_int). Output channels and pixels go two by two through
  * mcugen_gemm_2x2_s8 (weights of a channel pair interleaved, see mcugen_conv_gemm_s8.h); an odd
  * last channel goes through mcugen_gemm_2x1_s8 (a plain row), an odd last pixel repeats its
- * partner and drops the extra sums.
+ * partner and drops the extra sums. A channel pair whose shifts are both in [-23, -2] (nearly
+ * all) requantizes with the output offset folded into the rounding term (mcugen_gemm_fast_t);
+ * any other through mcugen_requantize.
  */
 #include "mcugen_conv_1x1_s8.h"
 #include "mcugen_conv_gemm_s8.h"
@@ -22,48 +24,101 @@ static const int8_t *strided_row(const mcugen_conv_1x1_params_t *p, const int8_t
     return input + (oy * p->stride_h * p->input_w + ox * p->stride_w) * p->input_c;
 }
 
-void mcugen_conv_1x1_s8(const mcugen_conv_1x1_params_t *p, const int8_t *input, int8_t *output)
+#if defined(__GNUC__) || defined(__clang__)
+#define PW_NOINLINE __attribute__((noinline))
+#else
+#define PW_NOINLINE
+#endif
+
+/* The rare requantize (a shift outside [-23, -2]): out of line, so the pixel loop stays small. */
+static PW_NOINLINE int32_t requantize_general(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset)
+{
+    return mcugen_requantize(acc, multiplier, shift) + offset;
+}
+
+/* Output channels oc and oc + 1 (or oc alone, the odd last one) over every pixel. The channels'
+ * requantize constants and biases are loop constants of the pixel loop; when both shifts are in
+ * [-23, -2] (nearly always) the output offset rides in the rounding term (mcugen_gemm_fast_t),
+ * and the clamp to int8's own range (the usual case) is one SSAT per output. */
+static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input, int8_t *output, int32_t oc)
 {
     const int32_t pixels = p->output_h * p->output_w;
     const int32_t channels = p->output_c;
     const int32_t n = p->input_c;
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+    const int full_range = act_min == -128 && act_max == 127;
     const int contiguous = p->stride_h == 1 && p->stride_w == 1 && p->input_w == p->output_w;
-    int32_t pixel, oc;
+    const int two_channels = oc + 1 < channels;
+    const int32_t oc1 = two_channels ? oc + 1 : oc;
+    const int8_t *const w = p->weights + oc * n;
+    const int32_t bias0 = p->bias[oc], bias1 = p->bias[oc1];
+    const int32_t shift0 = p->shift[oc], shift1 = p->shift[oc1];
+    mcugen_gemm_fast_t f0 = {p->multiplier[oc], 0, 0}, f1 = {p->multiplier[oc1], 0, 0};
+    const int fast = mcugen_gemm_fast_init(&f0, f0.multiplier, shift0, output_offset)
+                     && mcugen_gemm_fast_init(&f1, f1.multiplier, shift1, output_offset);
+    const int32_t m0 = f0.multiplier, round0 = f0.round, right0 = f0.right1;
+    const int32_t m1 = f1.multiplier, round1 = f1.round, right1 = f1.right1;
+    const int32_t k[6] = {m0, round0, right0, m1, round1, right1};
+    const int whole_fast = fast && full_range && two_channels;
+    const int8_t *x0 = input;
+    int8_t *out = output + oc;
+    int32_t pixel;
 
-    /* Channel pairs outside, pixel pairs inside: a pair's bias, multipliers and shifts are loop
-     * constants of the pixel loop, so the requantize of each output does not reload or re-derive them. */
-    for (oc = 0; oc < channels; oc += 2) {
-        const int two_channels = oc + 1 < channels;
-        const int32_t oc1 = two_channels ? oc + 1 : oc;
-        const int8_t *const w = p->weights + oc * n;
-        const int32_t bias0 = p->bias[oc], bias1 = p->bias[oc1];
-        const int32_t multiplier0 = p->multiplier[oc], multiplier1 = p->multiplier[oc1];
-        const int32_t shift0 = p->shift[oc], shift1 = p->shift[oc1];
-        for (pixel = 0; pixel < pixels; pixel += 2) {
-            const int two_pixels = pixel + 1 < pixels;
-            const int8_t *x0 = contiguous ? input + pixel * n : strided_row(p, input, pixel);
-            const int8_t *x1 = !two_pixels ? x0 : contiguous ? x0 + n : strided_row(p, input, pixel + 1);
-            int8_t *out0 = output + pixel * channels + oc;
-            int32_t acc[4];
-            if (two_channels) {
-                acc[0] = acc[2] = bias0;
-                acc[1] = acc[3] = bias1;
-                mcugen_gemm_2x2_s8(x0, x1, w, n, acc);
-            } else {
-                acc[0] = acc[1] = bias0;
-                mcugen_gemm_2x1_s8(x0, x1, w, n, acc);
-                acc[2] = acc[1];
-            }
-            out0[0] = mcugen_gemm_clamp_s8(acc[0], multiplier0, shift0, output_offset, act_min, act_max);
-            if (two_channels) out0[1] = mcugen_gemm_clamp_s8(acc[1], multiplier1, shift1, output_offset, act_min, act_max);
-            if (two_pixels) {
-                out0[channels] = mcugen_gemm_clamp_s8(acc[2], multiplier0, shift0, output_offset, act_min, act_max);
-                if (two_channels) {
-                    out0[channels + 1] = mcugen_gemm_clamp_s8(acc[3], multiplier1, shift1, output_offset, act_min,
-                                                              act_max);
-                }
-            }
+    for (pixel = 0; pixel < pixels; pixel += 2, out += 2 * channels) {
+        const int two_pixels = pixel + 1 < pixels;
+        const int8_t *x1;
+        int32_t acc[4], y0, y1, y2, y3;
+        if (!contiguous) x0 = strided_row(p, input, pixel);
+        x1 = !two_pixels ? x0 : contiguous ? x0 + n : strided_row(p, input, pixel + 1);
+        if (two_channels) {
+            acc[0] = acc[2] = bias0;
+            acc[1] = acc[3] = bias1;
+            mcugen_gemm_2x2_s8(x0, x1, w, n, acc);
+        } else {
+            acc[0] = acc[1] = bias0;
+            mcugen_gemm_2x1_s8(x0, x1, w, n, acc);
+            acc[2] = acc[3] = acc[1];
+            acc[1] = acc[0];
+        }
+        x0 += 2 * n;
+        if (whole_fast && two_pixels) { /* the usual block */
+            mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], k, out, out + channels);
+            continue;
+        }
+        if (fast) {
+            y0 = mcugen_gemm_fast(acc[0], m0, round0, right0);
+            y1 = mcugen_gemm_fast(acc[1], m1, round1, right1);
+            y2 = mcugen_gemm_fast(acc[2], m0, round0, right0);
+            y3 = mcugen_gemm_fast(acc[3], m1, round1, right1);
+        } else {
+            y0 = requantize_general(acc[0], m0, shift0, output_offset);
+            y1 = requantize_general(acc[1], m1, shift1, output_offset);
+            y2 = requantize_general(acc[2], m0, shift0, output_offset);
+            y3 = requantize_general(acc[3], m1, shift1, output_offset);
+        }
+        if (full_range) {
+            y0 = mcugen_ssat8(y0);
+            y1 = mcugen_ssat8(y1);
+            y2 = mcugen_ssat8(y2);
+            y3 = mcugen_ssat8(y3);
+        } else {
+            y0 = mcugen_clamp_s8(y0, act_min, act_max);
+            y1 = mcugen_clamp_s8(y1, act_min, act_max);
+            y2 = mcugen_clamp_s8(y2, act_min, act_max);
+            y3 = mcugen_clamp_s8(y3, act_min, act_max);
+        }
+        out[0] = (int8_t)y0;
+        if (two_channels) out[1] = (int8_t)y1;
+        if (two_pixels) {
+            out[channels] = (int8_t)y2;
+            if (two_channels) out[channels + 1] = (int8_t)y3;
         }
     }
+}
+
+void mcugen_conv_1x1_s8(const mcugen_conv_1x1_params_t *p, const int8_t *input, int8_t *output)
+{
+    int32_t oc;
+    /* Channel pairs outside, pixel pairs inside: a pair's constants stay put for the whole pixel loop. */
+    for (oc = 0; oc < p->output_c; oc += 2) channel_pair(p, input, output, oc);
 }

@@ -55,6 +55,37 @@
     } while (0)
 #endif
 
+#if MCUGEN_HAS_DSP && defined(__GNUC__)
+/* One 4-deep block of the 2 x 2 product in assembly (t0 = u[0..3], t1 = v[0..3] once LOAD_W has run):
+ * 3 loads, 6 SXTB16, 8 SMLAD. */
+#define MCUGEN_GEMM_2X2_ASM_BLOCK(LOAD_W) \
+    LOAD_W \
+    "ldr %[t2], [%[x0]], #4\n\t" \
+    "sxtb16 %[t3], %[t0]\n\t" \
+    "sxtb16 %[t0], %[t0], ror #8\n\t" \
+    "sxtb16 %[t4], %[t1]\n\t" \
+    "sxtb16 %[t1], %[t1], ror #8\n\t" \
+    "sxtb16 %[t5], %[t2]\n\t" \
+    "sxtb16 %[t2], %[t2], ror #8\n\t" \
+    "smlad %[a00], %[t5], %[t3], %[a00]\n\t" \
+    "smlad %[a00], %[t2], %[t0], %[a00]\n\t" \
+    "smlad %[a01], %[t5], %[t4], %[a01]\n\t" \
+    "smlad %[a01], %[t2], %[t1], %[a01]\n\t" \
+    "ldr %[t2], [%[x1]], #4\n\t" \
+    "sxtb16 %[t5], %[t2]\n\t" \
+    "sxtb16 %[t2], %[t2], ror #8\n\t" \
+    "smlad %[a10], %[t5], %[t3], %[a10]\n\t" \
+    "smlad %[a10], %[t2], %[t0], %[a10]\n\t" \
+    "smlad %[a11], %[t5], %[t4], %[a11]\n\t" \
+    "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
+#define MCUGEN_GEMM_LOAD_W "ldr %[t0], [%[w]], #4\n\tldr %[t1], [%[w]], #4\n\t"
+#define MCUGEN_GEMM_LOAD_W_ALIGNED "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+#define MCUGEN_GEMM_2X2_ASM_OUTPUTS                                                                       \
+    [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w), [x0] "+r"(x0),       \
+        [x1] "+r"(x1), [pairs] "+r"(block_pairs), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), \
+        [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+#endif
+
 static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
                                       int32_t acc[4])
 {
@@ -66,56 +97,21 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
     if (block_pairs > 0) {
         /* Two blocks per pass, in assembly: all 14 free registers hold the 4 sums, 3 pointers, the
          * counter and 6 temporaries, so nothing spills (GCC 12's own schedule of this loop spills the
-         * end pointer, and unrolled it spills sums): 40 + 2 instructions per 32 MACs. */
+         * end pointer, and unrolled it spills sums): 40 + 2 instructions per 32 MACs, or 38 + 2 when
+         * the weights are word-aligned (even n: the arrays are) and one LDRD fetches both channels'
+         * words (LDRD faults on an unaligned address, LDR does not). */
         uint32_t t0, t1, t2, t3, t4, t5;
-        __asm__("1:\n\t"
-                "ldr %[t0], [%[w]], #4\n\t"           /* u[0..3] */
-                "ldr %[t1], [%[w]], #4\n\t"           /* v[0..3] */
-                "ldr %[t2], [%[x0]], #4\n\t"
-                "sxtb16 %[t3], %[t0]\n\t"             /* u0 u2 */
-                "sxtb16 %[t0], %[t0], ror #8\n\t"     /* u1 u3 */
-                "sxtb16 %[t4], %[t1]\n\t"             /* v0 v2 */
-                "sxtb16 %[t1], %[t1], ror #8\n\t"     /* v1 v3 */
-                "sxtb16 %[t5], %[t2]\n\t"
-                "sxtb16 %[t2], %[t2], ror #8\n\t"
-                "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
-                "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-                "smlad %[a01], %[t5], %[t4], %[a01]\n\t"
-                "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
-                "ldr %[t2], [%[x1]], #4\n\t"
-                "sxtb16 %[t5], %[t2]\n\t"
-                "sxtb16 %[t2], %[t2], ror #8\n\t"
-                "smlad %[a10], %[t5], %[t3], %[a10]\n\t"
-                "smlad %[a10], %[t2], %[t0], %[a10]\n\t"
-                "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
-                "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
-                "ldr %[t0], [%[w]], #4\n\t"           /* the second block, the same way */
-                "ldr %[t1], [%[w]], #4\n\t"
-                "ldr %[t2], [%[x0]], #4\n\t"
-                "sxtb16 %[t3], %[t0]\n\t"
-                "sxtb16 %[t0], %[t0], ror #8\n\t"
-                "sxtb16 %[t4], %[t1]\n\t"
-                "sxtb16 %[t1], %[t1], ror #8\n\t"
-                "sxtb16 %[t5], %[t2]\n\t"
-                "sxtb16 %[t2], %[t2], ror #8\n\t"
-                "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
-                "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-                "smlad %[a01], %[t5], %[t4], %[a01]\n\t"
-                "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
-                "ldr %[t2], [%[x1]], #4\n\t"
-                "sxtb16 %[t5], %[t2]\n\t"
-                "sxtb16 %[t2], %[t2], ror #8\n\t"
-                "smlad %[a10], %[t5], %[t3], %[a10]\n\t"
-                "smlad %[a10], %[t2], %[t0], %[a10]\n\t"
-                "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
-                "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
-                "subs %[pairs], %[pairs], #1\n\t"
-                "bne 1b"
-                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w), [x0] "+r"(x0),
-                  [x1] "+r"(x1), [pairs] "+r"(block_pairs), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
-                  [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-                :
-                : "cc", "memory");
+        if (((uintptr_t)w & 3u) == 0) {
+            __asm__("1:\n\t" MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W_ALIGNED)
+                    MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W_ALIGNED) "subs %[pairs], %[pairs], #1\n\t"
+                    "bne 1b"
+                    : MCUGEN_GEMM_2X2_ASM_OUTPUTS : : "cc", "memory");
+        } else {
+            __asm__("1:\n\t" MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W)
+                    MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W) "subs %[pairs], %[pairs], #1\n\t"
+                    "bne 1b"
+                    : MCUGEN_GEMM_2X2_ASM_OUTPUTS : : "cc", "memory");
+        }
     }
     if (n & 4) {  /* the one block the pairs leave */
         MCUGEN_GEMM_2X2_BLOCK(0);
@@ -189,6 +185,73 @@ static inline int8_t mcugen_gemm_clamp_s8(int32_t acc, int32_t multiplier, int32
                                           int32_t act_min, int32_t act_max)
 {
     return mcugen_clamp_s8(mcugen_requantize(acc, multiplier, shift) + output_offset, act_min, act_max);
+}
+
+/* The requantize of one output channel whose shift is in [-23, -2] (nearly every layer's), with
+ * the output offset riding in the rounding term (mcugen_requantize_offset_right): set up once per
+ * channel, then each output costs one SMLAL and four ALU instructions before the clamp. */
+typedef struct {
+    int32_t multiplier, round, right1;
+} mcugen_gemm_fast_t;
+
+/* Sets up f for (multiplier, shift, output_offset); 0 (and f untouched) when the shift is outside
+ * [-23, -2], where the caller takes mcugen_gemm_clamp_s8. */
+static inline int mcugen_gemm_fast_init(mcugen_gemm_fast_t *f, int32_t multiplier, int32_t shift,
+                                        int32_t output_offset)
+{
+    if (shift > -2 || shift < -23) return 0;
+    f->multiplier = multiplier;
+    f->right1 = -shift - 1;
+    f->round = (1 << (-shift - 2)) + (int32_t)((uint32_t)output_offset << (-shift - 1));
+    return 1;
+}
+
+/* requantize(acc) + output_offset through the fast constants, not yet clamped. */
+static inline int32_t mcugen_gemm_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
+{
+    return mcugen_requantize_offset_right(acc, multiplier, round, right1);
+}
+
+/* The four outputs of a whole 2 x 2 block whose channels both take the fast requantize and whose
+ * clamp is int8's own range [-128, 127] (the usual layer): out0[0], out0[1], out1[0], out1[1] =
+ * ssat8(mcugen_gemm_fast(a00 / a01 / a10 / a11, channel 0 / 1 / 0 / 1)), with k = {multiplier,
+ * round, right1} of channel 0 then of channel 1. On a DSP core, 8 instructions per output and two
+ * loads per channel (GCC 12 spills the constants of this epilogue and reloads them per output). */
+static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t a10, int32_t a11, const int32_t k[6],
+                                              int8_t *out0, int8_t *out1)
+{
+#if MCUGEN_HAS_DSP && defined(__GNUC__)
+    int32_t m, round, right, lo, hi;
+    /* y = (high word of acc * m + 2^30 - 2^31 [acc < 0]) + round, shifted right by right1, as
+     * mcugen_requantize_offset_right; the low word of the start is acc's sign bit | 2^30. */
+#define MCUGEN_GEMM_ASM_OUTPUT(acc, where)               \
+    "asr %[hi], %[" acc "], #31\n\t"                    \
+    "and %[lo], %[" acc "], #0x80000000\n\t"             \
+    "orr %[lo], %[lo], #0x40000000\n\t"                  \
+    "smlal %[lo], %[hi], %[" acc "], %[m]\n\t"           \
+    "add %[hi], %[hi], %[round]\n\t"                     \
+    "asr %[hi], %[hi], %[right]\n\t"                     \
+    "ssat %[hi], #8, %[hi]\n\t"                          \
+    "strb %[hi], " where "\n\t"
+    __asm__ volatile("ldrd %[m], %[round], [%[k]]\n\t"
+            "ldr %[right], [%[k], #8]\n\t"
+            MCUGEN_GEMM_ASM_OUTPUT("a00", "[%[out0]]")
+            MCUGEN_GEMM_ASM_OUTPUT("a10", "[%[out1]]")
+            "ldrd %[m], %[round], [%[k], #12]\n\t"
+            "ldr %[right], [%[k], #20]\n\t"
+            MCUGEN_GEMM_ASM_OUTPUT("a01", "[%[out0], #1]")
+            MCUGEN_GEMM_ASM_OUTPUT("a11", "[%[out1], #1]")
+            : [m] "=&r"(m), [round] "=&r"(round), [right] "=&r"(right), [lo] "=&r"(lo), [hi] "=&r"(hi)
+            : [a00] "r"(a00), [a01] "r"(a01), [a10] "r"(a10), [a11] "r"(a11), [k] "r"(k), [out0] "r"(out0),
+              [out1] "r"(out1)
+            : "memory");
+#undef MCUGEN_GEMM_ASM_OUTPUT
+#else
+    out0[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a00, k[0], k[1], k[2]));
+    out1[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a10, k[0], k[1], k[2]));
+    out0[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a01, k[3], k[4], k[5]));
+    out1[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a11, k[3], k[4], k[5]));
+#endif
 }
 
 /* The output stage's constants, copied from the params struct into a local once per call: the
