@@ -53,12 +53,11 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
     const int8_t *const w = p->weights + oc * n;
     const int32_t bias0 = p->bias[oc], bias1 = p->bias[oc1];
     const int32_t shift0 = p->shift[oc], shift1 = p->shift[oc1];
-    mcugen_gemm_fast_t f0 = {p->multiplier[oc], 0, 0}, f1 = {p->multiplier[oc1], 0, 0};
-    const int fast = mcugen_gemm_fast_init(&f0, f0.multiplier, shift0, output_offset)
-                     && mcugen_gemm_fast_init(&f1, f1.multiplier, shift1, output_offset);
-    const int32_t m0 = f0.multiplier, round0 = f0.round, right0 = f0.right1;
-    const int32_t m1 = f1.multiplier, round1 = f1.round, right1 = f1.right1;
-    const int32_t k[6] = {m0, round0, right0, m1, round1, right1};
+    mcugen_gemm_fast_t f[2] = {{p->multiplier[oc], 0, 0}, {p->multiplier[oc1], 0, 0}};
+    const int fast = mcugen_gemm_fast_init(&f[0], f[0].multiplier, shift0, output_offset)
+                     && mcugen_gemm_fast_init(&f[1], f[1].multiplier, shift1, output_offset);
+    const int32_t m0 = f[0].multiplier, round0 = f[0].round, right0 = f[0].right1;
+    const int32_t m1 = f[1].multiplier, round1 = f[1].round, right1 = f[1].right1;
     const int whole_fast = fast && full_range && two_channels;
     const int8_t *x0 = input;
     int8_t *out = output + oc;
@@ -82,7 +81,7 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
         }
         x0 += 2 * n;
         if (whole_fast && two_pixels) { /* the usual block */
-            mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], k, out, out + channels);
+            mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
             continue;
         }
         if (fast) {

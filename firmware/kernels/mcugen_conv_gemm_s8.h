@@ -214,11 +214,11 @@ static inline int32_t mcugen_gemm_fast(int32_t acc, int32_t multiplier, int32_t 
 
 /* The four outputs of a whole 2 x 2 block whose channels both take the fast requantize and whose
  * clamp is int8's own range [-128, 127] (the usual layer): out0[0], out0[1], out1[0], out1[1] =
- * ssat8(mcugen_gemm_fast(a00 / a01 / a10 / a11, channel 0 / 1 / 0 / 1)), with k = {multiplier,
- * round, right1} of channel 0 then of channel 1. On a DSP core, 8 instructions per output and two
+ * ssat8(mcugen_gemm_fast(a00 / a01 / a10 / a11, f[0] / f[1] / f[0] / f[1])) (f[0] = the constants of
+ * the first channel, f[1] of the second: six int32 words). On a DSP core, 8 instructions per output and two
  * loads per channel (GCC 12 spills the constants of this epilogue and reloads them per output). */
-static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t a10, int32_t a11, const int32_t k[6],
-                                              int8_t *out0, int8_t *out1)
+static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
+                                              const mcugen_gemm_fast_t f[2], int8_t *out0, int8_t *out1)
 {
 #if MCUGEN_HAS_DSP && defined(__GNUC__)
     int32_t m, round, right, lo, hi;
@@ -242,15 +242,15 @@ static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t 
             MCUGEN_GEMM_ASM_OUTPUT("a01", "[%[out0], #1]")
             MCUGEN_GEMM_ASM_OUTPUT("a11", "[%[out1], #1]")
             : [m] "=&r"(m), [round] "=&r"(round), [right] "=&r"(right), [lo] "=&r"(lo), [hi] "=&r"(hi)
-            : [a00] "r"(a00), [a01] "r"(a01), [a10] "r"(a10), [a11] "r"(a11), [k] "r"(k), [out0] "r"(out0),
+            : [a00] "r"(a00), [a01] "r"(a01), [a10] "r"(a10), [a11] "r"(a11), [k] "r"(f), [out0] "r"(out0),
               [out1] "r"(out1)
             : "memory");
 #undef MCUGEN_GEMM_ASM_OUTPUT
 #else
-    out0[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a00, k[0], k[1], k[2]));
-    out1[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a10, k[0], k[1], k[2]));
-    out0[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a01, k[3], k[4], k[5]));
-    out1[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a11, k[3], k[4], k[5]));
+    out0[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a00, f[0].multiplier, f[0].round, f[0].right1));
+    out1[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a10, f[0].multiplier, f[0].round, f[0].right1));
+    out0[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a01, f[1].multiplier, f[1].round, f[1].right1));
+    out1[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a11, f[1].multiplier, f[1].round, f[1].right1));
 #endif
 }
 

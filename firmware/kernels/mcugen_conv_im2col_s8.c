@@ -13,7 +13,9 @@
  * The windows of two output pixels (one group) are copied into scratch as two contiguous rows of
  * n = kernel_h * kernel_w * input_c / groups bytes, so the whole window is one reduction of length n
  * (a first layer with 1-3 input channels still fills every SMLAD lane), then every output channel
- * pair of the group runs mcugen_gemm_2x2_s8 over the two rows.
+ * pair of the group runs mcugen_gemm_2x2_s8 over the two rows. A whole 2 x 2 block of a layer
+ * clamped to int8's own range whose two shifts are in [-23, -2] (the usual block) is requantized
+ * with the output offset folded into the rounding term (mcugen_gemm_store_2x2_full).
  */
 #include <string.h>
 
@@ -93,6 +95,10 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias;
     const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
+    const int32_t *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const int32_t output_offset = p->output_offset;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
     int8_t *const row0 = scratch;
     int8_t *const row1 = scratch + n;
     int32_t pixel, g, j;
@@ -116,6 +122,14 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
                     acc[0] = acc[1] = bias[oc];
                     mcugen_gemm_2x1_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
                     acc[2] = acc[1];
+                }
+                if (two_channels && two_pixels && full_range) { /* the usual block: the fast epilogue */
+                    mcugen_gemm_fast_t f[2];
+                    if (mcugen_gemm_fast_init(&f[0], multiplier[oc], shift[oc], output_offset)
+                        && mcugen_gemm_fast_init(&f[1], multiplier[oc + 1], shift[oc + 1], output_offset)) {
+                        mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out0 + oc, out1 + oc);
+                        continue;
+                    }
                 }
                 mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
             }
