@@ -121,7 +121,7 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
                 } else {
                     acc[0] = acc[1] = bias[oc];
                     mcugen_gemm_2x1_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
-                    acc[2] = acc[1];
+                    acc[2] = acc[3] = acc[1];
                 }
                 if (two_channels && two_pixels && full_range) { /* the usual block: the fast epilogue */
                     mcugen_gemm_fast_t f[2];
