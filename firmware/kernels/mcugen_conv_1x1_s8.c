@@ -63,13 +63,13 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
     int8_t *out = output + oc;
     int32_t pixel = 0;
 
-    if (whole_fast && contiguous && mcugen_gemm_by8(w, n)) { /* the usual layer: a tight loop over pixel pairs */
+    if (whole_fast && contiguous && mcugen_gemm_aligned(w, n)) { /* the usual layer: a tight loop over pixel pairs */
         const int32_t last = pixels - 1;
         for (; pixel < last; pixel += 2, x0 += 2 * n, out += 2 * channels) {
             int32_t acc[4];
             acc[0] = acc[2] = bias0;
             acc[1] = acc[3] = bias1;
-            mcugen_gemm_2x2_by8_s8(x0, x0 + n, w, n, acc);
+            mcugen_gemm_2x2_aligned_s8(x0, x0 + n, w, n, acc);
             mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
         }
     }

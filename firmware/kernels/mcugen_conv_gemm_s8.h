@@ -149,11 +149,11 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
     acc[3] = a11;
 }
 
-/* mcugen_gemm_2x2_s8 for n a multiple of 8 and w word-aligned (a layer's usual case, checked by
- * the caller once per layer): on a DSP core the assembly loop alone, with none of the per-call
- * tests for the tail and the alignment. */
-static inline void mcugen_gemm_2x2_by8_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
-                                          int32_t acc[4])
+/* mcugen_gemm_2x2_s8 for n >= 8 a multiple of 4 and w word-aligned (a layer's usual case, checked
+ * by the caller once per layer, mcugen_gemm_aligned): on a DSP core the assembly loop and at most
+ * one 4-deep block, with none of the per-call tests for the scalar tail and the alignment. */
+static inline void mcugen_gemm_2x2_aligned_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
+                                              int32_t acc[4])
 {
 #if MCUGEN_HAS_DSP && defined(__GNUC__)
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
@@ -163,6 +163,7 @@ static inline void mcugen_gemm_2x2_by8_s8(const int8_t *x0, const int8_t *x1, co
             MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W_ALIGNED) "subs %[pairs], %[pairs], #1\n\t"
             "bne 1b"
             : MCUGEN_GEMM_2X2_ASM_OUTPUTS : : "cc", "memory");
+    if (n & 4) MCUGEN_GEMM_2X2_BLOCK(0);
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
@@ -172,10 +173,10 @@ static inline void mcugen_gemm_2x2_by8_s8(const int8_t *x0, const int8_t *x1, co
 #endif
 }
 
-/* Whether the weights of a channel pair at w, n per channel, suit mcugen_gemm_2x2_by8_s8. */
-static inline int mcugen_gemm_by8(const int8_t *w, int32_t n)
+/* Whether the weights of a channel pair at w, n per channel, suit mcugen_gemm_2x2_aligned_s8. */
+static inline int mcugen_gemm_aligned(const int8_t *w, int32_t n)
 {
-    return n >= 8 && (n & 7) == 0 && ((uintptr_t)w & 3u) == 0;
+    return n >= 8 && (n & 3) == 0 && ((uintptr_t)w & 3u) == 0;
 }
 
 /* Two pixels times one output channel (the odd last channel of a group): a row of n plain weights. */

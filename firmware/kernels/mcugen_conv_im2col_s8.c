@@ -11,8 +11,10 @@
  * of the folded term: this equals mcugen_conv_s8.c (padding skipped) exactly. Numpy twin:
  * codegen/ops/conv.py (run_int).
  * The windows of two output pixels (one group) are copied into scratch as two contiguous rows of
- * n = kernel_h * kernel_w * input_c / groups bytes, so the whole window is one reduction of length n
- * (a first layer with 1-3 input channels still fills every SMLAD lane), then every output channel
+ * kernel_h * kernel_w * input_c / groups bytes, each padded with zero bytes to n, a multiple of 4
+ * (the weight rows are padded with zero weights alike at compile time, codegen/ops/conv.py
+ * padded_row), so the whole window is one reduction of length n with no scalar tail (a first
+ * layer with 1-3 input channels still fills every SMLAD lane), then every output channel
  * pair of the group runs mcugen_gemm_2x2_s8 over the two rows. A whole 2 x 2 block of a layer
  * clamped to int8's own range whose two shifts are in [-23, -2] (the usual block) is requantized
  * with the output offset folded into the rounding term (mcugen_gemm_store_2x2_full).
@@ -24,7 +26,7 @@
 
 int32_t mcugen_conv_im2col_s8_buffer_size(const mcugen_conv_im2col_params_t *p)
 {
-    return 2 * p->kernel_h * p->kernel_w * (p->input_c / p->groups);
+    return 2 * ((p->kernel_h * p->kernel_w * (p->input_c / p->groups) + 3) & ~3);
 }
 
 /* count bytes from src to dst, a word at a time (the runtime's memcpy is a byte loop). */
@@ -83,25 +85,71 @@ static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *inpu
     }
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define IM2COL_NOINLINE __attribute__((noinline))
+#else
+#define IM2COL_NOINLINE
+#endif
+
+/* Output channels oc_start .. oc_end - 1 of the pixel pair whose windows are row0 and row1 (row1 =
+ * row0 for a lone last pixel), any shapes and shifts: the general blocks, out of line so that the
+ * tight loop of the usual layer stays small. */
+static IM2COL_NOINLINE void channels_general(const mcugen_conv_im2col_params_t *p, const int8_t *row0,
+                                             const int8_t *row1, int32_t n, int32_t oc_start, int32_t oc_end,
+                                             int two_pixels, int8_t *out0, int8_t *out1)
+{
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias;
+    const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    int32_t oc;
+    for (oc = oc_start; oc < oc_end; oc += 2) {
+        const int two_channels = oc + 1 < oc_end;
+        int32_t acc[4];
+        if (two_channels) {
+            acc[0] = acc[2] = bias[oc];
+            acc[1] = acc[3] = bias[oc + 1];
+            mcugen_gemm_2x2_s8(row0, row1, weights + oc * n, n, acc);
+        } else {
+            acc[0] = acc[1] = bias[oc];
+            mcugen_gemm_2x1_s8(row0, row1, weights + oc * n, n, acc);
+            acc[2] = acc[3] = acc[1];
+        }
+        if (two_channels && two_pixels && full_range) { /* a whole block: the fast epilogue when it applies */
+            mcugen_gemm_fast_t f[2];
+            if (mcugen_gemm_fast_init(&f[0], out.multiplier[oc], out.shift[oc], out.output_offset)
+                && mcugen_gemm_fast_init(&f[1], out.multiplier[oc + 1], out.shift[oc + 1], out.output_offset)) {
+                mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out0 + oc, out1 + oc);
+                continue;
+            }
+        }
+        mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
+    }
+}
+
 void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *input, int8_t *output,
                            int8_t *scratch)
 {
     const int32_t group_in = p->input_c / p->groups;
     const int32_t group_out = p->output_c / p->groups;
-    const int32_t n = p->kernel_h * p->kernel_w * group_in;
+    const int32_t window = p->kernel_h * p->kernel_w * group_in;
+    const int32_t n = (window + 3) & ~3; /* the padded row: weights and window (see the top) */
     const int32_t pixels = p->output_h * p->output_w;
     const int32_t channels = p->output_c;
     const int32_t groups = p->groups;
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias;
-    const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     const int32_t *const multiplier = p->multiplier;
     const int8_t *const shift = p->shift;
     const int32_t output_offset = p->output_offset;
-    const int full_range = p->act_min == -128 && p->act_max == 127;
+    /* Clamped to int8's own range, n (a multiple of 4) at least 8 and the weights word-aligned:
+     * whole blocks take mcugen_gemm_2x2_aligned_s8 and the assembly epilogue. */
+    const int tight = p->act_min == -128 && p->act_max == 127 && mcugen_gemm_aligned(weights, n);
     int8_t *const row0 = scratch;
     int8_t *const row1 = scratch + n;
     int32_t pixel, g, j;
+
+    for (j = window; j < n; ++j) row0[j] = row1[j] = 0; /* the padding bytes meet zero weights; set once */
 
     for (pixel = 0; pixel < pixels; pixel += 2) {
         const int two_pixels = pixel + 1 < pixels;
@@ -110,28 +158,24 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
         for (g = 0; g < groups; ++g) {
             fill_window(p, input, pixel, g * group_in, group_in, row0);
             if (two_pixels) fill_window(p, input, pixel + 1, g * group_in, group_in, row1);
-            for (j = 0; j < group_out; j += 2) {
-                const int32_t oc = g * group_out + j;
-                const int two_channels = j + 1 < group_out;
-                int32_t acc[4];
-                if (two_channels) {
+            j = 0;
+            if (tight && two_pixels) {
+                for (; j + 1 < group_out; j += 2) {
+                    const int32_t oc = g * group_out + j;
+                    mcugen_gemm_fast_t f[2];
+                    int32_t acc[4];
+                    if (!mcugen_gemm_fast_init(&f[0], multiplier[oc], shift[oc], output_offset)
+                        || !mcugen_gemm_fast_init(&f[1], multiplier[oc + 1], shift[oc + 1], output_offset))
+                        break; /* a shift outside [-23, -2]: the general blocks take the rest */
                     acc[0] = acc[2] = bias[oc];
                     acc[1] = acc[3] = bias[oc + 1];
-                    mcugen_gemm_2x2_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
-                } else {
-                    acc[0] = acc[1] = bias[oc];
-                    mcugen_gemm_2x1_s8(row0, two_pixels ? row1 : row0, weights + oc * n, n, acc);
-                    acc[2] = acc[3] = acc[1];
+                    mcugen_gemm_2x2_aligned_s8(row0, row1, weights + oc * n, n, acc);
+                    mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out0 + oc, out1 + oc);
                 }
-                if (two_channels && two_pixels && full_range) { /* the usual block: the fast epilogue */
-                    mcugen_gemm_fast_t f[2];
-                    if (mcugen_gemm_fast_init(&f[0], multiplier[oc], shift[oc], output_offset)
-                        && mcugen_gemm_fast_init(&f[1], multiplier[oc + 1], shift[oc + 1], output_offset)) {
-                        mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out0 + oc, out1 + oc);
-                        continue;
-                    }
-                }
-                mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
+            }
+            if (j < group_out) {
+                channels_general(p, row0, two_pixels ? row1 : row0, n, g * group_out + j, (g + 1) * group_out,
+                                 two_pixels, out0, out1);
             }
         }
     }
