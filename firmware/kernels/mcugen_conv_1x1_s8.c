@@ -9,9 +9,9 @@
  * codegen/ops/conv.py (run_int). Output channels and pixels go two by two through
  * mcugen_gemm_2x2_s8 (weights of a channel pair interleaved, see mcugen_conv_gemm_s8.h); an odd
  * last channel goes through mcugen_gemm_2x1_s8 (a plain row), an odd last pixel repeats its
- * partner and drops the extra sums. A channel pair whose shifts are both in [-23, -2] (nearly
- * all) requantizes with the output offset folded into the rounding term (mcugen_gemm_fast_t);
- * any other through mcugen_requantize.
+ * partner and drops the extra sums. A channel pair whose shifts are both in [-31, -2] (nearly
+ * all) requantizes through mcugen_gemm_fast_t (for shifts >= -23 with the output offset folded
+ * into the rounding term); any other through mcugen_requantize.
  */
 #include "mcugen_conv_1x1_s8.h"
 #include "mcugen_conv_gemm_s8.h"
@@ -36,10 +36,17 @@ static PW_NOINLINE int32_t requantize_general(int32_t acc, int32_t multiplier, i
     return mcugen_requantize(acc, multiplier, shift) + offset;
 }
 
+/* A whole block whose offset is added after the shift (mcugen_gemm_store_2x2_after): rare, out of line. */
+static PW_NOINLINE void pw_store_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11, const mcugen_gemm_fast_t f[2], int32_t offset,
+                                       int8_t *out0, int8_t *out1)
+{
+    mcugen_gemm_store_2x2_after(a00, a01, a10, a11, f, offset, out0, out1);
+}
+
 /* Output channels oc and oc + 1 (or oc alone, the odd last one) over every pixel. The channels'
  * requantize constants and biases are loop constants of the pixel loop; when both shifts are in
- * [-23, -2] (nearly always) the output offset rides in the rounding term (mcugen_gemm_fast_t),
- * and the clamp to int8's own range (the usual case) is one SSAT per output. */
+ * [-31, -2] (nearly always) they take the fast requantize (mcugen_gemm_fast_pair), and the clamp
+ * to int8's own range (the usual case) is one SSAT per output. */
 static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input, int8_t *output, int32_t oc)
 {
     const int32_t pixels = p->output_h * p->output_w;
@@ -53,9 +60,11 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
     const int8_t *const w = p->weights + oc * n;
     const int32_t bias0 = p->bias[oc], bias1 = p->bias[oc1];
     const int32_t shift0 = p->shift[oc], shift1 = p->shift[oc1];
-    mcugen_gemm_fast_t f[2] = {{p->multiplier[oc], 0, 0}, {p->multiplier[oc1], 0, 0}};
-    const int fast = mcugen_gemm_fast_init(&f[0], f[0].multiplier, shift0, output_offset)
-                     && mcugen_gemm_fast_init(&f[1], f[1].multiplier, shift1, output_offset);
+    const int32_t multiplier0 = p->multiplier[oc], multiplier1 = p->multiplier[oc1];
+    mcugen_gemm_fast_t f[2] = {{0, 0, 0}, {0, 0, 0}};
+    const int kind = mcugen_gemm_fast_pair(f, multiplier0, shift0, multiplier1, shift1, output_offset);
+    const int fast = kind != MCUGEN_GEMM_GENERAL;
+    const int32_t after = kind == MCUGEN_GEMM_OFFSET_AFTER ? output_offset : 0; /* what the shift leaves out */
     const int32_t m0 = f[0].multiplier, round0 = f[0].round, right0 = f[0].right1;
     const int32_t m1 = f[1].multiplier, round1 = f[1].round, right1 = f[1].right1;
     const int whole_fast = fast && full_range && two_channels;
@@ -63,14 +72,15 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
     int8_t *out = output + oc;
     int32_t pixel = 0;
 
-    if (whole_fast && contiguous && mcugen_gemm_aligned(w, n)) { /* the usual layer: a tight loop over pixel pairs */
+    if (whole_fast && kind == MCUGEN_GEMM_FOLDED && contiguous && mcugen_gemm_aligned(w, n)) {
+        /* the usual layer: a tight loop over pixel pairs */
         const int32_t last = pixels - 1;
         for (; pixel < last; pixel += 2, x0 += 2 * n, out += 2 * channels) {
             int32_t acc[4];
             acc[0] = acc[2] = bias0;
             acc[1] = acc[3] = bias1;
             mcugen_gemm_2x2_aligned_s8(x0, x0 + n, w, n, acc);
-            mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
+            mcugen_gemm_store_2x2_folded(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
         }
     }
     for (; pixel < pixels; pixel += 2, out += 2 * channels) {
@@ -91,19 +101,23 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
         }
         x0 += 2 * n;
         if (whole_fast && two_pixels) { /* the usual block */
-            mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
+            if (kind == MCUGEN_GEMM_FOLDED) {
+                mcugen_gemm_store_2x2_folded(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
+            } else {
+                pw_store_after(acc[0], acc[1], acc[2], acc[3], f, output_offset, out, out + channels);
+            }
             continue;
         }
         if (fast) {
-            y0 = mcugen_gemm_fast(acc[0], m0, round0, right0);
-            y1 = mcugen_gemm_fast(acc[1], m1, round1, right1);
-            y2 = mcugen_gemm_fast(acc[2], m0, round0, right0);
-            y3 = mcugen_gemm_fast(acc[3], m1, round1, right1);
+            y0 = mcugen_gemm_fast(acc[0], m0, round0, right0) + after;
+            y1 = mcugen_gemm_fast(acc[1], m1, round1, right1) + after;
+            y2 = mcugen_gemm_fast(acc[2], m0, round0, right0) + after;
+            y3 = mcugen_gemm_fast(acc[3], m1, round1, right1) + after;
         } else {
-            y0 = requantize_general(acc[0], m0, shift0, output_offset);
-            y1 = requantize_general(acc[1], m1, shift1, output_offset);
-            y2 = requantize_general(acc[2], m0, shift0, output_offset);
-            y3 = requantize_general(acc[3], m1, shift1, output_offset);
+            y0 = requantize_general(acc[0], multiplier0, shift0, output_offset);
+            y1 = requantize_general(acc[1], multiplier1, shift1, output_offset);
+            y2 = requantize_general(acc[2], multiplier0, shift0, output_offset);
+            y3 = requantize_general(acc[3], multiplier1, shift1, output_offset);
         }
         if (full_range) {
             y0 = mcugen_ssat8(y0);

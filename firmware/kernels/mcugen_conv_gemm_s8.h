@@ -217,38 +217,54 @@ static inline int8_t mcugen_gemm_clamp_s8(int32_t acc, int32_t multiplier, int32
     return mcugen_clamp_s8(mcugen_requantize(acc, multiplier, shift) + output_offset, act_min, act_max);
 }
 
-/* The requantize of one output channel whose shift is in [-23, -2] (nearly every layer's), with
- * the output offset riding in the rounding term (mcugen_requantize_offset_right): set up once per
- * channel, then each output costs one SMLAL and four ALU instructions before the clamp. */
+/* The requantize of one output channel whose shift is in [-31, -2] (every layer's, but for
+ * channels whose real multiplier is 1/4 or more): set up once per channel, then each output costs
+ * one SMLAL and four ALU instructions before the clamp. For shift >= -23 (nearly all) the output
+ * offset rides in the rounding term (mcugen_requantize_offset_right: it then fits in int32); below,
+ * round is 2^(-shift - 2) alone and the offset is added after the shift (mcugen_requantize_right). */
 typedef struct {
     int32_t multiplier, round, right1;
 } mcugen_gemm_fast_t;
 
-/* Sets up f for (multiplier, shift, output_offset); 0 (and f untouched) when the shift is outside
- * [-23, -2], where the caller takes mcugen_gemm_clamp_s8. */
-static inline int mcugen_gemm_fast_init(mcugen_gemm_fast_t *f, int32_t multiplier, int32_t shift,
-                                        int32_t output_offset)
+/* How a channel pair's outputs are requantized: through mcugen_requantize (a shift outside
+ * [-31, -2]), with the offset folded (both shifts >= -23), or with the offset added after. */
+enum { MCUGEN_GEMM_GENERAL, MCUGEN_GEMM_FOLDED, MCUGEN_GEMM_OFFSET_AFTER };
+
+static inline void mcugen_gemm_fast_set(mcugen_gemm_fast_t *f, int32_t multiplier, int32_t shift, int32_t offset,
+                                        int folded)
 {
-    if (shift > -2 || shift < -23) return 0;
     f->multiplier = multiplier;
     f->right1 = -shift - 1;
-    f->round = (1 << (-shift - 2)) + (int32_t)((uint32_t)output_offset << (-shift - 1));
-    return 1;
+    f->round = (1 << (-shift - 2)) + (folded ? (int32_t)((uint32_t)offset << (-shift - 1)) : 0);
 }
 
-/* requantize(acc) + output_offset through the fast constants, not yet clamped. */
+/* Sets up f[0], f[1] for channels (multiplier0, shift0), (multiplier1, shift1) and returns the kind. */
+static inline int mcugen_gemm_fast_pair(mcugen_gemm_fast_t f[2], int32_t multiplier0, int32_t shift0,
+                                        int32_t multiplier1, int32_t shift1, int32_t offset)
+{
+    int folded;
+    if (shift0 > -2 || shift1 > -2 || shift0 < -31 || shift1 < -31) return MCUGEN_GEMM_GENERAL;
+    folded = shift0 >= -23 && shift1 >= -23;
+    mcugen_gemm_fast_set(&f[0], multiplier0, shift0, offset, folded);
+    mcugen_gemm_fast_set(&f[1], multiplier1, shift1, offset, folded);
+    return folded ? MCUGEN_GEMM_FOLDED : MCUGEN_GEMM_OFFSET_AFTER;
+}
+
+/* requantize(acc) through the fast constants, not yet clamped: with the offset folded (kind
+ * FOLDED) this already includes the output offset, otherwise (OFFSET_AFTER) the caller adds it. */
 static inline int32_t mcugen_gemm_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right1)
 {
     return mcugen_requantize_offset_right(acc, multiplier, round, right1);
 }
 
-/* The four outputs of a whole 2 x 2 block whose channels both take the fast requantize and whose
- * clamp is int8's own range [-128, 127] (the usual layer): out0[0], out0[1], out1[0], out1[1] =
- * ssat8(mcugen_gemm_fast(a00 / a01 / a10 / a11, f[0] / f[1] / f[0] / f[1])) (f[0] = the constants of
- * the first channel, f[1] of the second: six int32 words). On a DSP core, 8 instructions per output and two
- * loads per channel (GCC 12 spills the constants of this epilogue and reloads them per output). */
-static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
-                                              const mcugen_gemm_fast_t f[2], int8_t *out0, int8_t *out1)
+/* The four outputs of a whole 2 x 2 block whose channels take the fast requantize with the offset
+ * folded (kind FOLDED) and whose clamp is int8's own range [-128, 127] (the usual layer): out0[0],
+ * out0[1], out1[0], out1[1] = ssat8(mcugen_gemm_fast(a00 / a01 / a10 / a11, f[0] / f[1] / f[0] /
+ * f[1])) (f[0] = the constants of the first channel, f[1] of the second: six int32 words). On a
+ * DSP core, 8 instructions per output and two loads per channel (GCC 12 spills the constants of
+ * this epilogue and reloads them per output). */
+static inline void mcugen_gemm_store_2x2_folded(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
+                                                const mcugen_gemm_fast_t f[2], int8_t *out0, int8_t *out1)
 {
 #if MCUGEN_HAS_DSP && defined(__GNUC__)
     int32_t m, round, right, lo, hi;
@@ -264,17 +280,17 @@ static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t 
     "ssat %[hi], #8, %[hi]\n\t"                          \
     "strb %[hi], " where "\n\t"
     __asm__ volatile("ldrd %[m], %[round], [%[k]]\n\t"
-            "ldr %[right], [%[k], #8]\n\t"
-            MCUGEN_GEMM_ASM_OUTPUT("a00", "[%[out0]]")
-            MCUGEN_GEMM_ASM_OUTPUT("a10", "[%[out1]]")
-            "ldrd %[m], %[round], [%[k], #12]\n\t"
-            "ldr %[right], [%[k], #20]\n\t"
-            MCUGEN_GEMM_ASM_OUTPUT("a01", "[%[out0], #1]")
-            MCUGEN_GEMM_ASM_OUTPUT("a11", "[%[out1], #1]")
-            : [m] "=&r"(m), [round] "=&r"(round), [right] "=&r"(right), [lo] "=&r"(lo), [hi] "=&r"(hi)
-            : [a00] "r"(a00), [a01] "r"(a01), [a10] "r"(a10), [a11] "r"(a11), [k] "r"(f), [out0] "r"(out0),
-              [out1] "r"(out1)
-            : "memory");
+                     "ldr %[right], [%[k], #8]\n\t"
+                     MCUGEN_GEMM_ASM_OUTPUT("a00", "[%[out0]]")
+                     MCUGEN_GEMM_ASM_OUTPUT("a10", "[%[out1]]")
+                     "ldrd %[m], %[round], [%[k], #12]\n\t"
+                     "ldr %[right], [%[k], #20]\n\t"
+                     MCUGEN_GEMM_ASM_OUTPUT("a01", "[%[out0], #1]")
+                     MCUGEN_GEMM_ASM_OUTPUT("a11", "[%[out1], #1]")
+                     : [m] "=&r"(m), [round] "=&r"(round), [right] "=&r"(right), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                     : [a00] "r"(a00), [a01] "r"(a01), [a10] "r"(a10), [a11] "r"(a11), [k] "r"(f),
+                       [out0] "r"(out0), [out1] "r"(out1)
+                     : "memory");
 #undef MCUGEN_GEMM_ASM_OUTPUT
 #else
     out0[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a00, f[0].multiplier, f[0].round, f[0].right1));
@@ -282,6 +298,19 @@ static inline void mcugen_gemm_store_2x2_full(int32_t a00, int32_t a01, int32_t 
     out0[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a01, f[1].multiplier, f[1].round, f[1].right1));
     out1[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a11, f[1].multiplier, f[1].round, f[1].right1));
 #endif
+}
+
+/* The same for kind OFFSET_AFTER (a shift below -23: a channel whose weights nearly vanish), the
+ * output offset added after the shift. It is rare: each kernel calls it through an out-of-line
+ * wrapper of its own (static functions of different kernels must not share a name). */
+static inline void mcugen_gemm_store_2x2_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
+                                               const mcugen_gemm_fast_t f[2], int32_t offset, int8_t *out0,
+                                               int8_t *out1)
+{
+    out0[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a00, f[0].multiplier, f[0].round, f[0].right1) + offset);
+    out0[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a01, f[1].multiplier, f[1].round, f[1].right1) + offset);
+    out1[0] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a10, f[0].multiplier, f[0].round, f[0].right1) + offset);
+    out1[1] = (int8_t)mcugen_ssat8(mcugen_gemm_fast(a11, f[1].multiplier, f[1].round, f[1].right1) + offset);
 }
 
 /* The output stage's constants, copied from the params struct into a local once per call: the

@@ -16,8 +16,8 @@
  * padded_row), so the whole window is one reduction of length n with no scalar tail (a first
  * layer with 1-3 input channels still fills every SMLAD lane), then every output channel
  * pair of the group runs mcugen_gemm_2x2_s8 over the two rows. A whole 2 x 2 block of a layer
- * clamped to int8's own range whose two shifts are in [-23, -2] (the usual block) is requantized
- * with the output offset folded into the rounding term (mcugen_gemm_store_2x2_full).
+ * clamped to int8's own range whose two shifts are in [-31, -2] (the usual block) is requantized
+ * by mcugen_gemm_store_2x2_folded (the output offset folded into the rounding term for shifts >= -23).
  */
 #include <string.h>
 
@@ -91,6 +91,25 @@ static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *inpu
 #define IM2COL_NOINLINE
 #endif
 
+/* A whole block whose offset is added after the shift (mcugen_gemm_store_2x2_after): rare, out of line. */
+static IM2COL_NOINLINE void im2col_store_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11, const mcugen_gemm_fast_t f[2], int32_t offset,
+                                               int8_t *out0, int8_t *out1)
+{
+    mcugen_gemm_store_2x2_after(a00, a01, a10, a11, f, offset, out0, out1);
+}
+
+/* A whole block of a full-range layer whose channel pair takes the fast requantize (kind FOLDED or
+ * OFFSET_AFTER). */
+static inline void im2col_store_fast(const int32_t acc[4], const mcugen_gemm_fast_t f[2], int kind, int32_t offset,
+                                     int8_t *out0, int8_t *out1)
+{
+    if (kind == MCUGEN_GEMM_FOLDED) {
+        mcugen_gemm_store_2x2_folded(acc[0], acc[1], acc[2], acc[3], f, out0, out1);
+    } else {
+        im2col_store_after(acc[0], acc[1], acc[2], acc[3], f, offset, out0, out1);
+    }
+}
+
 /* Output channels oc_start .. oc_end - 1 of the pixel pair whose windows are row0 and row1 (row1 =
  * row0 for a lone last pixel), any shapes and shifts: the general blocks, out of line so that the
  * tight loop of the usual layer stays small. */
@@ -117,9 +136,11 @@ static IM2COL_NOINLINE void channels_general(const mcugen_conv_im2col_params_t *
         }
         if (two_channels && two_pixels && full_range) { /* a whole block: the fast epilogue when it applies */
             mcugen_gemm_fast_t f[2];
-            if (mcugen_gemm_fast_init(&f[0], out.multiplier[oc], out.shift[oc], out.output_offset)
-                && mcugen_gemm_fast_init(&f[1], out.multiplier[oc + 1], out.shift[oc + 1], out.output_offset)) {
-                mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out0 + oc, out1 + oc);
+            const int kind = mcugen_gemm_fast_pair(f, out.multiplier[oc], out.shift[oc], out.multiplier[oc + 1],
+                                                   out.shift[oc + 1], out.output_offset);
+            if (kind != MCUGEN_GEMM_GENERAL) {
+                im2col_store_fast(acc, f, kind, out.output_offset, out0 + oc,
+                                           out1 + oc);
                 continue;
             }
         }
@@ -164,13 +185,14 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
                     const int32_t oc = g * group_out + j;
                     mcugen_gemm_fast_t f[2];
                     int32_t acc[4];
-                    if (!mcugen_gemm_fast_init(&f[0], multiplier[oc], shift[oc], output_offset)
-                        || !mcugen_gemm_fast_init(&f[1], multiplier[oc + 1], shift[oc + 1], output_offset))
-                        break; /* a shift outside [-23, -2]: the general blocks take the rest */
+                    const int kind = mcugen_gemm_fast_pair(f, multiplier[oc], shift[oc], multiplier[oc + 1],
+                                                           shift[oc + 1], output_offset);
+                    if (kind == MCUGEN_GEMM_GENERAL) break; /* a shift outside [-31, -2]: the general blocks take the rest */
                     acc[0] = acc[2] = bias[oc];
                     acc[1] = acc[3] = bias[oc + 1];
                     mcugen_gemm_2x2_aligned_s8(row0, row1, weights + oc * n, n, acc);
-                    mcugen_gemm_store_2x2_full(acc[0], acc[1], acc[2], acc[3], f, out0 + oc, out1 + oc);
+                    im2col_store_fast(acc, f, kind, output_offset, out0 + oc,
+                                               out1 + oc);
                 }
             }
             if (j < group_out) {
