@@ -99,7 +99,7 @@ static DW_ALWAYS_INLINE inline void dw_store4(int32_t acc0, int32_t acc1, int32_
 #endif
 
 /* An interior pixel: x points at tap (0, 0), channel c; no bounds checks. */
-static DW_NOINLINE void dw_pixel_interior(const int8_t *x, int8_t *out, const dw_group_t *g)
+static DW_ALWAYS_INLINE inline void dw_pixel_interior(const int8_t *x, int8_t *out, const dw_group_t *g)
 {
     const int32_t *const w = g->weights;
     const int32_t col = g->col;
@@ -116,6 +116,14 @@ static DW_NOINLINE void dw_pixel_interior(const int8_t *x, int8_t *out, const dw
     DW_TAP4(mcugen_read_s8x4(x + col), w + 14);
     DW_TAP4(mcugen_read_s8x4(x + 2 * col), w + 16);
     dw_store4(acc0, acc1, acc2, acc3, out, g);
+}
+
+/* count interior pixels of one output row, the first one's tap (0, 0) at x: one call per run, so
+ * the loop keeps its pointers in registers across pixels. */
+static DW_NOINLINE void dw_run_interior(const int8_t *x, int8_t *out, int32_t count, int32_t x_step,
+                                        int32_t out_step, const dw_group_t *g)
+{
+    for (; count > 0; --count, x += x_step, out += out_step) dw_pixel_interior(x, out, g);
 }
 
 /* A border pixel: tap t = 3 * ky + kx lies inside the input when bit t of inside is set, at
@@ -144,16 +152,23 @@ static DW_NOINLINE void dw_pixel_border(const int8_t *input, int32_t offset, uin
     dw_store4(acc0, acc1, acc2, acc3, out, g);
 }
 
-/* The taps of a pixel that lie inside the input, as the bit mask dw_pixel_border takes. */
-static uint32_t dw_inside_mask(const mcugen_depthwise_conv_3x3_params_t *p, int32_t iy0, int32_t ix0)
+/* Which taps of a pixel lie inside the input, as the bit mask dw_pixel_border takes: the row
+ * factor (bit 3 * ky set when tap row ky is inside; once per output row) times the column bits
+ * (bit kx set when tap column kx is inside): the product has no carries, each row's copy of the
+ * column bits lands in its own three bits. */
+static uint32_t dw_row_factor(const mcugen_depthwise_conv_3x3_params_t *p, int32_t iy0)
 {
-    uint32_t columns = 0, mask = 0;
+    uint32_t factor = 0;
     int32_t k;
     for (k = 0; k < 3; ++k)
-        if ((uint32_t)(ix0 + k * p->dilation_w) < (uint32_t)p->input_w) columns |= 1u << k;
-    for (k = 0; k < 3; ++k)
-        if ((uint32_t)(iy0 + k * p->dilation_h) < (uint32_t)p->input_h) mask |= columns << (3 * k);
-    return mask;
+        if ((uint32_t)(iy0 + k * p->dilation_h) < (uint32_t)p->input_h) factor |= 1u << (3 * k);
+    return factor;
+}
+
+static inline uint32_t dw_column_bits(const mcugen_depthwise_conv_3x3_params_t *p, int32_t ix0)
+{
+    const uint32_t w = (uint32_t)p->input_w, d = (uint32_t)p->dilation_w;
+    return ((uint32_t)ix0 < w ? 1u : 0u) | ((uint32_t)ix0 + d < w ? 2u : 0u) | ((uint32_t)ix0 + 2 * d < w ? 4u : 0u);
 }
 
 /* Channels c..c+3 over every output pixel. */
@@ -201,19 +216,19 @@ static void dw_group4(const mcugen_depthwise_conv_3x3_params_t *p, const int8_t 
         const int rows_inside = iy0 >= 0 && iy0 + 2 * p->dilation_h < p->input_h;
         int8_t *const out_row = output + oy * output_w * channels + c;
         const int32_t lo = rows_inside ? ox_lo : output_w, hi = rows_inside ? ox_hi : output_w;
+        const uint32_t row_factor = dw_row_factor(p, iy0);
         for (ox = 0; ox < lo; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, dw_inside_mask(p, iy0, ix0), zp4,
+            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, row_factor * dw_column_bits(p, ix0), zp4,
                             out_row + ox * channels, &g);
         }
         if (lo < hi) {
-            const int8_t *x = input + (iy0 * input_w + lo * p->stride_w - p->pad_left) * channels + c;
-            int8_t *out = out_row + lo * channels;
-            for (ox = lo; ox < hi; ++ox, x += x_step, out += channels) dw_pixel_interior(x, out, &g);
+            dw_run_interior(input + (iy0 * input_w + lo * p->stride_w - p->pad_left) * channels + c,
+                            out_row + lo * channels, hi - lo, x_step, channels, &g);
         }
         for (ox = hi; ox < output_w; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, dw_inside_mask(p, iy0, ix0), zp4,
+            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, row_factor * dw_column_bits(p, ix0), zp4,
                             out_row + ox * channels, &g);
         }
     }
