@@ -37,8 +37,8 @@ static PW_NOINLINE int32_t requantize_general(int32_t acc, int32_t multiplier, i
 }
 
 /* A whole block whose offset is added after the shift (mcugen_gemm_store_2x2_after): rare, out of line. */
-static PW_NOINLINE void pw_store_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11, const mcugen_gemm_fast_t f[2], int32_t offset,
-                                       int8_t *out0, int8_t *out1)
+static PW_NOINLINE void pw_store_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
+                                       const mcugen_gemm_fast_t f[2], int32_t offset, int8_t *out0, int8_t *out1)
 {
     mcugen_gemm_store_2x2_after(a00, a01, a10, a11, f, offset, out0, out1);
 }
@@ -72,15 +72,24 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
     int8_t *out = output + oc;
     int32_t pixel = 0;
 
-    if (whole_fast && kind == MCUGEN_GEMM_FOLDED && contiguous && mcugen_gemm_aligned(w, n)) {
-        /* the usual layer: a tight loop over pixel pairs */
+    if (whole_fast && contiguous && mcugen_gemm_aligned(w, n)) {
+        /* the usual layer: a tight loop over pixel pairs (two copies, so neither tests the kind per block) */
         const int32_t last = pixels - 1;
-        for (; pixel < last; pixel += 2, x0 += 2 * n, out += 2 * channels) {
-            int32_t acc[4];
-            acc[0] = acc[2] = bias0;
-            acc[1] = acc[3] = bias1;
-            mcugen_gemm_2x2_aligned_s8(x0, x0 + n, w, n, acc);
-            mcugen_gemm_store_2x2_folded(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
+        int32_t acc[4];
+        if (kind == MCUGEN_GEMM_FOLDED) {
+            for (; pixel < last; pixel += 2, x0 += 2 * n, out += 2 * channels) {
+                acc[0] = acc[2] = bias0;
+                acc[1] = acc[3] = bias1;
+                mcugen_gemm_2x2_aligned_s8(x0, x0 + n, w, n, acc);
+                mcugen_gemm_store_2x2_folded(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
+            }
+        } else {
+            for (; pixel < last; pixel += 2, x0 += 2 * n, out += 2 * channels) {
+                acc[0] = acc[2] = bias0;
+                acc[1] = acc[3] = bias1;
+                mcugen_gemm_2x2_aligned_s8(x0, x0 + n, w, n, acc);
+                pw_store_after(acc[0], acc[1], acc[2], acc[3], f, output_offset, out, out + channels);
+            }
         }
     }
     for (; pixel < pixels; pixel += 2, out += 2 * channels) {

@@ -97,21 +97,14 @@ static inline void mcugen_gemm_2x2_s8(const int8_t *x0, const int8_t *x1, const 
     if (block_pairs > 0) {
         /* Two blocks per pass, in assembly: all 14 free registers hold the 4 sums, 3 pointers, the
          * counter and 6 temporaries, so nothing spills (GCC 12's own schedule of this loop spills the
-         * end pointer, and unrolled it spills sums): 40 + 2 instructions per 32 MACs, or 38 + 2 when
-         * the weights are word-aligned (even n: the arrays are) and one LDRD fetches both channels'
-         * words (LDRD faults on an unaligned address, LDR does not). */
+         * end pointer, and unrolled it spills sums): 40 + 2 instructions per 32 MACs. Word loads only:
+         * w may be unaligned here (an odd n), and the usual aligned layer takes
+         * mcugen_gemm_2x2_aligned_s8 and its LDRD instead. */
         uint32_t t0, t1, t2, t3, t4, t5;
-        if (((uintptr_t)w & 3u) == 0) {
-            __asm__("1:\n\t" MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W_ALIGNED)
-                    MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W_ALIGNED) "subs %[pairs], %[pairs], #1\n\t"
-                    "bne 1b"
-                    : MCUGEN_GEMM_2X2_ASM_OUTPUTS : : "cc", "memory");
-        } else {
-            __asm__("1:\n\t" MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W)
-                    MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W) "subs %[pairs], %[pairs], #1\n\t"
-                    "bne 1b"
-                    : MCUGEN_GEMM_2X2_ASM_OUTPUTS : : "cc", "memory");
-        }
+        __asm__("1:\n\t" MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W)
+                MCUGEN_GEMM_2X2_ASM_BLOCK(MCUGEN_GEMM_LOAD_W) "subs %[pairs], %[pairs], #1\n\t"
+                "bne 1b"
+                : MCUGEN_GEMM_2X2_ASM_OUTPUTS : : "cc", "memory");
     }
     if (n & 4) {  /* the one block the pairs leave */
         MCUGEN_GEMM_2X2_BLOCK(0);

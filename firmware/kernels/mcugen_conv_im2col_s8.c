@@ -92,8 +92,9 @@ static void fill_window(const mcugen_conv_im2col_params_t *p, const int8_t *inpu
 #endif
 
 /* A whole block whose offset is added after the shift (mcugen_gemm_store_2x2_after): rare, out of line. */
-static IM2COL_NOINLINE void im2col_store_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11, const mcugen_gemm_fast_t f[2], int32_t offset,
-                                               int8_t *out0, int8_t *out1)
+static IM2COL_NOINLINE void im2col_store_after(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
+                                               const mcugen_gemm_fast_t f[2], int32_t offset, int8_t *out0,
+                                               int8_t *out1)
 {
     mcugen_gemm_store_2x2_after(a00, a01, a10, a11, f, offset, out0, out1);
 }
@@ -111,8 +112,9 @@ static inline void im2col_store_fast(const int32_t acc[4], const mcugen_gemm_fas
 }
 
 /* Output channels oc_start .. oc_end - 1 of the pixel pair whose windows are row0 and row1 (row1 =
- * row0 for a lone last pixel), any shapes and shifts: the general blocks, out of line so that the
- * tight loop of the usual layer stays small. */
+ * row0 for a lone last pixel), any shapes and shifts, through mcugen_requantize: the blocks the
+ * tight loop of the usual layer leaves (a lone last pixel or channel, a clamp inside int8, a shift
+ * outside [-31, -2], a window of 4 bytes), out of line so that loop stays small. */
 static IM2COL_NOINLINE void channels_general(const mcugen_conv_im2col_params_t *p, const int8_t *row0,
                                              const int8_t *row1, int32_t n, int32_t oc_start, int32_t oc_end,
                                              int two_pixels, int8_t *out0, int8_t *out1)
@@ -120,7 +122,6 @@ static IM2COL_NOINLINE void channels_general(const mcugen_conv_im2col_params_t *
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias;
     const mcugen_gemm_output_t out = {p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
-    const int full_range = p->act_min == -128 && p->act_max == 127;
     int32_t oc;
     for (oc = oc_start; oc < oc_end; oc += 2) {
         const int two_channels = oc + 1 < oc_end;
@@ -133,16 +134,6 @@ static IM2COL_NOINLINE void channels_general(const mcugen_conv_im2col_params_t *
             acc[0] = acc[1] = bias[oc];
             mcugen_gemm_2x1_s8(row0, row1, weights + oc * n, n, acc);
             acc[2] = acc[3] = acc[1];
-        }
-        if (two_channels && two_pixels && full_range) { /* a whole block: the fast epilogue when it applies */
-            mcugen_gemm_fast_t f[2];
-            const int kind = mcugen_gemm_fast_pair(f, out.multiplier[oc], out.shift[oc], out.multiplier[oc + 1],
-                                                   out.shift[oc + 1], out.output_offset);
-            if (kind != MCUGEN_GEMM_GENERAL) {
-                im2col_store_fast(acc, f, kind, out.output_offset, out0 + oc,
-                                           out1 + oc);
-                continue;
-            }
         }
         mcugen_gemm_store_2x2_s8(&out, acc, out0, out1, oc, two_channels, two_pixels);
     }
@@ -187,12 +178,11 @@ void mcugen_conv_im2col_s8(const mcugen_conv_im2col_params_t *p, const int8_t *i
                     int32_t acc[4];
                     const int kind = mcugen_gemm_fast_pair(f, multiplier[oc], shift[oc], multiplier[oc + 1],
                                                            shift[oc + 1], output_offset);
-                    if (kind == MCUGEN_GEMM_GENERAL) break; /* a shift outside [-31, -2]: the general blocks take the rest */
+                    if (kind == MCUGEN_GEMM_GENERAL) break; /* a shift outside [-31, -2]: the general blocks */
                     acc[0] = acc[2] = bias[oc];
                     acc[1] = acc[3] = bias[oc + 1];
                     mcugen_gemm_2x2_aligned_s8(row0, row1, weights + oc * n, n, acc);
-                    im2col_store_fast(acc, f, kind, output_offset, out0 + oc,
-                                               out1 + oc);
+                    im2col_store_fast(acc, f, kind, output_offset, out0 + oc, out1 + oc);
                 }
             }
             if (j < group_out) {
