@@ -109,14 +109,6 @@ static void channel_pair(const mcugen_conv_1x1_params_t *p, const int8_t *input,
             acc[1] = acc[0];
         }
         x0 += 2 * n;
-        if (whole_fast && two_pixels) { /* the usual block */
-            if (kind == MCUGEN_GEMM_FOLDED) {
-                mcugen_gemm_store_2x2_folded(acc[0], acc[1], acc[2], acc[3], f, out, out + channels);
-            } else {
-                pw_store_after(acc[0], acc[1], acc[2], acc[3], f, output_offset, out, out + channels);
-            }
-            continue;
-        }
         if (fast) {
             y0 = mcugen_gemm_fast(acc[0], m0, round0, right0) + after;
             y1 = mcugen_gemm_fast(acc[1], m1, round1, right1) + after;
