@@ -244,7 +244,7 @@ def test_requantize_kinds_bit_exact_on_the_host(tmp_path):
                     {"x": x})
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an385"])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
 def test_requantize_kinds_bit_exact_on_the_board(board, tmp_path, capsys):
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
