@@ -344,8 +344,8 @@ def int8_kernel(node: Node, graph: Graph) -> str:
 
 def im2col_scratch(node: Node, graph: Graph) -> str:
     """The scratch tensor of mcugen_conv_im2col_s8 (two windows of one group, each padded to a
-    multiple of 4 bytes: mcugen_conv_im2col_s8_buffer_size) or of mcugen_conv_1x1_s4 (a channel pair's unpacked weights,
-    the same 2 * input_c bytes), made on first use."""
+    multiple of 4 bytes: mcugen_conv_im2col_s8_buffer_size) or of mcugen_conv_1x1_s4 (a channel
+    pair's unpacked weights, the same 2 * input_c bytes), made on first use."""
     w = graph.tensors[node.q["weights"]]
     n = int(np.prod(w.shape[1:]))
     size = 2 * (padded_row(n) if int8_kernel(node, graph) == "conv_im2col_s8" else n)

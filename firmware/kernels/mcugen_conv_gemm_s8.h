@@ -13,7 +13,11 @@
  *
  * DSP core: four int8 values are one word; SXTB16 gives bytes (0, 2) and SXTB16 ROR 8 bytes (1, 3)
  * as int16 pairs, for inputs and weights alike, so the pairs line up without any weight reordering
- * and one SMLAD does two MACs: 3-4 loads, 8 unpacks and 8 SMLADs per 16 MACs. The tail n % 4 is scalar.
+ * and one SMLAD does two MACs: 3-4 loads, 8 unpacks and 8 SMLADs per 16 MACs. The tail n % 4 is scalar
+ * (the im2col kernel pads its rows so it has none). A layer whose n is a multiple of 4 and whose
+ * weights are word-aligned takes mcugen_gemm_2x2_aligned_s8 (LDRD, no per-call tests), and a whole
+ * block of a layer clamped to int8's own range is requantized by the assembly of
+ * mcugen_gemm_store_2x2_folded (8 instructions per output, mcugen_gemm_fast_t).
  * Portable core (M0, M3, host): the same block in plain C, one byte load per 2 MACs.
  * The caller keeps every partial sum within int32 (mcugen checks |bias| + 128 * sum|w| < 2^31).
  */
