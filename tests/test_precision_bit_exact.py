@@ -241,8 +241,9 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
         g = compile_model(model, calib, "net", precision=Precision(p)).graph
         lib = generate_library(g, tmp_path / str(p))
         weights = next(t for t in g.tensors.values() if t.is_constant and t.name.endswith("_weights"))
-        # the int8 fully connected kernel reads its own layout, rows zero-padded to whole words
-        emitted = g.tensors.get(f"{weights.name}_packed", weights)
+        # the int8 fully connected kernel reads its own layout, rows zero-padded to whole words, and
+        # so does the int8 im2col conv kernel (rows zero-padded to a multiple of 4, channel pairs interleaved)
+        emitted = g.tensors.get(f"{weights.name}_packed") or g.tensors.get(f"{weights.name}_paired4", weights)
         sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, emitted.nbytes)
     (total8, w8, count, emitted8), (total4, w4, _, _) = sizes[W8A8], sizes[W4A8]
     assert w8 == count and w4 == (count + 1) // 2

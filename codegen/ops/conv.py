@@ -347,11 +347,12 @@ def int8_kernel(node: Node, graph: Graph) -> str:
 
 
 def im2col_scratch(node: Node, graph: Graph) -> str:
-    """The scratch tensor of mcugen_conv_im2col_s8 (two windows of one group,
-    mcugen_conv_im2col_s8_buffer_size) or of mcugen_conv_1x1_s4 (a channel pair's unpacked weights,
-    the same 2 * input_c bytes), made on first use."""
+    """The scratch tensor of mcugen_conv_im2col_s8 (two windows of one group, each padded to a
+    multiple of 4 bytes: mcugen_conv_im2col_s8_buffer_size) or of mcugen_conv_1x1_s4 (a channel
+    pair's unpacked weights, the same 2 * input_c bytes), made on first use."""
     w = graph.tensors[node.q["weights"]]
-    size = 2 * int(np.prod(w.shape[1:]))
+    n = int(np.prod(w.shape[1:]))
+    size = 2 * (padded_row(n) if int8_kernel(node, graph) == "conv_im2col_s8" else n)
     name = node.q.get("scratch") or graph.unique_name(f"{node.name}_im2col")
     node.q["scratch"] = name
     graph.add_tensor(Tensor(name, (size,), "int8"))
@@ -363,6 +364,12 @@ def folded_bias_values(node: Node, graph: Graph) -> np.ndarray:
     w = graph.const(node.q["weights"]).astype(np.int64)
     return (graph.const(node.q["bias"]).astype(np.int64)
             + node.q["input_offset"] * w.reshape(w.shape[0], -1).sum(axis=1))
+
+
+def padded_row(n: int) -> int:
+    """The im2col kernel's window length: n rounded up to a multiple of 4, so the SMLAD loop has no
+    scalar tail (the extra weights are 0, so whatever the extra window bytes hold adds nothing)."""
+    return (n + 3) // 4 * 4
 
 
 def pair_rows(w: np.ndarray, groups: int) -> np.ndarray:
@@ -401,11 +408,19 @@ def folded_bias(node: Node, graph: Graph) -> str:
                             lambda: folded_bias_values(node, graph).astype(np.int32))
 
 
-def paired_weights(node: Node, graph: Graph) -> str:
+def paired_weights(node: Node, graph: Graph, pad: bool = False) -> str:
+    """The weights in pair_rows order; with pad (the im2col kernel), each row first padded with
+    zeros to padded_row(n)."""
     source = graph.tensors[node.q["weights"]]
     w = source.data
-    name = derived_constant(node, graph, "weights_paired",
-                            lambda: pair_rows(w.reshape(w.shape[0], -1), node.attrs["group"]))
+
+    def make() -> np.ndarray:
+        rows = w.reshape(w.shape[0], -1)
+        if pad:
+            rows = np.pad(rows, ((0, 0), (0, padded_row(rows.shape[1]) - rows.shape[1])))
+        return pair_rows(rows, node.attrs["group"])
+
+    name = derived_constant(node, graph, "weights_paired4" if pad else "weights_paired", make)
     graph.tensors[name].dtype = source.dtype  # int4 codes stay int4: the emitter packs them
     return name
 
@@ -445,7 +460,8 @@ class Conv(Op):
         if kernel == "conv_im2col_s8":
             fields = dict(**conv_shape_fields(node, graph, w.shape[1:3]), groups=node.attrs["group"],
                           **quantized_fields(node.q))
-            fields.update(weights=ConstRef(paired_weights(node, graph)), bias=ConstRef(folded_bias(node, graph)))
+            fields.update(weights=ConstRef(paired_weights(node, graph, pad=True)),
+                          bias=ConstRef(folded_bias(node, graph)))
             return [KernelCall(kernel, fields, [node.inputs[0], node.outputs[0], im2col_scratch(node, graph)])]
         if kernel in ("conv_1x1_s8", "conv_1x1_s4"):
             x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
