@@ -1,5 +1,6 @@
 """Conv2D (group = 1 or grouped): the twin of firmware/kernels/mcugen_conv_{s8,s4,s16}.c and of the
-fast int8 kernels mcugen_conv_1x1_s8.c (pointwise) and mcugen_conv_im2col_s8.c (every other int8
+fast int8 kernels mcugen_conv_1x1_s8.c (pointwise; mcugen_conv_1x1_sparse_s8.c when ops/sparse.py
+stores its zero weights sparse) and mcugen_conv_im2col_s8.c (every other int8
 conv), which compute the same integers with the bias folded and the weights rearranged at compile
 time (see `fast_kernel`, `pair_rows`).
 
@@ -45,6 +46,7 @@ from .base import (
     weight_scale_floor,
     window_patches,
 )
+from .sparse import sparse_fields
 
 
 def grouped_conv(patches: np.ndarray, w: np.ndarray, groups: int, matmul) -> np.ndarray:
@@ -446,6 +448,14 @@ class Conv(Op):
         if kernel in ("conv_1x1_s8", "conv_1x1_s4"):
             x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
             q = node.q
+            sparse = sparse_fields(graph, node, q["weights"], w.size) if kernel == "conv_1x1_s8" else None
+            if sparse is not None:  # the same sum over the nonzero weights only (ops/sparse.py)
+                return [KernelCall("conv_1x1_sparse_s8", dict(
+                    input_w=x.shape[2], input_c=x.shape[3], output_h=y.shape[1], output_w=y.shape[2],
+                    output_c=y.shape[3], stride_h=node.attrs["strides"][0], stride_w=node.attrs["strides"][1],
+                    output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"], **sparse,
+                    bias=ConstRef(folded_bias(node, graph)), multiplier=ConstRef(q["multiplier"]),
+                    shift=ConstRef(q["shift"])), [node.inputs[0], node.outputs[0]])]
             args = [node.inputs[0], node.outputs[0]]
             if kernel == "conv_1x1_s4":
                 args.append(im2col_scratch(node, graph))

@@ -1,4 +1,5 @@
-"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c.
+"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c
+(and of mcugen_fully_connected_sparse_s8.c, the layers whose zero weights ops/sparse.py stores sparse).
 
   acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
@@ -32,6 +33,7 @@ from .conv import (
     quantized_fields,
     weighted_kernel,
 )
+from .sparse import sparse_fields
 
 
 def packed_weights(w: np.ndarray) -> np.ndarray:
@@ -119,9 +121,16 @@ class FullyConnected(Op):
                 shift=ConstRef(q["shift"])), [x.name, y.name])]
         if kernel != "fully_connected_s8":
             return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
-        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
+        dense_bytes = 4 * w.shape[0] * -(-w.shape[1] // 4)  # packed_weights: rows padded to whole words
+        sparse = sparse_fields(graph, node, q["weights"], dense_bytes)
+        if sparse is not None:  # the same sum over the nonzero weights only (ops/sparse.py)
+            return [KernelCall("fully_connected_sparse_s8", dict(
+                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                **sparse, bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
+                shift=ConstRef(q["shift"])), [x.name, y.name])]
+        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
