@@ -190,6 +190,7 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit.library import check_output_file, generate_library, looks_like_precision_plan
+    from mcugen.inspect import format_storage, storage_rows
     from mcugen.project import check_output_folder
 
     check_output_folder(Path(args.output), "the output folder", "choose another -o")
@@ -212,6 +213,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
                    precision=compiled.precision.as_dict(), seconds=round(seconds, 3))
     if mixed is not None:
         summary["mixed_precision"] = mixed.as_dict()
+    storage = storage_rows(compiled.graph)
+    if any(r["format"] != "dense" for r in storage):
+        summary["storage"] = storage
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -220,6 +224,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
               f"arena {lib.arena_size:,} B (RAM)")
         print(f"  calibration: {compiled.calibration}; precision {compiled.precision.describe()}; "
               f"model hash {lib.model_hash}")
+        for line in format_storage(storage):
+            print(line)
     return 0
 
 

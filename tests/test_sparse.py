@@ -10,8 +10,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from helpers import check_bit_exact, make_model, save_samples
 from mcugen.cli import main
@@ -78,31 +79,51 @@ def test_layout_stores_exactly_the_weights(block, n):
 def test_weights_without_zeros_stay_dense(tmp_path):
     rng = np.random.default_rng(4)
     codes = rng.integers(1, 128, (64, 300)) * rng.choice([-1, 1], (64, 300))
-    assert sparse.choose(codes.astype(np.int8), 64 * 300) is None
+    assert all(sparse.encode(codes.astype(np.int8), block).nbytes > 64 * 300 for block in sparse.BLOCKS)
     calib, _ = samples(tmp_path)
     compiled = compile_model(sparse_model(tmp_path / "dense.onnx", 1.0), calib, "net")
     assert not any("sparse" in k for k in kernels_of(compiled))
 
 
 def test_zeros_in_the_weights_choose_sparse_storage(tmp_path):
-    """A model pruned elsewhere benefits without asking: unstructured zeros give CSR where that saves
-    flash (the 1x1 conv's 35 weights could not pay for the kernel's code and stay dense)."""
+    """A model pruned elsewhere benefits without asking: unstructured zeros give CSR in every layer
+    (the 1x1 conv saves only a few bytes, but its sparse kernel's code is smaller than the dense
+    kernel's that then leaves the model)."""
     calib, _ = samples(tmp_path)
     dense = compile_model(sparse_model(tmp_path / "dense.onnx", 1.0), calib, "net")
     pruned = compile_model(sparse_model(tmp_path / "pruned.onnx", 0.2), calib, "net")
-    assert kernels_of(pruned) == ["conv_1x1_s8", "fully_connected_sparse_s8", "fully_connected_sparse_s8",
-                                  "fully_connected_sparse_s8", "fully_connected_sparse_s8"]
+    assert kernels_of(pruned) == ["conv_1x1_sparse_s8"] + ["fully_connected_sparse_s8"] * 4
     stored = [n.q["storage"] for n in pruned.graph.nodes if n.op == "fully_connected"]
-    assert all(s["format"] == "csr" and s["bytes"] < s["dense_bytes"] - sparse.SPARSE_MIN_SAVING for s in stored)
+    assert all(s["format"] == "csr" and s["bytes"] < s["dense_bytes"] for s in stored)
+    assert sum(s["dense_bytes"] - s["bytes"] for s in stored) > sparse.KERNEL_CODE["fully_connected_sparse_s8"]
     from mcugen.ops import constant_bytes
     assert constant_bytes(pruned.graph) < 0.6 * constant_bytes(dense.graph)
+
+
+def test_sparse_storage_must_pay_for_its_code(tmp_path):
+    """One FC layer 60% zeros (CSR saves ~770 B), the others dense: less than the sparse kernel's
+    code while the dense kernel stays for the other layers, so nothing is stored sparse; at 80%
+    zeros (~2,300 B) it pays."""
+    calib, _ = samples(tmp_path)
+    for density, expected in ((0.4, "fully_connected_s8"), (0.2, "fully_connected_sparse_s8")):
+        path = sparse_model(tmp_path / "m.onnx", 1.0)
+        model = onnx.load(str(path))
+        for init in model.graph.initializer:
+            if init.name == "W2":
+                w2 = numpy_helper.to_array(init) * (np.random.default_rng(3).random((13, 300)) < density)
+                init.CopyFrom(numpy_helper.from_array(w2.astype(np.float32), "W2"))
+        onnx.save(model, str(path))
+        compiled = compile_model(path, calib, "net")
+        kernels = kernels_of(compiled)
+        assert kernels[2] == expected and kernels.count("fully_connected_s8") == (4 if density == 0.4 else 3)
 
 
 @pytest.mark.parametrize("block", [1, 4])
 @pytest.mark.parametrize("density", [0.0, 0.1, 0.5, 0.9, 1.0])
 def test_sparse_kernels_bit_exact(tmp_path, monkeypatch, block, density):
     """Every layer forced sparse (the flash rule off), with one block size: the C equals run_int."""
-    monkeypatch.setattr(sparse, "SPARSE_MIN_SAVING", -10**9)
+    monkeypatch.setattr(sparse, "KERNEL_CODE", dict.fromkeys(sparse.KERNEL_CODE, -10**9))
+    monkeypatch.setattr(sparse, "MIN_LAYER_SAVING", -10**9)
     monkeypatch.setattr(sparse, "BLOCKS", (block,))
     calib, test = samples(tmp_path)
     compiled = check_bit_exact(sparse_model(tmp_path / "m.onnx", density, seed=int(density * 10) + block), calib,
@@ -115,7 +136,8 @@ def test_sparse_kernels_bit_exact_in_qemu(capsys, tmp_path, monkeypatch, board, 
     """The DSP path (M4, an386) and the portable one (M3, an385) on the board, bit for bit."""
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
-    monkeypatch.setattr(sparse, "SPARSE_MIN_SAVING", -10**9)
+    monkeypatch.setattr(sparse, "KERNEL_CODE", dict.fromkeys(sparse.KERNEL_CODE, -10**9))
+    monkeypatch.setattr(sparse, "MIN_LAYER_SAVING", -10**9)
     monkeypatch.setattr(sparse, "BLOCKS", (block,))
     calib, test = samples(tmp_path)
     data = save_samples(tmp_path / "data.npz", {"x": test["x"][:4]})

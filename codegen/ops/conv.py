@@ -437,6 +437,13 @@ class Conv(Op):
             return None
         return im2col_scratch(node, graph)
 
+    def sparse_weights(self, node, graph):
+        if "multiplier" not in node.q or graph.tensors[node.outputs[0]].dtype != "int8" \
+                or int8_kernel(node, graph) != "conv_1x1_s8":
+            return None
+        w = graph.tensors[node.q["weights"]]
+        return w.name, w.size, "conv_1x1_sparse_s8"  # pair_rows keeps one byte a weight
+
     def kernel_calls(self, node, graph):
         w = graph.tensors[node.q["weights"]]
         kernel = int8_kernel(node, graph)
@@ -448,7 +455,7 @@ class Conv(Op):
         if kernel in ("conv_1x1_s8", "conv_1x1_s4"):
             x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
             q = node.q
-            sparse = sparse_fields(graph, node, q["weights"], w.size) if kernel == "conv_1x1_s8" else None
+            sparse = sparse_fields(graph, node) if kernel == "conv_1x1_s8" else None
             if sparse is not None:  # the same sum over the nonzero weights only (ops/sparse.py)
                 return [KernelCall("conv_1x1_sparse_s8", dict(
                     input_w=x.shape[2], input_c=x.shape[3], output_h=y.shape[1], output_w=y.shape[2],

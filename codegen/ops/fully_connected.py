@@ -123,8 +123,7 @@ class FullyConnected(Op):
             return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
-        dense_bytes = 4 * w.shape[0] * -(-w.shape[1] // 4)  # packed_weights: rows padded to whole words
-        sparse = sparse_fields(graph, node, q["weights"], dense_bytes)
+        sparse = sparse_fields(graph, node)
         if sparse is not None:  # the same sum over the nonzero weights only (ops/sparse.py)
             return [KernelCall("fully_connected_sparse_s8", dict(
                 **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
@@ -135,6 +134,12 @@ class FullyConnected(Op):
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
             shift=ConstRef(q["shift"])), [x.name, y.name])]
+
+    def sparse_weights(self, node, graph):
+        if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
+            return None
+        w = graph.tensors[node.q["weights"]]
+        return w.name, 4 * w.shape[0] * -(-w.shape[1] // 4), "fully_connected_sparse_s8"  # packed_weights' words
 
     weight_only = True
 

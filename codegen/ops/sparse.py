@@ -15,25 +15,32 @@ The arithmetic is the dense layer's, term for term: the kernels add the products
 weights and skip the others, which are 0, so they compute the same integers as the dense kernel
 and as the golden reference run_int (with the same folded bias, bias + input_offset * sum(w)).
 
-A layer is stored sparse only when that takes fewer bytes than its dense layout by at least
-SPARSE_MIN_SAVING, the sparse kernel's own code (so the flash of the whole model goes down even
-when that layer is the only one using it); a layer without zero weights never qualifies, since
-every stored block then costs its index on top of its weights.
+Which layers are stored sparse is decided for the whole model (`plan`): a layer is a candidate
+when its smallest sparse layout takes fewer bytes than its dense one, and the candidates of one
+sparse kernel use it only when together they save more than that kernel's code (KERNEL_CODE; less
+the dense kernel's, DENSE_TWIN_CODE, when no layer is left to call it), so the model's flash goes
+down. A layer without zero weights is never a candidate: every stored block then costs its index
+on top of its weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from mcugen.ir import Graph, Node, Tensor
 
-from .base import ConstRef
+from .base import ConstRef, op_for
 
-# The larger of the two sparse kernels' code, measured with arm-none-eabi-gcc 12 -Os for
-# Cortex-M4 (mcugen_fully_connected_sparse_s8: 364 B, mcugen_conv_1x1_sparse_s8: 420 B), rounded up.
-SPARSE_MIN_SAVING = 512
+# Code bytes, measured with arm-none-eabi-gcc 12 -O2 -mthumb (the build's flags) on Cortex-M0+, M3,
+# M4, M7 and M33. A sparse kernel costs at most its largest (M0+: 1,240 B and 1,276 B; M4: 788 B and
+# 824 B), rounded up; when every layer of its dense twin moves to it, the dense kernel's code leaves
+# the model, credited at its smallest (fully_connected_s8: 2,316 B on M4; conv_1x1_s8: 1,908 B on M3).
+KERNEL_CODE = {"fully_connected_sparse_s8": 1280, "conv_1x1_sparse_s8": 1280}
+DENSE_TWIN_CODE = {"fully_connected_sparse_s8": 2316, "conv_1x1_sparse_s8": 1908}
+MIN_LAYER_SAVING = 1  # a candidate layer saves at least this many bytes (the tests lower it to force sparse)
 BLOCKS = (1, 4)
 
 
@@ -80,14 +87,46 @@ def encode(w: np.ndarray, block: int) -> SparseLayout | None:
     return SparseLayout(block, stored.sum(axis=1).astype(dtype), cols.astype(dtype), values)
 
 
-def choose(w: np.ndarray, dense_bytes: int) -> SparseLayout | None:
-    """The smallest sparse layout of these [out][n] int8 codes when it saves at least
-    SPARSE_MIN_SAVING bytes against the dense layout's `dense_bytes`, else None (stay dense)."""
+def smallest(w: np.ndarray) -> SparseLayout | None:
+    """The sparse layout of these [out][n] int8 codes that takes the fewest bytes (the smaller
+    block on a tie), from the block sizes in BLOCKS."""
     candidates = [layout for block in BLOCKS if (layout := encode(w, block)) is not None]
-    if not candidates:
-        return None
-    best = min(candidates, key=lambda layout: (layout.nbytes, layout.block))
-    return best if dense_bytes - best.nbytes >= SPARSE_MIN_SAVING else None
+    return min(candidates, key=lambda layout: (layout.nbytes, layout.block)) if candidates else None
+
+
+_LAYOUTS: dict[tuple, SparseLayout | None] = {}  # smallest() by weight digest: plan() runs once per kernel_calls
+
+
+def _smallest_cached(w: np.ndarray) -> SparseLayout | None:
+    key = (w.shape, hashlib.sha1(np.ascontiguousarray(w).tobytes()).hexdigest(), BLOCKS)
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 512:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = smallest(w)
+    return _LAYOUTS[key]
+
+
+def plan(graph: Graph) -> dict[str, tuple[str, SparseLayout]]:
+    """The layers of the model to store sparse: {node name: (sparse kernel, layout)}. Each operator
+    names its candidates through Op.sparse_weights (weights tensor, dense layout bytes, kernel)."""
+    candidates: dict[str, list[tuple[str, int, SparseLayout]]] = {}
+    eligible: dict[str, int] = {}  # layers that run the dense twin of each sparse kernel
+    for node in graph.nodes:
+        found = op_for(node).sparse_weights(node, graph)
+        if found is None:
+            continue
+        weights, dense_bytes, kernel = found
+        eligible[kernel] = eligible.get(kernel, 0) + 1
+        w = graph.const(weights)
+        layout = _smallest_cached(w.reshape(w.shape[0], -1))
+        if layout is not None and dense_bytes - layout.nbytes >= MIN_LAYER_SAVING:
+            candidates.setdefault(kernel, []).append((node.name, dense_bytes - layout.nbytes, layout))
+    chosen: dict[str, tuple[str, SparseLayout]] = {}
+    for kernel, layers in candidates.items():
+        code = KERNEL_CODE[kernel] - (DENSE_TWIN_CODE[kernel] if len(layers) == eligible[kernel] else 0)
+        if sum(saving for _, saving, _ in layers) > code:
+            chosen.update({name: (kernel, layout) for name, _, layout in layers})
+    return chosen
 
 
 def decode(layout: SparseLayout, n: int) -> np.ndarray:
@@ -101,21 +140,22 @@ def decode(layout: SparseLayout, n: int) -> np.ndarray:
     return w.reshape(out, -1)[:, :n]
 
 
-def sparse_fields(graph: Graph, node: Node, weights: str, dense_bytes: int) -> dict | None:
-    """The kernel-struct fields of the sparse layout of int8 weights `weights` ([out][n] codes, or
-    OHWI 1x1 ones) when `choose` picks one (its arrays added to the graph once), else None. Records
-    what was chosen in node.q["storage"] for the reports (generate's output, bench)."""
+def sparse_fields(graph: Graph, node: Node) -> dict | None:
+    """The kernel-struct fields of this layer's sparse weights when `plan` stores them sparse (the
+    arrays added to the graph once), else None. Records what was chosen in node.q["storage"] for
+    the reports (generate's output, the library summary)."""
+    weights, dense_bytes, _ = op_for(node).sparse_weights(node, graph)
     w = graph.const(weights)
-    w = w.reshape(w.shape[0], -1)
-    layout = choose(w, dense_bytes)
-    nonzero = int(np.count_nonzero(w))
-    node.q["storage"] = dict(format=layout.format if layout else "dense", density=nonzero / max(w.size, 1),
+    chosen = plan(graph).get(node.name)
+    layout = chosen[1] if chosen else None
+    node.q["storage"] = dict(format=layout.format if layout else "dense",
+                             density=int(np.count_nonzero(w)) / max(w.size, 1),
                              dense_bytes=dense_bytes, bytes=layout.nbytes if layout else dense_bytes)
     if layout is None:
         return None
     fields: dict[str, object] = dict(block=layout.block, wide=int(layout.wide))
     for role in ("counts", "index", "values"):
-        name = f"{weights}_sparse_{role}"
+        name = f"{weights}_sparse{layout.block}_{role}"
         if name not in graph.tensors:
             data = getattr(layout, role)
             graph.add_tensor(Tensor(name, tuple(data.shape), str(data.dtype), data))
