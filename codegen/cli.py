@@ -256,6 +256,39 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    import onnx
+
+    from mcugen.compiler import prune_model
+    from mcugen.emit.library import check_output_file
+    from mcugen.project import check_output_folder
+    from mcugen.quant.prune import format_result
+
+    out = Path(args.output)
+    check_output_folder(out.parent, "the folder of -o", "choose another -o")
+    model = model_file(args.model)
+    if out.resolve() == model.resolve():
+        raise McugenError("-o names the input model itself; write the pruned model to another file")
+    check_output_file(out, args.force, "-o")
+    calib, random_calibration = calib_of(args)
+    pruned, result = prune_model(model, calib, input_file(args.data, "validation data", "give an .npz file"),
+                                 args.pattern, args.max_drop, args.sparsity, args.name, args.samples,
+                                 calib_samples=args.calib_samples, precision=precision_of(args),
+                                 method=args.method, percentile=args.percentile,
+                                 bias_correction=not args.no_bias_correction, allow_random=random_calibration)
+    try:
+        onnx.save(pruned, str(out))
+    except OSError as exc:
+        raise McugenError(f"cannot write {out} ({exc.strerror}); choose another -o") from None
+    if args.json:
+        print(json.dumps(dict(output=str(out), **result.as_dict()), indent=2))
+    else:
+        print(format_result(result))
+        print(f"wrote {out}; next: mcugen generate {out} --calib ... (zero weights are stored sparse where that "
+              "saves flash)")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -522,6 +555,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="also draw the table as a PNG bar chart (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("prune", help="zero the smallest weights of the FC / 1x1 conv layers, per-layer sparsity "
+                       "from measured sensitivity; writes an ONNX model")
+    add_model_arguments(p)
+    p.add_argument("--data", required=True, help="validation data the drop is measured on (.npz: inputs, labels y)")
+    p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
+    p.add_argument("--max-drop", type=non_negative_float, help="lose at most this much (int8, against the "
+                   "unpruned int8 model: accuracy points; without labels: dB of output SNR)")
+    p.add_argument("--sparsity", type=float, help="prune this share of the prunable weights (0.8) with the least "
+                   "measured drop")
+    p.add_argument("--pattern", default="unstructured", help="unstructured (default), block4 (the sparse kernels' "
+                   "4-weight words) or N:M (e.g. 2:4)")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser("quantize", help="write mcugen's quantization as a QDQ ONNX model (for ONNX Runtime)")
     add_model_arguments(p)

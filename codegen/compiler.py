@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+
+import numpy as np
+import onnx
 
 from mcugen.data import Samples, load_samples, random_samples
 from mcugen.emit.c_syntax import model_prefix_problem, safe_model_prefix
@@ -14,6 +18,8 @@ from mcugen.ops.base import Op
 from mcugen.quant.bias_correction import input_means
 from mcugen.quant.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.quant.compiled import CompiledModel
+from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
+from mcugen.quant.prune import PruneResult, parse_pattern, prunable_layers, pruned_model, search
 from mcugen.quant.quantize import Precision, quantize
 from mcugen.readers.onnx_file import import_onnx
 
@@ -96,3 +102,37 @@ def calibration_samples(graph: Graph, calib: str | Path, count: int | None, warn
     if count > samples.count:
         warnings.append(f"--calib-samples {count}: {calib} holds only {samples.count} samples; all are used")
     return samples.take(count)
+
+
+def prune_model(path: str | Path, calib: str | Path | None, data: str | Path, pattern: str = "unstructured",
+                max_drop: float | None = None, sparsity: float | None = None, name: str | None = None,
+                samples: int | None = None, **compile_options) -> tuple[onnx.ModelProto, PruneResult]:
+    """`mcugen prune`: per-layer magnitude pruning of the ONNX model (quant/prune.py), each candidate
+    measured as generate would build it: calibrated and quantized (compile_options as for
+    compile_model), its golden-reference outputs scored on `data` against the unpruned model's."""
+    name = model_name(path, name)
+    base = compile_model(path, calib, name, **compile_options)
+    val = load_samples(data, base.float_graph, "validation")
+    val = val.take(samples) if samples else val
+    reference = float_outputs(base.float_graph, val)
+    unpruned = score(reference, quantized_outputs(base.graph, val), val.labels)
+    model = onnx.load(str(path))
+    layers = prunable_layers(model)
+    sizes = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
+    weights = {layer.node: sizes[layer.initializer] for layer in layers}
+    shape = parse_pattern(pattern)
+    measured: dict[tuple, float] = {}
+    with tempfile.TemporaryDirectory(prefix="mcugen-prune-") as tmp:
+        trial_path = Path(tmp) / "trial.onnx"
+
+        def evaluate(sparsities: dict[str, float]) -> float:
+            key = tuple(sorted((k, v) for k, v in sparsities.items() if v > 0))
+            if key not in measured:
+                onnx.save(pruned_model(model, layers, dict(key), shape), str(trial_path))
+                trial = compile_model(trial_path, calib, name, **compile_options)
+                out = score(reference, quantized_outputs(trial.graph, val), val.labels)
+                measured[key] = unpruned.value - out.value
+            return measured[key]
+
+        result = search(weights, evaluate, "points" if val.labels is not None else "dB", shape, max_drop, sparsity)
+    return pruned_model(model, layers, result.sparsities, shape), result
