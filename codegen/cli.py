@@ -273,6 +273,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     calib, random_calibration = calib_of(args)
     pruned, result = prune_model(model, calib, input_file(args.data, "validation data", "give an .npz file"),
                                  args.pattern, args.max_drop, args.sparsity, args.name, args.samples,
+                                 prune_method=args.prune_method,
                                  calib_samples=args.calib_samples, precision=precision_of(args),
                                  method=args.method, percentile=args.percentile,
                                  bias_correction=not args.no_bias_correction, allow_random=random_calibration)
@@ -567,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "measured drop")
     p.add_argument("--pattern", default="unstructured", help="unstructured (default), block4 (the sparse kernels' "
                    "4-weight words) or N:M (e.g. 2:4)")
+    p.add_argument("--prune-method", choices=("magnitude", "obc"), default="magnitude",
+                   help="magnitude (default), or obc: OBS/SparseGPT reconstruction of the remaining weights from "
+                   "the --calib inputs (needs onnxruntime); --method stays the calibration method")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

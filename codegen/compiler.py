@@ -19,7 +19,15 @@ from mcugen.quant.bias_correction import input_means
 from mcugen.quant.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.quant.compiled import CompiledModel
 from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
-from mcugen.quant.prune import PruneResult, parse_pattern, prunable_layers, pruned_model, search
+from mcugen.quant.prune import (
+    PrunableLayer,
+    Pruner,
+    PruneResult,
+    layer_input_rows,
+    parse_pattern,
+    prunable_layers,
+    search,
+)
 from mcugen.quant.quantize import Precision, quantize
 from mcugen.readers.onnx_file import import_onnx
 
@@ -106,10 +114,12 @@ def calibration_samples(graph: Graph, calib: str | Path, count: int | None, warn
 
 def prune_model(path: str | Path, calib: str | Path | None, data: str | Path, pattern: str = "unstructured",
                 max_drop: float | None = None, sparsity: float | None = None, name: str | None = None,
-                samples: int | None = None, **compile_options) -> tuple[onnx.ModelProto, PruneResult]:
-    """`mcugen prune`: per-layer magnitude pruning of the ONNX model (quant/prune.py), each candidate
-    measured as generate would build it: calibrated and quantized (compile_options as for
-    compile_model), its golden-reference outputs scored on `data` against the unpruned model's."""
+                samples: int | None = None, prune_method: str = "magnitude",
+                **compile_options) -> tuple[onnx.ModelProto, PruneResult]:
+    """`mcugen prune`: per-layer pruning of the ONNX model (quant/prune.py), magnitude or OBC
+    reconstruction from the --calib inputs; each candidate measured as generate would build it:
+    calibrated and quantized (compile_options as for compile_model), its golden-reference outputs
+    scored on `data` against the unpruned model's."""
     name = model_name(path, name)
     base = compile_model(path, calib, name, **compile_options)
     val = load_samples(data, base.float_graph, "validation")
@@ -121,6 +131,15 @@ def prune_model(path: str | Path, calib: str | Path | None, data: str | Path, pa
     sizes = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
     weights = {layer.node: sizes[layer.initializer] for layer in layers}
     shape = parse_pattern(pattern)
+    hessians = None
+    if prune_method == "obc":
+        if calib is None:
+            raise McugenError("--prune-method obc reconstructs the weights from the layers' inputs: pass --calib "
+                              "with representative samples")
+        hessians = layer_hessians(model, layers, load_samples(calib, base.float_graph, "calibration"))
+    elif prune_method != "magnitude":
+        raise McugenError(f"--prune-method {prune_method!r}: choose magnitude or obc")
+    pruner = Pruner(model, layers, shape, hessians)
     measured: dict[tuple, float] = {}
     with tempfile.TemporaryDirectory(prefix="mcugen-prune-") as tmp:
         trial_path = Path(tmp) / "trial.onnx"
@@ -128,11 +147,53 @@ def prune_model(path: str | Path, calib: str | Path | None, data: str | Path, pa
         def evaluate(sparsities: dict[str, float]) -> float:
             key = tuple(sorted((k, v) for k, v in sparsities.items() if v > 0))
             if key not in measured:
-                onnx.save(pruned_model(model, layers, dict(key), shape), str(trial_path))
+                onnx.save(pruner.model(dict(key)), str(trial_path))
                 trial = compile_model(trial_path, calib, name, **compile_options)
                 out = score(reference, quantized_outputs(trial.graph, val), val.labels)
                 measured[key] = unpruned.value - out.value
             return measured[key]
 
         result = search(weights, evaluate, "points" if val.labels is not None else "dB", shape, max_drop, sparsity)
-    return pruned_model(model, layers, result.sparsities, shape), result
+    return pruner.model(result.sparsities), result
+
+
+HESSIAN_SAMPLES = 256  # calibration samples whose layer inputs make H (one ONNX Runtime run each)
+
+
+def layer_hessians(model: onnx.ModelProto, layers: list[PrunableLayer], calib: Samples) -> dict[str, np.ndarray]:
+    """H = X^T X of every prunable layer's input in the float ONNX model (ONNX Runtime, one sample at a
+    time so a fixed batch of 1 runs), in the order of the layer's weight rows."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise McugenError("--prune-method obc reads the layers' inputs with ONNX Runtime: "
+                          "pip install 'mcugen[float]'") from None
+    inputs_of = {}
+    for node in model.graph.node:
+        name = node.name or (node.output[0] if node.output else "")
+        inputs_of[name] = node.input[0]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known = {o.name for o in probe.graph.output}
+    wanted = [inputs_of[layer.node] for layer in layers]
+    for tensor in dict.fromkeys(wanted):
+        if tensor not in known:
+            probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(tensor))
+    try:
+        session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime's own errors have no common base class
+        raise McugenError(f"ONNX Runtime cannot run this model to read its layer inputs ({exc}); use "
+                          "--prune-method magnitude") from None
+    feeds_names = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    sums = {layer.node: None for layer in layers}
+    counts = dict.fromkeys(sums, 0)
+    for s in range(min(calib.count, HESSIAN_SAMPLES)):
+        feeds = {n: calib.inputs[n][s:s + 1].astype(np.float32) for n in feeds_names}
+        values = dict(zip(outputs, session.run(outputs, feeds), strict=True))
+        for layer, tensor in zip(layers, wanted, strict=True):
+            x = layer_input_rows(layer, np.asarray(values[tensor], np.float64))
+            h = x.T @ x
+            sums[layer.node] = h if sums[layer.node] is None else sums[layer.node] + h
+            counts[layer.node] += len(x)
+    return {k: v / max(counts[k], 1) for k, v in sums.items()}

@@ -18,6 +18,7 @@ The search is the caller's measurement, `evaluate(sparsities) -> drop` (the comp
 builds the model, quantizes it to int8 as generate would and scores it on --data against the
 unpruned int8 model: accuracy points, or dB of output SNR without labels):
   1. sensitivity: each layer alone at each of LEVELS;
+  With method obc the layers are pruned by Pruner's OBC reconstruction instead of plain magnitude.
   2. greedy: repeatedly raise the layer whose next level costs the least estimated drop per weight
      removed, measure the whole model, keep the step if the measured drop stays within --max-drop
      (else that layer stays where it is), until --sparsity is reached or no step is left.
@@ -34,6 +35,7 @@ import onnx
 from onnx import numpy_helper
 
 from mcugen.errors import McugenError
+from mcugen.quant.reconstruct import obc_prune
 from mcugen.tables import text_table
 
 LEVELS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
@@ -124,21 +126,49 @@ def prune_rows(rows: np.ndarray, sparsity: float, pattern: tuple[str, int, int])
     return pruned * np.repeat(mask, size, axis=1)[:, :k]
 
 
-def pruned_model(model: onnx.ModelProto, layers: list[PrunableLayer], sparsities: dict[str, float],
-                 pattern: tuple[str, int, int]) -> onnx.ModelProto:
-    """A copy of the model with each layer's weight pruned to its sparsity (0 or absent: untouched)."""
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    inits = {t.name: t for t in out.graph.initializer}
-    for layer in layers:
-        s = sparsities.get(layer.node, 0.0)
-        if s <= 0:
-            continue
-        w = numpy_helper.to_array(inits[layer.initializer])
-        rows = prune_rows(layer.rows(w.astype(np.float64)), s, pattern)
-        inits[layer.initializer].CopyFrom(numpy_helper.from_array(
-            layer.from_rows(rows, w.shape).astype(w.dtype), layer.initializer))
-    return out
+class Pruner:
+    """Pruned copies of one model: magnitude masks (prune_rows), or with `hessians` (layer → H of
+    its calibration inputs, in the ONNX weight's input order) the OBC / SparseGPT reconstruction
+    (quant/reconstruct.py), never worse than magnitude on those inputs. Each layer's pruned weight
+    is computed once per sparsity (the search asks for the same ones again and again)."""
+
+    def __init__(self, model: onnx.ModelProto, layers: list[PrunableLayer], pattern: tuple[str, int, int],
+                 hessians: dict[str, np.ndarray] | None = None) -> None:
+        self.source, self.layers, self.pattern, self.hessians = model, layers, pattern, hessians or {}
+        self.weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer
+                        if t.name in {layer.initializer for layer in layers}}
+        self._cache: dict[tuple[str, float], np.ndarray] = {}
+
+    def layer_weight(self, layer: PrunableLayer, sparsity: float) -> np.ndarray:
+        key = (layer.node, sparsity)
+        if key not in self._cache:
+            w = self.weights[layer.initializer]
+            rows = layer.rows(w.astype(np.float64))
+            pruned = prune_rows(rows, sparsity, self.pattern)
+            if layer.node in self.hessians:
+                pruned = obc_prune(rows, self.hessians[layer.node], sparsity, self.pattern, pruned)
+            self._cache[key] = layer.from_rows(pruned, w.shape).astype(w.dtype)
+        return self._cache[key]
+
+    def model(self, sparsities: dict[str, float]) -> onnx.ModelProto:
+        """A copy of the model with each layer's weight pruned to its sparsity (0 or absent: untouched)."""
+        out = onnx.ModelProto()
+        out.CopyFrom(self.source)
+        inits = {t.name: t for t in out.graph.initializer}
+        for layer in self.layers:
+            s = sparsities.get(layer.node, 0.0)
+            if s > 0:
+                inits[layer.initializer].CopyFrom(numpy_helper.from_array(self.layer_weight(layer, s),
+                                                                          layer.initializer))
+        return out
+
+
+def layer_input_rows(layer: PrunableLayer, x: np.ndarray) -> np.ndarray:
+    """A layer's ONNX input values as [samples, inputs] in the order of its weight rows: a 1x1 conv's
+    NCHW pixels one per row, a Gemm / MatMul input's last axis."""
+    if layer.op == "Conv 1x1":
+        return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+    return x.reshape(-1, x.shape[-1])
 
 
 @dataclass
