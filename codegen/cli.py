@@ -152,7 +152,8 @@ def compile_from_args(args: argparse.Namespace):
     calib, random_calibration = calib_of(args)
     compiled = compile_model(model, calib, args.name, args.calib_samples, precision=precision_of(args),
                              method=args.method, percentile=args.percentile,
-                             bias_correction=not args.no_bias_correction, allow_random=random_calibration)
+                             bias_correction=not args.no_bias_correction, allow_random=random_calibration,
+                             reconstruct=bool(args.reconstruct))
     for w in compiled.warnings:
         print(f"mcugen: warning: {w}", file=sys.stderr)
     return compiled
@@ -276,7 +277,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
                                  prune_method=args.prune_method,
                                  calib_samples=args.calib_samples, precision=precision_of(args),
                                  method=args.method, percentile=args.percentile,
-                                 bias_correction=not args.no_bias_correction, allow_random=random_calibration)
+                                 bias_correction=not args.no_bias_correction, allow_random=random_calibration,
+                                 reconstruct=bool(args.reconstruct))
     try:
         onnx.save(pruned, str(out))
     except OSError as exc:
@@ -383,7 +385,7 @@ def project_options(args: argparse.Namespace):
     return load_options({k: getattr(args, k, None) for k in (
         "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed",
         "method", "percentile", "weights", "activations", "precision", "no_bias_correction", "flash_tool",
-        "port")})
+        "port", "reconstruct")})
 
 
 def sample_file_for(kind: str, model: Path, files: list[Path]) -> Path | None:
@@ -678,6 +680,9 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     p.add_argument("--no-bias-correction", action="store_true", default=None if project else False,
                    help="keep the float biases (by default each layer's bias absorbs the mean error its "
                    "rounded weights add, measured on --calib)")
+    p.add_argument("--reconstruct", action="store_true", default=None if project else False,
+                   help="round each conv/FC layer's weights GPTQ-style, spreading each rounding error over the "
+                   "weights not yet rounded so the layer's output on --calib moves least (int8 and int4)")
 
 
 class Terminated(KeyboardInterrupt):

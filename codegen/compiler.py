@@ -29,6 +29,7 @@ from mcugen.quant.prune import (
     search,
 )
 from mcugen.quant.quantize import Precision, quantize
+from mcugen.quant.reconstruct import input_hessians
 from mcugen.readers.onnx_file import import_onnx
 
 RANDOM_CALIBRATION_SAMPLES = 16
@@ -61,7 +62,7 @@ def calibrated_tensors(graph: Graph) -> list[str]:
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
                   calib_samples: int | None = None, precision: Precision | None = None,
                   method: str = "minmax", percentile: float = DEFAULT_PERCENTILE,
-                  bias_correction: bool = True, allow_random: bool = True) -> CompiledModel:
+                  bias_correction: bool = True, allow_random: bool = True, reconstruct: bool = False) -> CompiledModel:
     """Import, optimize, calibrate (activation ranges, and each weighted layer's mean input for bias
     correction when --calib data is given) and quantize as `precision` says. Without `calib`, a model
     that needs calibration is calibrated on random samples, or refused when not `allow_random`."""
@@ -71,7 +72,16 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
     samples = None if calib is None else calibration_samples(float_graph, calib, calib_samples, warnings)
     if samples is not None and bias_correction:
         float_graph.input_means = input_means(float_graph, samples)
+    if reconstruct:
+        if samples is None:
+            raise McugenError("--reconstruct rounds the weights to fit the layers' inputs: pass --calib with "
+                              "representative samples")
+        if precision.weight_only:
+            raise McugenError("--reconstruct applies to integer models; drop it or use int8/int16 activations")
+        float_graph.input_hessians = input_hessians(float_graph, samples)
     corrected = ", bias-corrected" if float_graph.input_means else ""
+    if float_graph.input_hessians:
+        corrected += ", GPTQ-reconstructed conv/FC weights"
     if precision.weight_only:  # float32 activations have no ranges to calibrate
         graph = quantize(float_graph, {}, precision)
         return CompiledModel(float_graph, graph, {}, "no activation ranges (weight-only: float32 activations)"

@@ -78,6 +78,8 @@ class Graph:
         self.fixed_weight_scales: dict[str, np.ndarray] = {}  # float weight constant → per-channel scales
         # Calibration statistics for bias correction: weighted layer → its mean input window.
         self.input_means: dict[str, np.ndarray] = {}
+        # For --reconstruct (GPTQ rounding, ops/obs.py): weighted layer → H = X^T X of its input windows.
+        self.input_hessians: dict[str, np.ndarray] = {}
 
     # --- tensors ---------------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -144,4 +146,5 @@ class Graph:
         g.fixed_qparams = dict(self.fixed_qparams)
         g.fixed_weight_scales = dict(self.fixed_weight_scales)
         g.input_means = dict(self.input_means)
+        g.input_hessians = dict(self.input_hessians)
         return g

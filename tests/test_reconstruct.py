@@ -11,10 +11,16 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from helpers import check_bit_exact
+from mcugen.cli import main
 from mcugen.compiler import compile_model, layer_hessians, prune_model
 from mcugen.data import load_samples
+from mcugen.errors import McugenError
+from mcugen.ops.obs import gptq_codes, hessian, obc_prune, row_errors
+from mcugen.project import load_options
+from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
 from mcugen.quant.prune import parse_pattern, prunable_layers, prune_rows
-from mcugen.quant.reconstruct import gptq_codes, hessian, obc_prune, row_errors
+from mcugen.quant.quantize import Precision
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 
@@ -80,3 +86,37 @@ def test_obc_on_the_digits_mlp(tmp_path):
                             name="mlp", prune_method=m)[1] for m in ("magnitude", "obc")}
     assert drops["obc"].sparsity >= 0.8 and drops["magnitude"].sparsity >= 0.8
     assert drops["obc"].drop < drops["magnitude"].drop
+
+
+def digits_snr(model: str, weights: str, reconstruct: bool) -> tuple[float, object]:
+    compiled = compile_model(DIGITS / f"{model}.onnx", DIGITS / f"calib_{model}.npz", model,
+                             precision=Precision.from_flags(weights, None), reconstruct=reconstruct)
+    val = load_samples(DIGITS / f"test_{model}.npz", compiled.float_graph)
+    reference = float_outputs(compiled.float_graph, val)
+    return score(reference, quantized_outputs(compiled.graph, val), val.labels).snr_db, compiled
+
+
+def test_generate_reconstruct_lowers_the_int4_error_of_the_digits_mlp(tmp_path):
+    """--reconstruct (GPTQ from --calib) against nearest rounding, both bias-corrected, on the test
+    set: measured 27.2 -> 29.8 dB output SNR for w4a8 (the digits CNN w4a8 loses 1.3 dB instead; see
+    the issue note). The codes are integers like any others: the C equals the golden reference."""
+    nearest, _ = digits_snr("mlp", "int4", False)
+    gptq, compiled = digits_snr("mlp", "int4", True)
+    assert gptq > nearest + 1.0
+    assert "GPTQ" in compiled.calibration
+    rng = np.random.default_rng(0)
+    test = {"x": np.load(DIGITS / "test_mlp.npz")["x"][rng.choice(360, 16, replace=False)]}
+    for weights in ("int8", "int4"):
+        check_bit_exact(DIGITS / "mlp.onnx", DIGITS / "calib_mlp.npz", tmp_path / weights, test, name="mlp",
+                        precision=Precision.from_flags(weights, None), reconstruct=True)
+
+
+def test_reconstruct_needs_calibration_data_and_is_a_project_option(tmp_path, capsys, monkeypatch):
+    assert main(["generate", str(DIGITS / "mlp.onnx"), "--reconstruct", "-o", str(tmp_path / "o")]) == 1
+    assert "--reconstruct rounds the weights" in capsys.readouterr().err
+    config = tmp_path / "mcugen.toml"
+    config.write_text('[model]\npath = "m.onnx"\n[quantize]\nreconstruct = true\n')
+    assert load_options({}, config).reconstruct is True
+    config.write_text('[model]\npath = "m.onnx"\n[quantize]\nreconstruct = "yes"\n')
+    with pytest.raises(McugenError, match="reconstruct"):
+        load_options({}, config)

@@ -35,7 +35,7 @@ import onnx
 from onnx import numpy_helper
 
 from mcugen.errors import McugenError
-from mcugen.quant.reconstruct import obc_prune
+from mcugen.ops.obs import obc_prune
 from mcugen.tables import text_table
 
 LEVELS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
@@ -129,7 +129,7 @@ def prune_rows(rows: np.ndarray, sparsity: float, pattern: tuple[str, int, int])
 class Pruner:
     """Pruned copies of one model: magnitude masks (prune_rows), or with `hessians` (layer → H of
     its calibration inputs, in the ONNX weight's input order) the OBC / SparseGPT reconstruction
-    (quant/reconstruct.py), never worse than magnitude on those inputs. Each layer's pruned weight
+    (ops/obs.py), never worse than magnitude on those inputs. Each layer's pruned weight
     is computed once per sparsity (the search asks for the same ones again and again)."""
 
     def __init__(self, model: onnx.ModelProto, layers: list[PrunableLayer], pattern: tuple[str, int, int],
