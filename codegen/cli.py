@@ -153,7 +153,7 @@ def compile_from_args(args: argparse.Namespace):
     compiled = compile_model(model, calib, args.name, args.calib_samples, precision=precision_of(args),
                              method=args.method, percentile=args.percentile,
                              bias_correction=not args.no_bias_correction, allow_random=random_calibration,
-                             reconstruct=bool(args.reconstruct))
+                             reconstruct=bool(args.reconstruct), codebook=args.codebook)
     for w in compiled.warnings:
         print(f"mcugen: warning: {w}", file=sys.stderr)
     return compiled
@@ -278,7 +278,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
                                  calib_samples=args.calib_samples, precision=precision_of(args),
                                  method=args.method, percentile=args.percentile,
                                  bias_correction=not args.no_bias_correction, allow_random=random_calibration,
-                                 reconstruct=bool(args.reconstruct))
+                                 reconstruct=bool(args.reconstruct), codebook=args.codebook)
     try:
         onnx.save(pruned, str(out))
     except OSError as exc:
@@ -385,7 +385,7 @@ def project_options(args: argparse.Namespace):
     return load_options({k: getattr(args, k, None) for k in (
         "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed",
         "method", "percentile", "weights", "activations", "precision", "no_bias_correction", "flash_tool",
-        "port", "reconstruct")})
+        "port", "reconstruct", "codebook")})
 
 
 def sample_file_for(kind: str, model: Path, files: list[Path]) -> Path | None:
@@ -683,6 +683,8 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     p.add_argument("--reconstruct", action="store_true", default=None if project else False,
                    help="round each conv/FC layer's weights GPTQ-style, spreading each rounding error over the "
                    "weights not yet rounded so the layer's output on --calib moves least (int8 and int4)")
+    p.add_argument("--codebook", type=int, metavar="K", help="cluster each int8 fully connected layer's weights "
+                   "to K levels (k-means, zero always one): 4-bit indices for K <= 16, 8-bit up to 256")
 
 
 class Terminated(KeyboardInterrupt):

@@ -15,6 +15,7 @@ from mcugen.graph.passes import optimize
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import Op
+from mcugen.ops.codebook import check_codebook_size
 from mcugen.quant.bias_correction import input_means
 from mcugen.quant.calibrate import DEFAULT_PERCENTILE, calibrate
 from mcugen.quant.compiled import CompiledModel
@@ -62,11 +63,18 @@ def calibrated_tensors(graph: Graph) -> list[str]:
 def compile_model(path: str | Path, calib: str | Path | None = None, name: str | None = None,
                   calib_samples: int | None = None, precision: Precision | None = None,
                   method: str = "minmax", percentile: float = DEFAULT_PERCENTILE,
-                  bias_correction: bool = True, allow_random: bool = True, reconstruct: bool = False) -> CompiledModel:
+                  bias_correction: bool = True, allow_random: bool = True, reconstruct: bool = False,
+                  codebook: int | None = None) -> CompiledModel:
     """Import, optimize, calibrate (activation ranges, and each weighted layer's mean input for bias
     correction when --calib data is given) and quantize as `precision` says. Without `calib`, a model
     that needs calibration is calibrated on random samples, or refused when not `allow_random`."""
+    if codebook is not None:
+        check_codebook_size(codebook)
+        if (precision or Precision()).weight_only or (precision or Precision()).default.weight_bits != 8:
+            raise McugenError("--codebook clusters int8 weights with integer activations; drop --weights int4 and "
+                              "--activations float32 (4-bit indices come with --codebook 16 or fewer)")
     float_graph = load_float_graph(path, name)
+    float_graph.weight_codebook = codebook or 0
     warnings = list(float_graph.notes)
     precision = precision or Precision()
     samples = None if calib is None else calibration_samples(float_graph, calib, calib_samples, warnings)

@@ -51,17 +51,18 @@ def _zero_codes(node, graph: Graph) -> float | None:
 
 def storage_rows(graph: Graph) -> list[dict]:
     """Per conv / fully connected layer of a quantized graph whose C was generated: the storage its
-    weights got (dense or sparse, ops/sparse.py), their density and bytes, dense and as stored."""
+    weights got (dense, sparse: ops/sparse.py, codebook: ops/codebook.py), their density and bytes, dense
+    and as stored."""
     return [dict(layer=node.name, **node.q["storage"]) for node in graph.nodes if "storage" in node.q]
 
 
 def format_storage(rows: list[dict]) -> list[str]:
-    """generate's lines for the layers stored sparse (nothing when every layer is dense)."""
+    """generate's lines for the layers stored sparse or as codebook indices (nothing when every layer is dense)."""
     sparse = [r for r in rows if r["format"] != "dense"]
     if not sparse:
         return []
     saved = sum(r["dense_bytes"] - r["bytes"] for r in sparse)
-    out = [f"  sparse weights in {len(sparse)} of {len(rows)} int8 conv/FC layers, {saved:,} B saved:"]
+    out = [f"  sparse or codebook weights in {len(sparse)} of {len(rows)} int8 conv/FC layers, {saved:,} B saved:"]
     out += [f"    {_short(r['layer'])}: {r['format']}, {r['density']:.0%} nonzero, {r['dense_bytes']:,} -> "
             f"{r['bytes']:,} B" for r in sparse]
     return out

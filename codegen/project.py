@@ -49,6 +49,7 @@ class Options:
     precision: str | None = None  # a per-layer plan file (JSON), e.g. from `generate --save-plan`
     no_bias_correction: bool = False
     reconstruct: bool = False  # GPTQ rounding of conv/FC weights from the calibration inputs
+    codebook: int | None = None  # k-means levels per int8 FC layer (ops/codebook.py)
     base: Path = field(default_factory=Path.cwd)  # relative paths in mcugen.toml are relative to its folder
 
     def path(self, value: str | None) -> Path | None:
@@ -141,7 +142,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
                  "weights": ("weights", _one_of("int8", "int4")),
                  "activations": ("activations", _one_of("int8", "int16", "float32")),
                  "precision": ("precision", _path), "bias_correction": ("no_bias_correction", _boolean),
-                 "reconstruct": ("reconstruct", _boolean)},
+                 "reconstruct": ("reconstruct", _boolean), "codebook": ("codebook", _count)},
     "verify": {"data": ("data", _path), "samples": ("samples", _count), "seed": ("seed", _seed)},
 }
 
@@ -318,7 +319,7 @@ def fingerprint(opts: Options) -> dict:
     return dict(mcugen=__version__, model=_digest(model), calib=_digest(calib) or opts.calib, name=opts.name,
                 calib_samples=opts.calib_samples, board=opts.board, method=opts.method, percentile=opts.percentile,
                 weights=opts.weights, activations=opts.activations, precision=_digest(plan),
-                bias_correction=not opts.no_bias_correction, reconstruct=opts.reconstruct)
+                bias_correction=not opts.no_bias_correction, reconstruct=opts.reconstruct, codebook=opts.codebook)
 
 
 def compile_project(opts: Options):
@@ -332,7 +333,7 @@ def compile_project(opts: Options):
     return compile_model(opts.path(opts.model), opts.calib_path(), opts.name, opts.calib_samples,
                          precision=precision, method=opts.method, percentile=opts.percentile,
                          bias_correction=not opts.no_bias_correction, allow_random=opts.calib == RANDOM_CALIB,
-                         reconstruct=opts.reconstruct)
+                         reconstruct=opts.reconstruct, codebook=opts.codebook)
 
 
 def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[str]]:

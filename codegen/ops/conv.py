@@ -25,6 +25,7 @@ import numpy as np
 
 from mcugen.errors import McugenError
 from mcugen.ir import Graph, Node, Tensor
+from mcugen.ops.codebook import cluster
 from mcugen.ops.fixedpoint import requantize, requantize_s64
 from mcugen.ops.float32 import F32, clamp_f32, float_bounds, ordered_matmul
 from mcugen.ops.obs import gptq_codes
@@ -89,7 +90,15 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
     wq, wscale = per_channel_weights(w.data, axis=weight_axis, bits=bits, scale=fixed_scale, min_scale=floor)
     checked = w.data
     hessian = graph.input_hessians.get(node.name) if fixed_scale is None else None
-    if hessian is not None:  # --reconstruct: GPTQ rounding on the same scales (ops/obs.py)
+    levels = graph.weight_codebook if node.op == "fully_connected" and bits == 8 and not wide \
+        and fixed_scale is None else 0
+    if levels:  # --codebook: the codes restricted to the layer's k-means levels (ops/codebook.py)
+        codebook, indices = cluster(w.data / wscale[:, None], levels)
+        wq = codebook[indices]
+        checked = wq * wscale[:, None]  # the levels are the weights now (see the GPTQ branch)
+        node.q["codebook"] = graph.add_constant(f"{node.name}_codebook", codebook).name
+        node.q["codebook_index"] = graph.add_constant(f"{node.name}_codebook_index", indices.astype(np.uint8)).name
+    elif hessian is not None:  # --reconstruct: GPTQ rounding on the same scales (ops/obs.py)
         rows = np.moveaxis(w.data, weight_axis, 0).reshape(channels, -1)
         codes = gptq_codes(rows, hessian, wscale, 2 ** (bits - 1) - 1)
         wq = np.moveaxis(codes.reshape(np.moveaxis(w.data, weight_axis, 0).shape), 0, weight_axis).astype(np.int8)

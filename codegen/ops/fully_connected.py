@@ -1,5 +1,6 @@
 """Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c
-(and of mcugen_fully_connected_sparse_s8.c, the layers whose zero weights ops/sparse.py stores sparse).
+(and of mcugen_fully_connected_sparse_s8.c, the layers whose zero weights ops/sparse.py stores sparse,
+and mcugen_fully_connected_codebook_s8.c, the layers whose weights ops/codebook.py clustered).
 
   acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
@@ -23,6 +24,7 @@ from mcugen.ir import Graph, Tensor
 from mcugen.ops.float32 import F32, ordered_matmul
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
+from .codebook import pack_indices
 from .conv import (
     f32_fields,
     f32_kernel,
@@ -123,6 +125,17 @@ class FullyConnected(Op):
             return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
+        if "codebook" in q:  # --codebook: the same sum, the weights looked up (ops/codebook.py)
+            levels = graph.tensors[q["codebook"]]
+            packed, bits = pack_indices(graph.const(q["codebook_index"]), levels.size)
+            indices = derived_constant(graph, q["codebook_index"], f"packed{bits}", lambda: packed)
+            node.q["storage"] = dict(format=f"codebook{levels.size}", density=float(np.mean(w.data != 0)),
+                                     dense_bytes=4 * w.shape[0] * -(-w.shape[1] // 4),
+                                     bytes=int(packed.nbytes + levels.size))
+            return [KernelCall("fully_connected_codebook_s8", dict(
+                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                index_bits=bits, indices=ConstRef(indices), codebook=ConstRef(levels.name), bias=ConstRef(folded),
+                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])), [x.name, y.name])]
         sparse = sparse_fields(graph, node)
         if sparse is not None:  # the same sum over the nonzero weights only (ops/sparse.py)
             return [KernelCall("fully_connected_sparse_s8", dict(
@@ -136,7 +149,8 @@ class FullyConnected(Op):
             shift=ConstRef(q["shift"])), [x.name, y.name])]
 
     def sparse_weights(self, node, graph):
-        if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
+        if "multiplier" not in node.q or "codebook" in node.q \
+                or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
             return None
         w = graph.tensors[node.q["weights"]]
         return w.name, 4 * w.shape[0] * -(-w.shape[1] // 4), "fully_connected_sparse_s8"  # packed_weights' words
