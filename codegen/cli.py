@@ -261,9 +261,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     import onnx
 
     from mcugen.compiler import prune_model
-    from mcugen.emit.library import check_output_file
+    from mcugen.emit.library import check_output_file, looks_like_mcugen_plot
     from mcugen.project import check_output_folder
-    from mcugen.quant.prune import format_result
+    from mcugen.quant.prune import format_result, plot_curves
 
     out = Path(args.output)
     check_output_folder(out.parent, "the folder of -o", "choose another -o")
@@ -271,6 +271,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if out.resolve() == model.resolve():
         raise McugenError("-o names the input model itself; write the pruned model to another file")
     check_output_file(out, args.force, "-o")
+    if args.plot:
+        if not Path(args.plot).resolve().parent.is_dir():
+            raise McugenError(f"--plot {args.plot}: its folder does not exist")
+        check_output_file(args.plot, None, "--plot", looks_like_mcugen_plot)
     calib, random_calibration = calib_of(args)
     pruned, result = prune_model(model, calib, input_file(args.data, "validation data", "give an .npz file"),
                                  args.pattern, args.max_drop, args.sparsity, args.name, args.samples,
@@ -283,6 +287,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
         onnx.save(pruned, str(out))
     except OSError as exc:
         raise McugenError(f"cannot write {out} ({exc.strerror}); choose another -o") from None
+    if args.plot:
+        plot_curves(result, args.plot)
     if args.json:
         print(json.dumps(dict(output=str(out), **result.as_dict()), indent=2))
     else:
@@ -573,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune-method", choices=("magnitude", "obc"), default="magnitude",
                    help="magnitude (default), or obc: OBS/SparseGPT reconstruction of the remaining weights from "
                    "the --calib inputs (needs onnxruntime); --method stays the calibration method")
+    p.add_argument("--plot", help="also draw the per-layer sensitivity curves as a PNG (needs matplotlib)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -13,6 +13,7 @@ from onnx import numpy_helper
 from mcugen.cli import main
 from mcugen.compiler import compile_model, prune_model
 from mcugen.data import load_samples
+from mcugen.emit.library import looks_like_mcugen_plot
 from mcugen.errors import McugenError
 from mcugen.quant.evaluate import float_outputs, quantized_outputs, score
 from mcugen.quant.prune import parse_pattern, prune_rows, search
@@ -92,7 +93,8 @@ def test_prune_cli_writes_onnx_and_refuses_what_it_must(tmp_path, capsys):
     out = tmp_path / "p.onnx"
     args = ["prune", str(DIGITS / "cnn.onnx"), "--calib", str(DIGITS / "calib_cnn.npz"), "--data",
             str(DIGITS / "test_cnn.npz"), "--samples", "120", "-o", str(out)]
-    assert main([*args, "--sparsity", "0.7"]) == 0
+    assert main([*args, "--sparsity", "0.7", "--plot", str(tmp_path / "curves.png")]) == 0
+    assert looks_like_mcugen_plot((tmp_path / "curves.png").read_bytes())
     fc = next(t for t in onnx.load(str(out)).graph.initializer if numpy_helper.to_array(t).size == 2560)
     assert (numpy_helper.to_array(fc) == 0).mean() == pytest.approx(0.7, abs=0.01)
     assert main([*args, "--sparsity", "0.7"]) == 1

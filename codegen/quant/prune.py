@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -36,7 +37,7 @@ from onnx import numpy_helper
 
 from mcugen.errors import McugenError
 from mcugen.ops.obs import obc_prune
-from mcugen.tables import text_table
+from mcugen.tables import display_names, text_table
 
 LEVELS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 PATTERNS = ("unstructured", "block4", "N:M")
@@ -237,10 +238,45 @@ def search(weights: dict[str, int], evaluate: Callable[[dict[str, float]], float
 def format_result(result: PruneResult) -> str:
     levels = sorted({lv for c in result.curves.values() for lv in c})
     rows = [["layer", "weights", "sparsity"] + [f"{lv:g}" for lv in levels]]
+    shown = display_names(list(result.weights))
     for k, n in result.weights.items():
-        rows.append([k, f"{n:,}", f"{result.sparsities.get(k, 0.0):g}"]
+        rows.append([shown[k], f"{n:,}", f"{result.sparsities.get(k, 0.0):g}"]
                     + [f"{result.curves[k][lv]:+.2f}" for lv in levels])
     head = (f"pruned {result.sparsity:.1%} of the prunable weights; measured drop {result.drop:.2f} {result.unit} "
             f"(int8, against the unpruned int8 model). Per layer: the chosen sparsity, and the drop with that "
             f"layer alone pruned at each level:")
     return "\n".join([head] + text_table(rows, left=1))
+
+
+def plot_curves(result: PruneResult, path: str | Path) -> None:
+    """The per-layer sensitivity curves (drop with that layer alone pruned, against its sparsity),
+    each layer's chosen sparsity marked, as a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise McugenError("--plot needs matplotlib; install it with: pip install 'mcugen[plot]'") from None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    shown = display_names(list(result.weights), 32)
+    for layer, curve in result.curves.items():
+        levels = sorted(curve)
+        line, = ax.plot(levels, [curve[lv] for lv in levels], marker="o", markersize=3,
+                        label=f"{shown[layer]} ({result.weights[layer]:,} weights)")
+        chosen = result.sparsities.get(layer, 0.0)
+        if chosen in curve:
+            ax.plot([chosen], [curve[chosen]], marker="*", markersize=12, color=line.get_color())
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("sparsity of the layer alone (share of its weights zeroed)")
+    ax.set_ylabel(f"drop against the unpruned int8 model ({result.unit})")
+    ax.set_title(f"Pruning sensitivity; * = chosen (total {result.sparsity:.1%}, measured drop "
+                 f"{result.drop:.2f} {result.unit})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise McugenError(f"cannot write the plot to {path} ({exc.strerror}); choose another --plot path") from None
+    finally:
+        plt.close(fig)
