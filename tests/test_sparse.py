@@ -150,3 +150,17 @@ def test_sparse_kernels_bit_exact_in_qemu(capsys, tmp_path, monkeypatch, board, 
     assert report["bit_exact"] == report["samples"] == 4 and report["mismatches"] == []
     kernels = (tmp_path / "build").rglob("*sparse_s8.c")
     assert {p.name.split("_", 1)[1] for p in kernels} >= {"fully_connected_sparse_s8.c", "conv_1x1_sparse_s8.c"}
+
+
+def test_generate_and_inspect_say_what_was_chosen(tmp_path, capsys):
+    calib, _ = samples(tmp_path)
+    model = sparse_model(tmp_path / "pruned.onnx", 0.2)
+    assert main(["generate", str(model), "--calib", str(calib), "-o", str(tmp_path / "out"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [r["format"] for r in summary["storage"]] == ["csr"] * 5
+    assert all(r["bytes"] < r["dense_bytes"] and 0.1 < r["density"] < 0.3 for r in summary["storage"])
+    assert main(["generate", str(model), "--calib", str(calib), "-o", str(tmp_path / "out2")]) == 0
+    assert "sparse or codebook weights in 5 of 5 int8 conv/FC layers" in capsys.readouterr().out
+    assert main(["inspect", str(model), "--json"]) == 0
+    zeros = [r["zero_weights"] for r in json.loads(capsys.readouterr().out)["layers"]]
+    assert zeros[1] is None and all(0.7 < z < 0.9 for z in zeros if z is not None)
