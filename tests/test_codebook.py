@@ -49,15 +49,24 @@ def test_levels(k):
 @pytest.mark.parametrize("k", [4, 16, 40])
 def test_codebook_kernel_bit_exact(tmp_path, k):
     """The sparse test model (conv 1x1, then FC layers with odd sizes, an empty row and column), its
-    FC layers on a codebook of k levels: 4-bit indices (odd counts leave a half byte) or 8-bit."""
+    FC layers on a codebook of k levels: 4-bit indices (odd counts leave a half byte) or 8-bit, used
+    only where they take fewer bytes than the dense layout."""
     rng = np.random.default_rng(1)
     calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, *INPUT[1:]]).astype(np.float32)})
     samples = {"x": rng.standard_normal([8, *INPUT[1:]]).astype(np.float32)}
     compiled = compile_model(sparse_model(tmp_path / "m.onnx", 0.6, seed=k), calib, "net", codebook=k)
     g = compiled.graph
     kernels = [call for n in g.nodes for call in op_for(n).calls(n, g)]
-    assert [c.kernel for c in kernels[1:]] == ["fully_connected_codebook_s8"] * 4
-    assert {c.params["index_bits"] for c in kernels[1:]} == {4 if k <= 16 else 8}
+    if k <= 16:
+        assert [c.kernel for c in kernels[1:]] == ["fully_connected_codebook_s8"] * 4
+        assert {c.params["index_bits"] for c in kernels[1:]} == {4}
+    else:  # 8-bit indices beat the dense layout only where its rows pad to whole words (13 inputs -> 16 B)
+        for call, node in zip(kernels[1:], g.nodes[2:], strict=True):
+            out, n = g.tensors[node.q["weights"]].shape
+            smaller = out * n + g.tensors[node.q["codebook"]].size < out * 4 * -(-n // 4)
+            assert (call.kernel == "fully_connected_codebook_s8") == smaller
+            assert call.params.get("index_bits", 8) == 8
+        assert kernels[3].kernel == "fully_connected_codebook_s8" and kernels[2].kernel != kernels[3].kernel
     for node in g.nodes[1:]:
         if node.op == "fully_connected":
             assert len(np.unique(g.const(node.q["weights"]))) <= k

@@ -86,6 +86,18 @@ def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np
     return name
 
 
+def codebook_storage(node, graph: Graph) -> tuple[np.ndarray, int] | None:
+    """A --codebook layer's packed indices and their bits (ops/codebook.py), when indices and levels
+    take fewer bytes than the dense int8 layout; else None: the dense kernels then run the clustered
+    codes as they are (8-bit indices would only add the table)."""
+    if "codebook" not in node.q:
+        return None
+    levels = graph.tensors[node.q["codebook"]]
+    packed, bits = pack_indices(graph.const(node.q["codebook_index"]), levels.size)
+    w = graph.tensors[node.q["weights"]]
+    return (packed, bits) if packed.nbytes + levels.size < 4 * w.shape[0] * -(-w.shape[1] // 4) else None
+
+
 @register
 class FullyConnected(Op):
     name = "fully_connected"
@@ -125,9 +137,9 @@ class FullyConnected(Op):
             return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
-        if "codebook" in q:  # --codebook: the same sum, the weights looked up (ops/codebook.py)
+        if codebook_storage(node, graph) is not None:  # --codebook: the same sum, the weights looked up
+            packed, bits = codebook_storage(node, graph)
             levels = graph.tensors[q["codebook"]]
-            packed, bits = pack_indices(graph.const(q["codebook_index"]), levels.size)
             indices = derived_constant(graph, q["codebook_index"], f"packed{bits}", lambda: packed)
             node.q["storage"] = dict(format=f"codebook{levels.size}", density=float(np.mean(w.data != 0)),
                                      dense_bytes=4 * w.shape[0] * -(-w.shape[1] // 4),
@@ -149,7 +161,7 @@ class FullyConnected(Op):
             shift=ConstRef(q["shift"])), [x.name, y.name])]
 
     def sparse_weights(self, node, graph):
-        if "multiplier" not in node.q or "codebook" in node.q \
+        if "multiplier" not in node.q or codebook_storage(node, graph) is not None \
                 or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
             return None
         w = graph.tensors[node.q["weights"]]
