@@ -81,6 +81,9 @@ class Graph:
         self.fixed_weight_scales: dict[str, np.ndarray] = {}  # float weight constant → per-channel scales
         # Calibration statistics for bias correction: weighted layer → its mean input window.
         self.input_means: dict[str, np.ndarray] = {}
+        # For --reconstruct (GPTQ rounding, ops/obs.py): weighted layer → H = X^T X of its input windows.
+        self.input_hessians: dict[str, np.ndarray] = {}
+        self.weight_codebook = 0  # --codebook K: int8 FC weights clustered to K levels (ops/codebook.py); 0: off
 
     # --- tensors ---------------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -147,4 +150,6 @@ class Graph:
         g.fixed_qparams = dict(self.fixed_qparams)
         g.fixed_weight_scales = dict(self.fixed_weight_scales)
         g.input_means = dict(self.input_means)
+        g.input_hessians = dict(self.input_hessians)
+        g.weight_codebook = self.weight_codebook
         return g

@@ -49,6 +49,8 @@ class Options:
     activations: str | None = None  # int8 / int16
     precision: str | None = None  # a per-layer plan file (JSON), e.g. from `generate --save-plan`
     no_bias_correction: bool = False
+    reconstruct: bool = False  # GPTQ rounding of conv/FC weights from the calibration inputs
+    codebook: int | None = None  # k-means levels per int8 FC layer (ops/codebook.py)
     base: Path = field(default_factory=Path.cwd)  # relative paths in mcugen.toml are relative to its folder
 
     def path(self, value: str | None) -> Path | None:
@@ -140,7 +142,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "quantize": {"method": ("method", _one_of(*METHODS)), "percentile": ("percentile", _percentile),
                  "weights": ("weights", _one_of("int8", "int4")),
                  "activations": ("activations", _one_of("int8", "int16", "float32")),
-                 "precision": ("precision", _path), "bias_correction": ("no_bias_correction", _boolean)},
+                 "precision": ("precision", _path), "bias_correction": ("no_bias_correction", _boolean),
+                 "reconstruct": ("reconstruct", _boolean), "codebook": ("codebook", _count)},
     "verify": {"data": ("data", _path), "samples": ("samples", _count), "seed": ("seed", _seed)},
 }
 
@@ -318,7 +321,7 @@ def fingerprint(opts: Options) -> dict:
                 calib=_digest(calib) or opts.calib, name=opts.name,
                 calib_samples=opts.calib_samples, board=opts.board, method=opts.method, percentile=opts.percentile,
                 weights=opts.weights, activations=opts.activations, precision=_digest(plan),
-                bias_correction=not opts.no_bias_correction)
+                bias_correction=not opts.no_bias_correction, reconstruct=opts.reconstruct, codebook=opts.codebook)
 
 
 def compile_project(opts: Options):
@@ -331,7 +334,8 @@ def compile_project(opts: Options):
                  else Precision.from_flags(opts.weights, opts.activations))
     return compile_model(opts.path(opts.model), opts.calib_path(), opts.name, opts.calib_samples,
                          precision=precision, method=opts.method, percentile=opts.percentile,
-                         bias_correction=not opts.no_bias_correction, allow_random=opts.calib == RANDOM_CALIB)
+                         bias_correction=not opts.no_bias_correction, allow_random=opts.calib == RANDOM_CALIB,
+                         reconstruct=opts.reconstruct, codebook=opts.codebook)
 
 
 def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[str]]:

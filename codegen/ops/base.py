@@ -121,6 +121,11 @@ class Op(ABC):
         """Index of an input whose buffer the output may overwrite, element for element."""
         return None
 
+    def sparse_weights(self, node: Node, graph: Graph) -> tuple[str, int, str] | None:
+        """A layer whose kernel has a sparse twin (ops/sparse.py): (its int8 weight codes, the
+        bytes of their dense layout, the sparse kernel), or None."""
+        return None
+
     def scratch(self, node: Node, graph: Graph) -> str | None:
         """The int8 working buffer the layer's kernel needs while it runs (a tensor of graph that no
         node produces; the planner gives it arena bytes alive only at this step), or None."""

@@ -1,4 +1,6 @@
-"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c.
+"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c
+(and of mcugen_fully_connected_sparse_s8.c, the layers whose zero weights ops/sparse.py stores sparse,
+and mcugen_fully_connected_codebook_s8.c, the layers whose weights ops/codebook.py clustered).
 
   acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
@@ -25,6 +27,7 @@ from mcugen.ir import Graph, Tensor
 from mcugen.ops.float32 import F32, ordered_matmul
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
+from .codebook import pack_indices
 from .conv import (
     f32_fields,
     f32_kernel,
@@ -35,6 +38,7 @@ from .conv import (
     quantized_fields,
     weighted_kernel,
 )
+from .sparse import sparse_fields
 
 
 def packed_weights(w: np.ndarray) -> np.ndarray:
@@ -85,6 +89,18 @@ def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np
     return name
 
 
+def codebook_storage(node, graph: Graph) -> tuple[np.ndarray, int] | None:
+    """A --codebook layer's packed indices and their bits (ops/codebook.py), when indices and levels
+    take fewer bytes than the dense int8 layout; else None: the dense kernels then run the clustered
+    codes as they are (8-bit indices would only add the table)."""
+    if "codebook" not in node.q:
+        return None
+    levels = graph.tensors[node.q["codebook"]]
+    packed, bits = pack_indices(graph.const(node.q["codebook_index"]), levels.size)
+    w = graph.tensors[node.q["weights"]]
+    return (packed, bits) if packed.nbytes + levels.size < 4 * w.shape[0] * -(-w.shape[1] // 4) else None
+
+
 @register
 class FullyConnected(Op):
     name = "fully_connected"
@@ -122,15 +138,39 @@ class FullyConnected(Op):
                 shift=ConstRef(q["shift"])), [x.name, y.name])]
         if kernel != "fully_connected_s8":
             return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
-        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
         if node.attrs.get("single_rounding", False):  # an imported TFLite layer: its rounding, same layout
             kernel = "fully_connected_tflite_s8"
+        elif codebook_storage(node, graph) is not None:  # --codebook: the same sum, the weights looked up
+            packed, bits = codebook_storage(node, graph)
+            levels = graph.tensors[q["codebook"]]
+            indices = derived_constant(graph, q["codebook_index"], f"packed{bits}", lambda: packed)
+            node.q["storage"] = dict(format=f"codebook{levels.size}", density=float(np.mean(w.data != 0)),
+                                     dense_bytes=4 * w.shape[0] * -(-w.shape[1] // 4),
+                                     bytes=int(packed.nbytes + levels.size))
+            return [KernelCall("fully_connected_codebook_s8", dict(
+                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                index_bits=bits, indices=ConstRef(indices), codebook=ConstRef(levels.name), bias=ConstRef(folded),
+                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])), [x.name, y.name])]
+        elif (sparse := sparse_fields(graph, node)) is not None:  # the sum over the nonzero weights (ops/sparse.py)
+            return [KernelCall("fully_connected_sparse_s8", dict(
+                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+                **sparse, bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
+                shift=ConstRef(q["shift"])), [x.name, y.name])]
+        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
             shift=ConstRef(q["shift"])), [x.name, y.name])]
+
+    def sparse_weights(self, node, graph):
+        if "multiplier" not in node.q or node.attrs.get("single_rounding", False) \
+                or codebook_storage(node, graph) is not None \
+                or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
+            return None
+        w = graph.tensors[node.q["weights"]]
+        return w.name, 4 * w.shape[0] * -(-w.shape[1] // 4), "fully_connected_sparse_s8"  # packed_weights' words
 
     weight_only = True
 
