@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from helpers import make_model, save_samples
+from helpers import check_bit_exact, make_model, save_samples
 from mcugen.cli import main
 from mcugen.ops.fixedpoint import requantize
+from mcugen.ops.fully_connected import FullyConnected, requantize_round
 from op_cases import activation, w
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
@@ -139,6 +140,103 @@ def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
     data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, *INPUT[1:]]).astype(np.float32) * 1.3})
     code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
                  "--activations", activations, "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
+
+
+# The fully connected kernel's fast requantize as the compiler sets it up: round from
+# fully_connected.requantize_round (Python), right1 = -shift - 1, the offset taken off again here.
+FC_HARNESS = """
+#include <stdio.h>
+#include "mcugen_fully_connected_s8.c"
+int main(void)
+{
+    int32_t t[4]; /* acc, multiplier, round, right1 */
+    while (fread(t, sizeof t, 1, stdin) == 1) {
+        const int32_t y = mcugen_requantize_offset_right(t[0], t[1], t[2], t[3]);
+        fwrite(&y, sizeof y, 1, stdout);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_fc_rounding_terms_equal_the_spec(tmp_path, compiler):
+    """requantize_round's terms, every fast shift from -23 to -2 and both offsets' extremes, give
+    the spec's requantize plus the output offset; a shift outside the range gets no fast path."""
+    source = tmp_path / "harness.c"
+    source.write_text(FC_HARNESS)
+    exe = tmp_path / "harness"
+    build = subprocess.run([compiler, "-std=c99", "-O2", f"-I{KERNELS}", str(source), "-o", str(exe)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[:3000]
+    acc, mult, shift = requantize_cases()
+    rng = np.random.default_rng(12)
+    shift = rng.integers(-23, -1, acc.size)
+    offset = rng.choice([-128, -127, -1, 0, 1, 126, 127], acc.size)
+    rounding = np.concatenate([requantize_round(np.array([s]), int(o)) for s, o in zip(shift, offset)])
+    quads = np.stack([acc, mult, rounding, -shift - 1], axis=1).astype("<i4")
+    assert (quads[:, 2] == rounding).all()  # every term fits in int32
+    run = subprocess.run([str(exe)], input=quads.tobytes(), capture_output=True, timeout=60)
+    assert run.returncode == 0
+    got = np.frombuffer(run.stdout, "<i4").astype(np.int64)
+    expected = requantize(acc, mult, shift) + offset
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, (f"{bad.size} differ, first: acc {acc[bad[0]]} multiplier {mult[bad[0]]} "
+                           f"shift {shift[bad[0]]} offset {offset[bad[0]]}: C {got[bad[0]]}, spec {expected[bad[0]]}")
+    assert requantize_round(np.array([-5, -1]), 0) is None and requantize_round(np.array([-24]), 0) is None
+
+
+CANCEL_INPUT = [1, 6]
+
+
+def cancelling_fc_model(path: Path) -> Path:
+    """A fully connected layer whose rows weigh pairs of inputs that the data keeps nearly equal
+    (x0 = x1, x2 = x3, x4 = x5 up to noise) with opposite signs: the outputs are tiny, so the real
+    multipliers of rows 0, 2, 5 are >= 1/4 (shift >= -1), while the other rows' weights are 1000x
+    smaller and their shifts ordinary. The layer then has no fast requantize path: every row takes
+    the general one (a 4-row block and leftover rows)."""
+    rng = np.random.default_rng(9)
+    weights = w(7, 3, rng=rng).repeat(2, axis=1) * np.array([1, -1] * 3, np.float32)
+    weights[[1, 3, 4, 6]] *= 1e-3
+    nodes = [helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)]
+    return make_model(path, nodes, {"x": CANCEL_INPUT}, {"y": None},
+                      {"W": weights, "B": np.zeros(7, np.float32)})
+
+
+def cancelling_samples(rng: np.random.Generator, n: int) -> np.ndarray:
+    base = rng.standard_normal([n, 3]).astype(np.float32)
+    x = np.repeat(base, 2, axis=1)
+    return (x + rng.standard_normal(x.shape).astype(np.float32) * 0.003).astype(np.float32)
+
+
+def test_fc_general_requantize_path_is_taken_and_bit_exact(tmp_path):
+    """Host gcc and clang: the layer really has shifts outside [-23, -2] (so `fast` is 0) and
+    the C equals the golden reference."""
+    model = cancelling_fc_model(tmp_path / "cancel.onnx")
+    rng = np.random.default_rng(4)
+    calib = save_samples(tmp_path / "calib.npz", {"x": cancelling_samples(rng, 64)})
+    compiled = check_bit_exact(model, calib, tmp_path, {"x": cancelling_samples(rng, 16)})
+    g = compiled.graph
+    fc = next(n for n in g.nodes if n.op == "fully_connected")
+    shifts = g.const(fc.q["shift"])
+    assert shifts.max() > -2 and shifts.min() <= -2
+    assert FullyConnected().kernel_calls(fc, g)[0].params["fast"] == 0
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385"])
+def test_fc_general_requantize_path_on_the_cores(capsys, tmp_path, board):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = cancelling_fc_model(tmp_path / "cancel.onnx")
+    rng = np.random.default_rng(4)
+    calib = save_samples(tmp_path / "calib.npz", {"x": cancelling_samples(rng, 64)})
+    data = save_samples(tmp_path / "data.npz", {"x": cancelling_samples(rng, 6)})
+    code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
+                 "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)

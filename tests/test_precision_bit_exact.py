@@ -240,12 +240,20 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
         g = compile_model(model, calib, "net", precision=Precision(p)).graph
         lib = generate_library(g, tmp_path / str(p))
         weights = next(t for t in g.tensors.values() if t.is_constant and t.name.endswith("_weights"))
-        # the int8 fully connected kernel reads its own layout, rows zero-padded to whole words
-        emitted = g.tensors.get(f"{weights.name}_packed", weights)
-        sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, emitted.nbytes)
-    (total8, w8, count, emitted8), (total4, w4, _, _) = sizes[W8A8], sizes[W4A8]
+        node = next(n for n in g.nodes if n.q.get("weights") == weights.name)
+        others = sum(g.tensors[node.q[k]].nbytes for k in ("bias", "multiplier", "shift"))
+        stream = next((t for t in g.tensors.values() if t.name.startswith(f"{weights.name}_stream")), None)
+        sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, others, stream)
+    (total8, w8, count, _, stream), (total4, w4, _, others4, _) = sizes[W8A8], sizes[W4A8]
     assert w8 == count and w4 == (count + 1) // 2
-    assert total8 - total4 == emitted8 - w4  # bias, multipliers and shifts are unchanged
+    assert total4 == w4 + others4  # int4: the packed codes plus bias, multipliers and shifts
+    if stream is None:  # conv: the same bias, multipliers and shifts beside the weights
+        assert total8 - total4 == w8 - w4
+    else:  # the int8 fully connected kernel reads one stream (rows padded to whole words, a
+        # rounding term per row, the shifts as one word per block of rows) and nothing else
+        out, n = weights.shape
+        blocks = out // 4 + out % 4
+        assert total8 == stream.nbytes == out * 4 * -(-n // 4) + out * 12 + blocks * 4
 
 
 def test_mixed_precision_digits_cnn_bit_exact_on_qemu(tmp_path, monkeypatch, capsys):

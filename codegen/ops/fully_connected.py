@@ -4,8 +4,9 @@
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
 Weights are [out][in], symmetric per output channel. The int8 kernel computes the same integers as
   acc[r,o] = folded_bias[o] + sum_i x[r,i] * w[o,i],  folded_bias[o] = bias[o] - zp_in * sum_i w[o,i]
-with the weights rearranged for it (`packed_weights`); the int16 kernel likewise, with its own
-arrangement (`packed_weights_s16`) and an int64 folded bias; int4 keeps the spec's form.
+with the weights, folded bias and requantize constants in one stream for it (`packed_stream`);
+the int16 kernel likewise, with its own arrangement (`packed_weights_s16`) and an int64 folded
+bias; int4 keeps the spec's form.
 
 Weight-only mode (float32 activations; fully_connected_f32_w8 / _w4), as conv.py's:
   acc = 0.0f; for i = 0, 1, ...: acc += x[r,i] * (float)w[o,i]
@@ -72,6 +73,45 @@ def folded_bias(bias: np.ndarray, w: np.ndarray, input_offset: int, dtype: type 
     return folded.astype(dtype)
 
 
+FAST_SHIFTS = (-23, -2)  # mcugen_requantize_offset_right's range: the offset rides in its rounding term
+
+
+def requantize_round(shift: np.ndarray, output_offset: int) -> np.ndarray | None:
+    """round[o] = 2^(-shift[o] - 2) + output_offset * 2^(-shift[o] - 1) (int64) when every shift is
+    in [-23, -2]: then requantize(acc, m, shift) + output_offset =
+    (high word of acc * m + 2^30 - 2^31 [acc < 0], plus round) >> (-shift - 1), the kernel's fast
+    path (mcugen_fixedpoint.h::mcugen_requantize_offset_right); None otherwise (the general path).
+    Within int32: |high| <= 2^30 and |round| < 2^21 + 2^29."""
+    s = np.asarray(shift, np.int64)
+    if s.size == 0 or s.min() < FAST_SHIFTS[0] or s.max() > FAST_SHIFTS[1]:
+        return None
+    return (np.int64(1) << (-s - 2)) + int(output_offset) * (np.int64(1) << (-s - 1))
+
+
+def packed_stream(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                  rounding: np.ndarray | None) -> np.ndarray:
+    """The one int32 stream mcugen_fully_connected_s8 walks (its header): per block of 4 rows (then
+    per leftover row) the folded bias, the interleaved weight words (`packed_weights`), the
+    multipliers, the rounding terms (0 without a fast path) and one word of int8 shift bytes
+    (-shift - 1 with the fast path, the shift without)."""
+    out, n = w.shape
+    words = -(-n // 4)
+    weights = packed_weights(w)
+    fast = rounding is not None
+    shift_bytes = (-np.asarray(shift, np.int64) - 1) if fast else np.asarray(shift, np.int64)
+    rounding = np.zeros(out, np.int64) if rounding is None else rounding
+    parts, at = [], 0
+    starts = [(o, 4) for o in range(0, out // 4 * 4, 4)] + [(o, 1) for o in range(out // 4 * 4, out)]
+    for o, rows in starts:
+        shifts = np.zeros(4, np.int8)
+        shifts[:rows] = shift_bytes[o:o + rows]
+        parts += [bias[o:o + rows].astype(np.int64), weights[at:at + rows * words].astype(np.int64),
+                  np.asarray(multiplier[o:o + rows], np.int64), rounding[o:o + rows],
+                  shifts.view("<i4").astype(np.int64)]
+        at += rows * words
+    return np.concatenate(parts).astype(np.int32)
+
+
 def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np.ndarray]) -> str:
     """The name of a constant computed from constant `source` (a kernel's layout of it), added to
     the graph the first time: kernel_calls runs more than once per node (flash count, emitter)."""
@@ -119,13 +159,16 @@ class FullyConnected(Op):
                 shift=ConstRef(q["shift"])), [x.name, y.name])]
         if kernel != "fully_connected_s8":
             return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
-        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
-        folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
-            graph.const(q["bias"]), w.data, q["input_offset"]))
+        rounding = requantize_round(graph.const(q["shift"]), q["output_offset"])
+        # both offsets are in the name: the stream depends on them, not only on the weights
+        stream = derived_constant(graph, q["weights"], f"stream{q['input_offset'] + 128}_{q['output_offset'] + 128}",
+                                  lambda: packed_stream(w.data, folded_bias(graph.const(q["bias"]), w.data,
+                                                                            q["input_offset"], np.int64),
+                                                        graph.const(q["multiplier"]), graph.const(q["shift"]),
+                                                        rounding))
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-            weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
-            shift=ConstRef(q["shift"])), [x.name, y.name])]
+            fast=int(rounding is not None), weights=ConstRef(stream)), [x.name, y.name])]
 
     weight_only = True
 
