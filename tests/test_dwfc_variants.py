@@ -126,12 +126,16 @@ def variants_model(path: Path) -> Path:
     return make_model(path, nodes, {"x": INPUT}, {"y": None}, inits)
 
 
-@pytest.mark.parametrize("board,activations", [("mps2-an386", "int8"), ("mps2-an505", "int8"), ("mps2-an385", "int8"),
-                                               ("microbit", "int8"), ("mps2-an386", "int16"), ("mps2-an385", "int16")])
-def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
+@pytest.mark.parametrize("board,activations,weights", [
+    ("mps2-an386", "int8", "int8"), ("mps2-an505", "int8", "int8"), ("mps2-an385", "int8", "int8"),
+    ("microbit", "int8", "int8"), ("mps2-an386", "int16", "int8"), ("mps2-an385", "int16", "int8"),
+    ("mps2-an386", "int8", "int4"), ("mps2-an505", "int8", "int4"), ("mps2-an385", "int8", "int4"),
+    ("microbit", "int8", "int4")])
+def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations, weights):
     """DSP path on M4 (an386) and M33 (an505); portable on M3 (an385) and M0 (microbit), where QEMU
     would trap a DSP instruction, so a pass there also proves the selection. int16 activations
-    take the _s16 kernels (fully_connected_s16's SMLALD path)."""
+    take the _s16 kernels (fully_connected_s16's SMLALD path); int4 weights the _s4 kernels
+    (fully_connected_s4's nibble words: every path again, 4-row blocks, leftover rows, tails)."""
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
     model = variants_model(tmp_path / "variants.onnx")
@@ -139,7 +143,7 @@ def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
     calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, *INPUT[1:]]).astype(np.float32)})
     data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, *INPUT[1:]]).astype(np.float32) * 1.3})
     code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
-                 "--activations", activations, "-o", str(tmp_path / "build"), "--json"])
+                 "--activations", activations, "--weights", weights, "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)

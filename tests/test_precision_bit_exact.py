@@ -244,16 +244,17 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
         others = sum(g.tensors[node.q[k]].nbytes for k in ("bias", "multiplier", "shift"))
         stream = next((t for t in g.tensors.values() if t.name.startswith(f"{weights.name}_stream")), None)
         sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, others, stream)
-    (total8, w8, count, _, stream), (total4, w4, _, others4, _) = sizes[W8A8], sizes[W4A8]
+    (total8, w8, count, _, stream8), (total4, w4, _, others4, stream4) = sizes[W8A8], sizes[W4A8]
     assert w8 == count and w4 == (count + 1) // 2
-    assert total4 == w4 + others4  # int4: the packed codes plus bias, multipliers and shifts
-    if stream is None:  # conv: the same bias, multipliers and shifts beside the weights
-        assert total8 - total4 == w8 - w4
-    else:  # the int8 fully connected kernel reads one stream (rows padded to whole words, a
-        # rounding term per row, the shifts as one word per block of rows) and nothing else
+    if stream8 is None:  # conv: the same bias, multipliers and shifts beside the weights
+        assert total4 == w4 + others4 and total8 - total4 == w8 - w4
+    else:  # the fully connected kernels read one stream each (rows padded to whole words, a
+        # rounding term per row, the shifts as one word per block of rows) and nothing else;
+        # int4 weights take half the bytes in blocks of four rows, a leftover row a word per 4 inputs
         out, n = weights.shape
-        blocks = out // 4 + out % 4
-        assert total8 == stream.nbytes == out * 4 * -(-n // 4) + out * 12 + blocks * 4
+        words, blocks = -(-n // 4), out // 4 + out % 4
+        assert total8 == stream8.nbytes == out * 4 * words + out * 12 + blocks * 4
+        assert total4 == stream4.nbytes == total8 - 4 * words * out + (out // 4 * 8 + out % 4 * 4) * words
 
 
 def test_mixed_precision_digits_cnn_bit_exact_on_qemu(tmp_path, monkeypatch, capsys):

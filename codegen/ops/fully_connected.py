@@ -30,7 +30,6 @@ from .conv import (
     finish_int,
     quantize_weighted,
     quantize_weighted_f32,
-    quantized_fields,
     weighted_kernel,
 )
 
@@ -88,28 +87,71 @@ def requantize_round(shift: np.ndarray, output_offset: int) -> np.ndarray | None
     return (np.int64(1) << (-s - 2)) + int(output_offset) * (np.int64(1) << (-s - 1))
 
 
-def packed_stream(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
-                  rounding: np.ndarray | None) -> np.ndarray:
-    """The one int32 stream mcugen_fully_connected_s8 walks (its header): per block of 4 rows (then
-    per leftover row) the folded bias, the interleaved weight words (`packed_weights`), the
-    multipliers, the rounding terms (0 without a fast path) and one word of int8 shift bytes
+def stream_blocks(out: int, bias: np.ndarray, weight_words: Callable[[int, int], np.ndarray],
+                  multiplier: np.ndarray, shift: np.ndarray, rounding: np.ndarray | None) -> np.ndarray:
+    """The one int32 stream the int8-activation fully connected kernels walk (their headers,
+    mcugen_fully_connected_stream.h): per block of 4 rows, then per leftover row, the folded bias,
+    the block's weight words (`weight_words(first_row, rows)`, the kernel's own layout), the
+    multipliers, the rounding terms (0 without the fast path) and one word of int8 shift bytes
     (-shift - 1 with the fast path, the shift without)."""
-    out, n = w.shape
-    words = -(-n // 4)
-    weights = packed_weights(w)
     fast = rounding is not None
     shift_bytes = (-np.asarray(shift, np.int64) - 1) if fast else np.asarray(shift, np.int64)
     rounding = np.zeros(out, np.int64) if rounding is None else rounding
-    parts, at = [], 0
+    parts = []
     starts = [(o, 4) for o in range(0, out // 4 * 4, 4)] + [(o, 1) for o in range(out // 4 * 4, out)]
     for o, rows in starts:
         shifts = np.zeros(4, np.int8)
         shifts[:rows] = shift_bytes[o:o + rows]
-        parts += [bias[o:o + rows].astype(np.int64), weights[at:at + rows * words].astype(np.int64),
+        parts += [np.asarray(bias[o:o + rows], np.int64), weight_words(o, rows).astype(np.int64),
                   np.asarray(multiplier[o:o + rows], np.int64), rounding[o:o + rows],
                   shifts.view("<i4").astype(np.int64)]
-        at += rows * words
     return np.concatenate(parts).astype(np.int32)
+
+
+def packed_stream(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                  rounding: np.ndarray | None) -> np.ndarray:
+    """The stream of mcugen_fully_connected_s8: its weight words are `packed_weights`' (word k of
+    the block's rows o..o+n-1, then word k + 1, ...)."""
+    out, n = w.shape
+    words = -(-n // 4)
+    weights = packed_weights(w)
+    return stream_blocks(out, bias, lambda o, rows: weights[o * words:(o + rows) * words],
+                         multiplier, shift, rounding)
+
+
+def packed_stream_s4(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                     rounding: np.ndarray | None) -> np.ndarray:
+    """The stream of mcugen_fully_connected_s4 (int4 codes w): its weight words are `nibble_words`."""
+    return stream_blocks(w.shape[0], bias, nibble_words(w), multiplier, shift, rounding)
+
+
+def nibble_words(w: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """The weight words of mcugen_fully_connected_s4 for a block: u = code + 8 (0..15; padding
+    code 0), one word per input word k and pair of rows (r, s) (s absent in a one-row block:
+    zero), nibble j at bits 4j: u[r, 4k], u[r, 4k+1], u[s, 4k], u[s, 4k+1], u[r, 4k+2],
+    u[r, 4k+3], u[s, 4k+2], u[s, 4k+3]. So (word >> 0) & 0x000F000F holds row r's pair for
+    inputs (4k, 4k+2), >> 4 its pair for (4k+1, 4k+3), >> 8 and >> 12 row s's: the int16 halves
+    that SXTB16 / SXTB16 ROR 8 make of the input word meet them in SMLADs with no unpacking.
+    A block of four rows has the words of rows (o, o+1) then (o+2, o+3) for each k."""
+    out, n = w.shape
+    words = -(-n // 4)
+    u = np.full((out + 1, 4 * words), 8, np.uint32)
+    u[:out, :n] = w.astype(np.int64) + 8
+    u[out] = 0  # the absent partner of a one-row block
+
+    def pair(r: np.ndarray, s: np.ndarray) -> np.ndarray:  # [len(r), words]
+        a, b = u[r].reshape(len(r), words, 4), u[s].reshape(len(s), words, 4)
+        nibbles = (a[..., 0], a[..., 1], b[..., 0], b[..., 1], a[..., 2], a[..., 3], b[..., 2], b[..., 3])
+        word = np.zeros(a.shape[:2], np.uint32)
+        for j, v in enumerate(nibbles):
+            word |= v << np.uint32(4 * j)
+        return word.view(np.int32)
+
+    def block(o: int, rows: int) -> np.ndarray:
+        if rows == 4:
+            return pair(np.array([o, o + 2]), np.array([o + 1, o + 3])).T.reshape(-1)
+        return pair(np.array([o]), np.array([out])).reshape(-1)
+    return block
 
 
 def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np.ndarray]) -> str:
@@ -157,15 +199,13 @@ class FullyConnected(Op):
                 **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
                 weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
                 shift=ConstRef(q["shift"])), [x.name, y.name])]
-        if kernel != "fully_connected_s8":
-            return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
+        # s8 or s4: one stream; both offsets are in its name (it depends on them, not only on the weights)
         rounding = requantize_round(graph.const(q["shift"]), q["output_offset"])
-        # both offsets are in the name: the stream depends on them, not only on the weights
+        pack = packed_stream if kernel == "fully_connected_s8" else packed_stream_s4
         stream = derived_constant(graph, q["weights"], f"stream{q['input_offset'] + 128}_{q['output_offset'] + 128}",
-                                  lambda: packed_stream(w.data, folded_bias(graph.const(q["bias"]), w.data,
-                                                                            q["input_offset"], np.int64),
-                                                        graph.const(q["multiplier"]), graph.const(q["shift"]),
-                                                        rounding))
+                                  lambda: pack(w.data, folded_bias(graph.const(q["bias"]), w.data,
+                                                                   q["input_offset"], np.int64),
+                                               graph.const(q["multiplier"]), graph.const(q["shift"]), rounding))
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             fast=int(rounding is not None), weights=ConstRef(stream)), [x.name, y.name])]
