@@ -128,7 +128,8 @@ def variants_model(path: Path) -> Path:
 
 @pytest.mark.parametrize("board,activations,weights", [
     ("mps2-an386", "int8", "int8"), ("mps2-an505", "int8", "int8"), ("mps2-an385", "int8", "int8"),
-    ("microbit", "int8", "int8"), ("mps2-an386", "int16", "int8"), ("mps2-an385", "int16", "int8"),
+    ("microbit", "int8", "int8"), ("mps2-an386", "int16", "int8"), ("mps2-an505", "int16", "int8"),
+    ("mps2-an385", "int16", "int8"),
     ("mps2-an386", "int8", "int4"), ("mps2-an505", "int8", "int4"), ("mps2-an385", "int8", "int4"),
     ("microbit", "int8", "int4")])
 def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations, weights):
