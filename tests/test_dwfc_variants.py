@@ -16,8 +16,11 @@ from onnx import helper
 
 from helpers import check_bit_exact, make_model, save_samples
 from mcugen.cli import main
+from mcugen.compiler import compile_model
+from mcugen.emit.library import render_library
 from mcugen.ops.fixedpoint import requantize
 from mcugen.ops.fully_connected import FullyConnected, requantize_round
+from mcugen.quant.quantize import LayerPrecision, Precision
 from op_cases import activation, w
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
@@ -246,3 +249,32 @@ def test_fc_general_requantize_path_on_the_cores(capsys, tmp_path, board):
     assert code == 0, captured.err
     report = json.loads(captured.out)
     assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
+
+
+def test_fc_input_pairs_scratch_is_counted_in_the_arena(tmp_path):
+    """fully_connected_s8's scratch (the input as int16 pairs: 8 bytes per input word, 96 inputs ->
+    192, 10 -> 24, 7 -> 16) gets arena bytes alive only at its layer, apart from that layer's
+    tensors, and the call passes it; int4 layers (fully_connected_s4) take none."""
+    rng = np.random.default_rng(2)
+    model = variants_model(tmp_path / "variants.onnx")
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([16, *INPUT[1:]]).astype(np.float32)})
+    compiled = compile_model(model, calib, "net")
+    files, lib = render_library(compiled.graph)
+    graph, plan = compiled.graph, lib.plan
+    sizes = []
+    for step, node in enumerate(graph.nodes):
+        if node.op != "fully_connected":
+            continue
+        scratch = node.q["scratch"]
+        size = graph.tensors[scratch].nbytes
+        sizes.append(size)
+        assert plan.where[scratch].region == "arena" and plan.lifetimes[scratch] == (step, step)
+        at = plan.where[scratch]
+        for t in (node.inputs[0], node.outputs[0]):
+            p = plan.where[t]
+            if p.region == "arena":
+                assert at.offset + size <= p.offset or p.offset + graph.tensors[t].nbytes <= at.offset
+        assert f"arena + {at.offset});" in files["net.c"]
+    assert sizes == [192, 24, 16]
+    int4 = compile_model(model, calib, "net", precision=Precision(LayerPrecision(4, 8)))
+    assert all(FullyConnected().scratch(n, int4.graph) is None for n in int4.graph.nodes if n.op == "fully_connected")

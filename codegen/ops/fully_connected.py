@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mcugen.ir import Graph, Tensor
+from mcugen.ir import Graph, Node, Tensor
 from mcugen.ops.float32 import F32, ordered_matmul
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
@@ -154,6 +154,17 @@ def nibble_words(w: np.ndarray) -> Callable[[int, int], np.ndarray]:
     return block
 
 
+def input_pairs_scratch(node: Node, graph: Graph) -> str:
+    """The scratch of mcugen_fully_connected_s8: on a DSP core the input vector expanded once into
+    the int16 pairs SXTB16 / SXTB16 ROR 8 make of each input word (two words per input word,
+    8 * ceil(input_size / 4) bytes), which every block of rows then loads with one LDRD."""
+    n = graph.tensors[node.q["weights"]].shape[1]
+    name = node.q.get("scratch") or graph.unique_name(f"{node.name}_pairs")
+    node.q["scratch"] = name
+    graph.add_tensor(Tensor(name, (8 * -(-n // 4),), "int8"))
+    return name
+
+
 def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np.ndarray]) -> str:
     """The name of a constant computed from constant `source` (a kernel's layout of it), added to
     the graph the first time: kernel_calls runs more than once per node (flash count, emitter)."""
@@ -206,9 +217,15 @@ class FullyConnected(Op):
                                   lambda: pack(w.data, folded_bias(graph.const(q["bias"]), w.data,
                                                                    q["input_offset"], np.int64),
                                                graph.const(q["multiplier"]), graph.const(q["shift"]), rounding))
+        args = [x.name, y.name] + ([input_pairs_scratch(node, graph)] if kernel == "fully_connected_s8" else [])
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-            fast=int(rounding is not None), weights=ConstRef(stream)), [x.name, y.name])]
+            fast=int(rounding is not None), weights=ConstRef(stream)), args)]
+
+    def scratch(self, node, graph):
+        if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
+            return None
+        return input_pairs_scratch(node, graph)
 
     weight_only = True
 

@@ -49,18 +49,16 @@
 #endif
 
 #if FC_ASM == 1
-/* One input word (x, then x += 4) times the next word of each of four rows (w, then w += 4):
- * acc0..acc3 += 16 products in 21 instructions (an input load and two unpacks, two LDRDs, eight
- * SXTB16, eight SMLAD). One asm statement, because GCC's scheduler for Cortex-M33 and M7 hoists
- * the eight weight unpacks above the multiplies, runs out of registers and spills inside the
- * loop (the same C took 1.4x the M4's instructions on the M33). */
-#define FC_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3)                                        \
+/* One input word's int16 pairs from the scratch (xs, then xs += 2) times the next word of each
+ * of four rows (w, then w += 4): acc0..acc3 += 16 products in 19 instructions (three LDRDs,
+ * eight SXTB16, eight SMLAD). One asm statement, because GCC's scheduler for Cortex-M33 and M7
+ * hoists the eight weight unpacks above the multiplies, runs out of registers and spills inside
+ * the loop (the same C took 1.4x the M4's instructions on the M33). */
+#define FC_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3)                                      \
     do {                                                                                   \
         uint32_t xa_, xb_, w0_, w1_, t_;                                                   \
-        __asm__("ldr    %[xa], [%[x]], #4\n\t"                                             \
+        __asm__("ldrd   %[xa], %[xb], [%[xs]], #8\n\t"                                      \
                 "ldrd   %[w0], %[w1], [%[w]], #8\n\t"                                      \
-                "sxtb16 %[xb], %[xa], ror #8\n\t"                                          \
-                "sxtb16 %[xa], %[xa]\n\t"                                                  \
                 "sxtb16 %[t], %[w0]\n\t"                                                   \
                 "smlad  %[a0], %[xa], %[t], %[a0]\n\t"                                     \
                 "sxtb16 %[w0], %[w0], ror #8\n\t"                                          \
@@ -79,7 +77,7 @@
                 "sxtb16 %[w1], %[w1], ror #8\n\t"                                          \
                 "smlad  %[a3], %[xb], %[w1], %[a3]"                                        \
                 : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3),      \
-                  [x] "+r"(x), [w] "+r"(w), [xa] "=&r"(xa_), [xb] "=&r"(xb_),             \
+                  [xs] "+r"(xs), [w] "+r"(w), [xa] "=&r"(xa_), [xb] "=&r"(xb_),           \
                   [w0] "=&r"(w0_), [w1] "=&r"(w1_), [t] "=&r"(t_)                          \
                 :                                                                          \
                 : "memory");                                                               \
@@ -131,7 +129,8 @@
     } while (0)
 #endif
 
-void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const int8_t *input, int8_t *output)
+void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const int8_t *input, int8_t *output,
+                               int8_t *scratch)
 {
     const int32_t full_words = p->input_size / 4, tail = p->input_size % 4;
     const int32_t blocks = p->output_size / 4, singles = p->output_size % 4;
@@ -142,24 +141,41 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
     f.fast = p->fast, f.full_range = p->act_min == -128 && p->act_max == 127;
     for (r = 0; r < p->rows; ++r) {
         const int8_t *const words_end = input + 4 * full_words;
-        const int8_t *const pairs_end = input + 8 * (full_words / 2);
-        (void)pairs_end;
         const uint32_t last = fc_tail_word(words_end, tail);
         const int32_t *w = p->weights;
         int8_t *out = output;
+#if FC_ASM == 1
+        /* the input as int16 pairs, once for all rows; the tail word too (its weights are padded) */
+        const uint32_t *const pairs = (const uint32_t *)(const void *)scratch; /* word-aligned in the arena */
+        const uint32_t *const pairs_end = pairs + 2 * (full_words + (tail != 0));
+        const uint32_t *const twice_end = pairs + 4 * ((full_words + (tail != 0)) / 2);
+        {
+            const int8_t *x;
+            int8_t *s = scratch;
+            for (x = input; x != words_end + 4 * (tail != 0); x += 4, s += 8) {
+                const uint32_t word = x == words_end ? last : mcugen_read_s8x4(x);
+                const uint32_t halves[2] = {mcugen_sxtb16(word), mcugen_sxtb16_ror8(word)};
+                memcpy(s, halves, sizeof halves);
+            }
+        }
+#else
+        (void)scratch;
+#endif
         for (b = 0; b < blocks; ++b) { /* four rows: each input word feeds all four */
             int32_t acc0 = w[0], acc1 = w[1], acc2 = w[2], acc3 = w[3];
-            const int8_t *x = input;
             w += 4;
 #if FC_ASM == 1
-            while (x != pairs_end) { /* two words a pass: half the loop's compare and branch */
-                FC_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
-                FC_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
+            {
+                const uint32_t *xs = pairs;
+                while (xs != twice_end) { /* two words a pass: half the loop's compare and branch */
+                    FC_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3);
+                    FC_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3);
+                }
+                if (xs != pairs_end) FC_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3);
             }
-            if (x != words_end) FC_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
 #else       /* one word a pass: two would spill the M3's registers */
+            const int8_t *x = input;
             while (x != words_end) FC_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
-#endif
             if (tail) {
                 uint32_t xa, xb;
                 (void)xb;
@@ -170,6 +186,7 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
                 FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
                 w += 4;
             }
+#endif
             if (f.fast && f.full_range) { /* the usual case: fast requantize and one SSAT each, no test per row */
                 out[0] = (int8_t)fc_output_fast(acc0, w, 0), out[1] = (int8_t)fc_output_fast(acc1, w, 1);
                 out[2] = (int8_t)fc_output_fast(acc2, w, 2), out[3] = (int8_t)fc_output_fast(acc3, w, 3);
