@@ -254,7 +254,7 @@ def test_fc_general_requantize_path_on_the_cores(capsys, tmp_path, board):
 def test_fc_input_pairs_scratch_is_counted_in_the_arena(tmp_path):
     """fully_connected_s8's scratch (the input as int16 pairs: 8 bytes per input word, 96 inputs ->
     192, 10 -> 24, 7 -> 16) gets arena bytes alive only at its layer, apart from that layer's
-    tensors, and the call passes it; int4 layers (fully_connected_s4) take none."""
+    tensors, and the call passes it; int4 layers (fully_connected_s4) take the same, int16 ones none."""
     rng = np.random.default_rng(2)
     model = variants_model(tmp_path / "variants.onnx")
     calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([16, *INPUT[1:]]).astype(np.float32)})
@@ -276,5 +276,7 @@ def test_fc_input_pairs_scratch_is_counted_in_the_arena(tmp_path):
                 assert at.offset + size <= p.offset or p.offset + graph.tensors[t].nbytes <= at.offset
         assert f"arena + {at.offset});" in files["net.c"]
     assert sizes == [192, 24, 16]
-    int4 = compile_model(model, calib, "net", precision=Precision(LayerPrecision(4, 8)))
-    assert all(FullyConnected().scratch(n, int4.graph) is None for n in int4.graph.nodes if n.op == "fully_connected")
+    for precision, expected in ((LayerPrecision(4, 8), [192, 24, 16]), (LayerPrecision(8, 16), [None] * 3)):
+        g = compile_model(model, calib, "net", precision=Precision(precision)).graph
+        got = [FullyConnected().scratch(n, g) for n in g.nodes if n.op == "fully_connected"]
+        assert [g.tensors[t].nbytes if t else None for t in got] == expected

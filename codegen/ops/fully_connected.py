@@ -155,7 +155,7 @@ def nibble_words(w: np.ndarray) -> Callable[[int, int], np.ndarray]:
 
 
 def input_pairs_scratch(node: Node, graph: Graph) -> str:
-    """The scratch of mcugen_fully_connected_s8: on a DSP core the input vector expanded once into
+    """The scratch of mcugen_fully_connected_s8 and _s4: on a DSP core the input vector expanded once into
     the int16 pairs SXTB16 / SXTB16 ROR 8 make of each input word (two words per input word,
     8 * ceil(input_size / 4) bytes), which every block of rows then loads with one LDRD."""
     n = graph.tensors[node.q["weights"]].shape[1]
@@ -217,13 +217,13 @@ class FullyConnected(Op):
                                   lambda: pack(w.data, folded_bias(graph.const(q["bias"]), w.data,
                                                                    q["input_offset"], np.int64),
                                                graph.const(q["multiplier"]), graph.const(q["shift"]), rounding))
-        args = [x.name, y.name] + ([input_pairs_scratch(node, graph)] if kernel == "fully_connected_s8" else [])
+        args = [x.name, y.name, input_pairs_scratch(node, graph)]
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             fast=int(rounding is not None), weights=ConstRef(stream)), args)]
 
     def scratch(self, node, graph):
-        if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
+        if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") == "fully_connected_s16":
             return None
         return input_pairs_scratch(node, graph)
 

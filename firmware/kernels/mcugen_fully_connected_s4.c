@@ -43,17 +43,15 @@
 #endif
 
 #if MCUGEN_HAS_DSP && defined(__GNUC__)
-/* One input word (x, then x += 4) times its two weight words of four rows (w, then w += 2):
- * acc0..acc3 += 16 products in 20 instructions (an input load and two unpacks, one LDRD, eight
- * ANDs, eight SMLADs). One asm statement for the reason given in mcugen_fully_connected_s8.c
- * (GCC's Cortex-M33 / M7 scheduling spills otherwise). */
-#define FC4_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3)                                       \
+/* One input word's int16 pairs from the scratch (xs, then xs += 2) times its two weight words of
+ * four rows (w, then w += 2): acc0..acc3 += 16 products in 18 instructions (two LDRDs, eight
+ * ANDs with a shifted operand, eight SMLADs). One asm statement for the reason given in
+ * mcugen_fully_connected_s8.c (GCC's Cortex-M33 / M7 scheduling spills otherwise). */
+#define FC4_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3)                                     \
     do {                                                                                   \
         uint32_t xa_, xb_, w0_, w1_, t_;                                                   \
-        __asm__("ldr    %[xa], [%[x]], #4\n\t"                                             \
+        __asm__("ldrd   %[xa], %[xb], [%[xs]], #8\n\t"                                      \
                 "ldrd   %[w0], %[w1], [%[w]], #8\n\t"                                      \
-                "sxtb16 %[xb], %[xa], ror #8\n\t"                                          \
-                "sxtb16 %[xa], %[xa]\n\t"                                                  \
                 "and    %[t], %[m], %[w0]\n\t"                                             \
                 "smlad  %[a0], %[xa], %[t], %[a0]\n\t"                                     \
                 "and    %[t], %[m], %[w0], lsr #4\n\t"                                     \
@@ -71,7 +69,7 @@
                 "and    %[w1], %[m], %[w1], lsr #12\n\t"                                   \
                 "smlad  %[a3], %[xb], %[w1], %[a3]"                                        \
                 : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3),      \
-                  [x] "+r"(x), [w] "+r"(w), [xa] "=&r"(xa_), [xb] "=&r"(xb_),             \
+                  [xs] "+r"(xs), [w] "+r"(w), [xa] "=&r"(xa_), [xb] "=&r"(xb_),           \
                   [w0] "=&r"(w0_), [w1] "=&r"(w1_), [t] "=&r"(t_)                          \
                 : [m] "r"(FC4_LANES)                                                       \
                 : "memory");                                                               \
@@ -108,7 +106,8 @@ static inline int32_t fc4_signed(uint32_t acc)
     return acc <= (uint32_t)INT32_MAX ? (int32_t)acc : -(int32_t)(~acc) - 1;
 }
 
-void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output)
+void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output,
+                               int8_t *scratch)
 {
     const int32_t full_words = p->input_size / 4, tail = p->input_size % 4;
     const int32_t blocks = p->output_size / 4, singles = p->output_size % 4;
@@ -119,26 +118,48 @@ void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, cons
     f.fast = p->fast, f.full_range = p->act_min == -128 && p->act_max == 127;
     for (r = 0; r < p->rows; ++r) {
         const int8_t *const words_end = input + 4 * full_words;
-        const int8_t *const pairs_end = input + 8 * (full_words / 2);
         const uint32_t last = fc_tail_word(words_end, tail);
-        const uint32_t sum8 = fc4_input_sum8(input, p->input_size);
         const int32_t *w = p->weights;
         int8_t *out = output;
-        (void)pairs_end;
+#if FC4_PAIRS
+        /* the input as int16 pairs, once for all rows (the tail word too: its weights are padded),
+         * and 8 * its sum on the way (SMLAD by (1, 1)) */
+        const uint32_t *const pairs = (const uint32_t *)(const void *)scratch; /* word-aligned in the arena */
+        const uint32_t *const pairs_end = pairs + 2 * (full_words + (tail != 0));
+        const uint32_t *const twice_end = pairs + 4 * ((full_words + (tail != 0)) / 2);
+        uint32_t sum8;
+        {
+            const int8_t *x;
+            int8_t *s = scratch;
+            int32_t sum = 0;
+            for (x = input; x != words_end + 4 * (tail != 0); x += 4, s += 8) {
+                const uint32_t word = x == words_end ? last : mcugen_read_s8x4(x);
+                const uint32_t halves[2] = {mcugen_sxtb16(word), mcugen_sxtb16_ror8(word)};
+                sum = mcugen_smlad(halves[1], 0x00010001u, mcugen_smlad(halves[0], 0x00010001u, sum));
+                memcpy(s, halves, sizeof halves);
+            }
+            sum8 = (uint32_t)sum << 3;
+        }
+#else
+        const uint32_t sum8 = fc4_input_sum8(input, p->input_size);
+        (void)scratch;
+#endif
         for (b = 0; b < blocks; ++b) { /* four rows: each input word feeds all four */
             uint32_t acc0 = (uint32_t)w[0] - sum8, acc1 = (uint32_t)w[1] - sum8;
             uint32_t acc2 = (uint32_t)w[2] - sum8, acc3 = (uint32_t)w[3] - sum8;
-            const int8_t *x = input;
             w += 4;
 #if FC4_PAIRS
-            while (x != pairs_end) { /* two words a pass: half the loop's compare and branch */
-                FC4_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
-                FC4_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
+            {
+                const uint32_t *xs = pairs;
+                while (xs != twice_end) { /* two words a pass: half the loop's compare and branch */
+                    FC4_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3);
+                    FC4_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3);
+                }
+                if (xs != pairs_end) FC4_PAIRS_ROWS4(xs, w, acc0, acc1, acc2, acc3);
             }
-            if (x != words_end) FC4_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
 #else
+            const int8_t *x = input;
             while (x != words_end) FC4_WORD_ROWS4(x, w, acc0, acc1, acc2, acc3);
-#endif
             if (tail) {
                 uint32_t xa, xb;
                 (void)xb;
@@ -149,6 +170,7 @@ void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, cons
                 FC4_MAC(acc3, xa, xb, (uint32_t)w[1], 8);
                 w += 2;
             }
+#endif
             if (f.fast && f.full_range) { /* the usual case: fast requantize and one SSAT each, no test per row */
                 out[0] = (int8_t)fc_output_fast(fc4_signed(acc0), w, 0);
                 out[1] = (int8_t)fc_output_fast(fc4_signed(acc1), w, 1);

@@ -26,6 +26,9 @@ typedef struct {
     const int32_t *weights;
 } mcugen_fully_connected_s4_params_t;
 
-void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output);
+/* scratch: 8 * ceil(input_size / 4) bytes, word-aligned; on a DSP core it receives the input as
+ * the int16 pairs each block of rows reads (elsewhere it is not touched). */
+void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, const int8_t *input, int8_t *output,
+                               int8_t *scratch);
 
 #endif /* MCUGEN_FULLY_CONNECTED_S4_H */
