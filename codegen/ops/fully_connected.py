@@ -206,10 +206,15 @@ class FullyConnected(Op):
             packed = derived_constant(graph, q["weights"], "packed16", lambda: packed_weights_s16(w.data))
             folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
                 graph.const(q["bias"]), w.data, q["input_offset"], np.int64))
+            m = graph.const(q["multiplier"]).astype(np.int64)
+            reduced = derived_constant(graph, q["multiplier"], "q15", lambda: np.where(
+                m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF).astype(np.int32))  # as fixedpoint.requantize_s64
+            right = derived_constant(graph, q["shift"], "right16", lambda: (
+                15 - graph.const(q["shift"]).astype(np.int64)).astype(np.int8))
             return [KernelCall(kernel, dict(
                 **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-                weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
-                shift=ConstRef(q["shift"])), [x.name, y.name])]
+                weights=ConstRef(packed), bias=ConstRef(folded), reduced=ConstRef(reduced),
+                right=ConstRef(right)), [x.name, y.name])]
         # s8 or s4: one stream; both offsets are in its name (it depends on them, not only on the weights)
         rounding = requantize_round(graph.const(q["shift"]), q["output_offset"])
         pack = packed_stream if kernel == "fully_connected_s8" else packed_stream_s4

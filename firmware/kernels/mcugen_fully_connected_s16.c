@@ -4,6 +4,7 @@
  *
  *   acc[o] = bias[o] + sum_i input[i] * weights[o][i]
  *   output[o] = clamp(requantize_s64(acc[o], multiplier[o], shift[o]) + output_offset, act_min, act_max)
+ * (requantize_s64's Q15 multiplier and total shift computed at compile time),
  *
  * The spec's sum_i (input[i] - zp_in) * w[o][i] is the same integer: mcugen folds -zp_in * sum_i
  * w[o][i] into bias[o] at compile time (zp_in is 0 for int16 activations anyway). The bias and
@@ -68,9 +69,13 @@ static inline uint32_t fc16_pair(const int16_t *x, int32_t i, int32_t size)
 #define FC16_ASM 0
 #endif
 
+/* mcugen_requantize_s64(acc, multiplier, shift) with its Q15 multiplier and shift from the
+ * compiler: (acc * reduced + 2^(right - 1)) >> right, saturated to int32. */
 static inline int16_t fc16_output(const mcugen_fully_connected_s16_params_t *p, int64_t acc, int32_t o)
 {
-    const int32_t y = mcugen_requantize_s64(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
+    const int32_t right = p->right[o];
+    const int64_t rounded = (acc * p->reduced[o] + ((int64_t)1 << (right - 1))) >> right;
+    const int32_t y = mcugen_saturate_int32(rounded) + p->output_offset;
     return mcugen_clamp_s16(y, p->act_min, p->act_max);
 }
 
