@@ -249,11 +249,11 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
     if stream8 is None:  # conv: the same bias, multipliers and shifts beside the weights
         assert total4 == w4 + others4 and total8 - total4 == w8 - w4
     else:  # the fully connected kernels read one stream each (rows padded to whole words, a
-        # rounding term per row, the shifts as one word per block of rows) and nothing else;
+        # multiplier per row, the shifts as one word per block of rows) and nothing else;
         # int4 weights take half the bytes in blocks of four rows, a leftover row a word per 4 inputs
         out, n = weights.shape
         words, blocks = -(-n // 4), out // 4 + out % 4
-        assert total8 == stream8.nbytes == out * 4 * words + out * 12 + blocks * 4
+        assert total8 == stream8.nbytes == out * 4 * words + out * 8 + blocks * 4
         assert total4 == stream4.nbytes == total8 - 4 * words * out + (out // 4 * 8 + out % 4 * 4) * words
 
 

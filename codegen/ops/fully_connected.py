@@ -72,57 +72,52 @@ def folded_bias(bias: np.ndarray, w: np.ndarray, input_offset: int, dtype: type 
     return folded.astype(dtype)
 
 
-FAST_SHIFTS = (-23, -2)  # mcugen_requantize_offset_right's range: the offset rides in its rounding term
+FAST_SHIFTS = (-23, -2)  # the fast requantize's range: b = -shift - 2 in [0, 21]
 
 
-def requantize_round(shift: np.ndarray, output_offset: int) -> np.ndarray | None:
-    """round[o] = 2^(-shift[o] - 2) + output_offset * 2^(-shift[o] - 1) (int64) when every shift is
-    in [-23, -2]: then requantize(acc, m, shift) + output_offset =
-    (high word of acc * m + 2^30 - 2^31 [acc < 0], plus round) >> (-shift - 1), the kernel's fast
-    path (mcugen_fixedpoint.h::mcugen_requantize_offset_right); None otherwise (the general path).
-    Within int32: |high| <= 2^30 and |round| < 2^21 + 2^29."""
+def fast_requantize(shift: np.ndarray) -> bool:
+    """Whether every shift is in [-23, -2]: then requantize(acc, m, shift) + output_offset =
+    ((H >> b) + 2 * output_offset + 1) >> 1 with b = -shift - 2 and H the high word of
+    acc * m + 2^30 - 2^31 [acc < 0], the kernels' fast path
+    (mcugen_fully_connected_stream.h::fc_requantize_fast: mcugen_requantize_right's one rounding,
+    2^(b+1) * offset and the rounding bit 2^b added before the shift as one add after >> b)."""
     s = np.asarray(shift, np.int64)
-    if s.size == 0 or s.min() < FAST_SHIFTS[0] or s.max() > FAST_SHIFTS[1]:
-        return None
-    return (np.int64(1) << (-s - 2)) + int(output_offset) * (np.int64(1) << (-s - 1))
+    return bool(s.size) and FAST_SHIFTS[0] <= s.min() and s.max() <= FAST_SHIFTS[1]
 
 
 def stream_blocks(out: int, bias: np.ndarray, weight_words: Callable[[int, int], np.ndarray],
-                  multiplier: np.ndarray, shift: np.ndarray, rounding: np.ndarray | None) -> np.ndarray:
+                  multiplier: np.ndarray, shift: np.ndarray, fast: bool) -> np.ndarray:
     """The one int32 stream the int8-activation fully connected kernels walk (their headers,
     mcugen_fully_connected_stream.h): per block of 4 rows, then per leftover row, the folded bias,
     the block's weight words (`weight_words(first_row, rows)`, the kernel's own layout), the
-    multipliers, the rounding terms (0 without the fast path) and one word of int8 shift bytes
-    (-shift - 1 with the fast path, the shift without)."""
-    fast = rounding is not None
-    shift_bytes = (-np.asarray(shift, np.int64) - 1) if fast else np.asarray(shift, np.int64)
-    rounding = np.zeros(out, np.int64) if rounding is None else rounding
+    multipliers and one word of int8 shift bytes (-shift - 2 with the fast path, the shift
+    without)."""
+    shift_bytes = (-np.asarray(shift, np.int64) - 2) if fast else np.asarray(shift, np.int64)
     parts = []
     starts = [(o, 4) for o in range(0, out // 4 * 4, 4)] + [(o, 1) for o in range(out // 4 * 4, out)]
     for o, rows in starts:
         shifts = np.zeros(4, np.int8)
         shifts[:rows] = shift_bytes[o:o + rows]
         parts += [np.asarray(bias[o:o + rows], np.int64), weight_words(o, rows).astype(np.int64),
-                  np.asarray(multiplier[o:o + rows], np.int64), rounding[o:o + rows],
-                  shifts.view("<i4").astype(np.int64)]
+                  np.asarray(multiplier[o:o + rows], np.int64), shifts.view("<i4").astype(np.int64)]
     return np.concatenate(parts).astype(np.int32)
 
 
 def packed_stream(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
-                  rounding: np.ndarray | None) -> np.ndarray:
+                  fast: bool) -> np.ndarray:
     """The stream of mcugen_fully_connected_s8: its weight words are `packed_weights`' (word k of
     the block's rows o..o+n-1, then word k + 1, ...)."""
     out, n = w.shape
     words = -(-n // 4)
     weights = packed_weights(w)
     return stream_blocks(out, bias, lambda o, rows: weights[o * words:(o + rows) * words],
-                         multiplier, shift, rounding)
+                         multiplier, shift, fast)
 
 
 def packed_stream_s4(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
-                     rounding: np.ndarray | None) -> np.ndarray:
+                     fast: bool) -> np.ndarray:
     """The stream of mcugen_fully_connected_s4 (int4 codes w): its weight words are `nibble_words`."""
-    return stream_blocks(w.shape[0], bias, nibble_words(w), multiplier, shift, rounding)
+    return stream_blocks(w.shape[0], bias, nibble_words(w), multiplier, shift, fast)
 
 
 def nibble_words(w: np.ndarray) -> Callable[[int, int], np.ndarray]:
@@ -215,17 +210,17 @@ class FullyConnected(Op):
                 **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
                 weights=ConstRef(packed), bias=ConstRef(folded), reduced=ConstRef(reduced),
                 right=ConstRef(right)), [x.name, y.name])]
-        # s8 or s4: one stream; both offsets are in its name (it depends on them, not only on the weights)
-        rounding = requantize_round(graph.const(q["shift"]), q["output_offset"])
+        # s8 or s4: one stream; the input offset is in its name (it depends on it, not only on the weights)
+        fast = fast_requantize(graph.const(q["shift"]))
         pack = packed_stream if kernel == "fully_connected_s8" else packed_stream_s4
-        stream = derived_constant(graph, q["weights"], f"stream{q['input_offset'] + 128}_{q['output_offset'] + 128}",
+        stream = derived_constant(graph, q["weights"], f"stream{q['input_offset'] + 128}",
                                   lambda: pack(w.data, folded_bias(graph.const(q["bias"]), w.data,
                                                                    q["input_offset"], np.int64),
-                                               graph.const(q["multiplier"]), graph.const(q["shift"]), rounding))
+                                               graph.const(q["multiplier"]), graph.const(q["shift"]), fast))
         args = [x.name, y.name, input_pairs_scratch(node, graph)]
         return [KernelCall(kernel, dict(
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-            fast=int(rounding is not None), weights=ConstRef(stream)), args)]
+            fast=int(fast), weights=ConstRef(stream)), args)]
 
     def scratch(self, node, graph):
         if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") == "fully_connected_s16":

@@ -153,8 +153,7 @@ void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, cons
     fc_finish_t f;
     int32_t r, b;
 
-    f.output_offset = p->output_offset, f.act_min = p->act_min, f.act_max = p->act_max;
-    f.fast = p->fast, f.full_range = p->act_min == -128 && p->act_max == 127;
+    fc_finish_init(&f, p->output_offset, p->act_min, p->act_max, p->fast);
     for (r = 0; r < p->rows; ++r) {
         const int8_t *const words_end = input + 4 * full_words;
         const uint32_t last = fc_tail_word(words_end, tail);
@@ -211,17 +210,17 @@ void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, cons
             }
 #endif
             if (f.fast && f.full_range) { /* the usual case: fast requantize and one SSAT each, no test per row */
-                out[0] = (int8_t)fc_output_fast(fc4_signed(acc0), w, 0);
-                out[1] = (int8_t)fc_output_fast(fc4_signed(acc1), w, 1);
-                out[2] = (int8_t)fc_output_fast(fc4_signed(acc2), w, 2);
-                out[3] = (int8_t)fc_output_fast(fc4_signed(acc3), w, 3);
+                out[0] = (int8_t)fc_output_fast(&f, fc4_signed(acc0), w, 0);
+                out[1] = (int8_t)fc_output_fast(&f, fc4_signed(acc1), w, 1);
+                out[2] = (int8_t)fc_output_fast(&f, fc4_signed(acc2), w, 2);
+                out[3] = (int8_t)fc_output_fast(&f, fc4_signed(acc3), w, 3);
             } else {
                 out[0] = (int8_t)fc_output(&f, fc4_signed(acc0), w, 4, 0);
                 out[1] = (int8_t)fc_output(&f, fc4_signed(acc1), w, 4, 1);
                 out[2] = (int8_t)fc_output(&f, fc4_signed(acc2), w, 4, 2);
                 out[3] = (int8_t)fc_output(&f, fc4_signed(acc3), w, 4, 3);
             }
-            w += 9, out += 4;
+            w += 5, out += 4;
         }
         for (b = 0; b < singles; ++b) { /* the last output_size % 4 rows, one at a time */
             uint32_t acc = (uint32_t)*w++ - sum8;
@@ -239,7 +238,7 @@ void mcugen_fully_connected_s4(const mcugen_fully_connected_s4_params_t *p, cons
                 ++w;
             }
             *out++ = (int8_t)fc_output(&f, fc4_signed(acc), w, 1, 0);
-            w += 3;
+            w += 2;
         }
         input += p->input_size;
         output += p->output_size;

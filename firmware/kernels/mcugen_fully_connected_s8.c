@@ -14,11 +14,9 @@
  *
  * Everything a block of rows reads is one stream of words laid out by the compiler, in the
  * order the kernel reads it (see the header), so the kernel walks a single pointer. Requantize:
- * when every shift of the layer is in [-23, -2] (nearly always; p->fast), the stream holds
- * round = 2^(-shift - 2) + (output_offset << (-shift - 1)) and right1 = -shift - 1, and
- * requantize(acc) + output_offset is mcugen_requantize_offset_right (one SMLAL, an add and a
- * shift, the offset included); otherwise it holds the shift, and the kernel takes
- * mcugen_requantize and adds the offset.
+ * when every shift of the layer is in [-23, -2] (nearly always; p->fast), one SMLAL and three
+ * instructions with the output offset included (mcugen_fully_connected_stream.h); otherwise
+ * mcugen_requantize plus the offset.
  *
  * Numpy twin: codegen/ops/fully_connected.py (run_int; packed_stream builds the stream).
  */
@@ -137,8 +135,7 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
     fc_finish_t f;
     int32_t r, b;
 
-    f.output_offset = p->output_offset, f.act_min = p->act_min, f.act_max = p->act_max;
-    f.fast = p->fast, f.full_range = p->act_min == -128 && p->act_max == 127;
+    fc_finish_init(&f, p->output_offset, p->act_min, p->act_max, p->fast);
     for (r = 0; r < p->rows; ++r) {
         const int8_t *const words_end = input + 4 * full_words;
         const uint32_t last = fc_tail_word(words_end, tail);
@@ -188,13 +185,13 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
             }
 #endif
             if (f.fast && f.full_range) { /* the usual case: fast requantize and one SSAT each, no test per row */
-                out[0] = (int8_t)fc_output_fast(acc0, w, 0), out[1] = (int8_t)fc_output_fast(acc1, w, 1);
-                out[2] = (int8_t)fc_output_fast(acc2, w, 2), out[3] = (int8_t)fc_output_fast(acc3, w, 3);
+                out[0] = (int8_t)fc_output_fast(&f, acc0, w, 0), out[1] = (int8_t)fc_output_fast(&f, acc1, w, 1);
+                out[2] = (int8_t)fc_output_fast(&f, acc2, w, 2), out[3] = (int8_t)fc_output_fast(&f, acc3, w, 3);
             } else { /* stores one by one: the next row's constants are loaded after its store anyway */
                 out[0] = (int8_t)fc_output(&f, acc0, w, 4, 0), out[1] = (int8_t)fc_output(&f, acc1, w, 4, 1);
                 out[2] = (int8_t)fc_output(&f, acc2, w, 4, 2), out[3] = (int8_t)fc_output(&f, acc3, w, 4, 3);
             }
-            w += 9, out += 4;
+            w += 5, out += 4;
         }
         for (b = 0; b < singles; ++b) { /* the last output_size % 4 rows, one at a time */
             int32_t acc = *w++;
@@ -212,7 +209,7 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
                 ++w;
             }
             *out++ = (int8_t)fc_output(&f, acc, w, 1, 0);
-            w += 3;
+            w += 2;
         }
         input += p->input_size;
         output += p->output_size;

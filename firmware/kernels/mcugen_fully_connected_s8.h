@@ -9,7 +9,7 @@ typedef struct {
     int32_t input_size, output_size;
     int32_t output_offset; /* the output zero point */
     int32_t act_min, act_max;
-    int32_t fast;          /* 1: every shift in [-23, -2], the stream holds round and right1 */
+    int32_t fast;          /* 1: every shift in [-23, -2] (the stream's shift bytes hold -shift - 2) */
     /* One stream of int32 words, block after block (codegen/ops/fully_connected.py::packed_stream):
      * output_size / 4 blocks of four rows, then the output_size % 4 last rows as blocks of one.
      * A block of n rows o..o+n-1 is:
@@ -17,8 +17,7 @@ typedef struct {
      *   words(n)    the rows' weights as little-endian words of 4 int8, each row zero-padded to
      *               ceil(input_size / 4) words, interleaved: word k of rows o..o+n-1, then word k + 1
      *   n words     the Q31 multipliers
-     *   n words     fast: 2^(-shift - 2) + (output_offset << (-shift - 1)); else 0
-     *   1 word      byte j (int8): fast: right1 = -shift - 1 of row o + j; else its shift */
+     *   1 word      byte j (int8): fast: b = -shift - 2 of row o + j; else its shift */
     const int32_t *weights;
 } mcugen_fully_connected_params_t;
 
