@@ -338,7 +338,7 @@ def bench_model(model: str | Path, board: Board, *, cache: Path, calib: str | Pa
 
     model = Path(model)
     if not model.is_file():
-        raise McugenError(f"model file {model} does not exist; give the path of an .onnx file")
+        raise McugenError(f"model file {model} does not exist; give the path of an .onnx or .tflite file")
     start = time.perf_counter()
     compiled = compile_model(model, calib, precision=precision)
     work = cache / "builds" / board.name / compiled.name
@@ -368,7 +368,7 @@ def bench_model(model: str | Path, board: Board, *, cache: Path, calib: str | Pa
     for i, ((name, op, kernels, macs), mark) in enumerate(zip(details, count.layer_marks)):
         layers.append(LayerBench(i, name, op, kernels, macs, mark - previous))
         previous = mark
-    ref = (reference or {}).get(lib.name, {}).get(board.core)
+    ref = reference_figure(reference or {}, lib.name, board.core)
     if ref and ref["macs"] not in (None, lib.macs):
         ref = None  # the same name but another network: no yardstick
     return ModelBench(
@@ -402,6 +402,18 @@ def default_suite(cache: Path) -> list[tuple[Path, Path]]:
     return _benchmarks_module("mlperf_tiny").build_suite(cache / "suite")
 
 
+def reference_figure(reference: dict, name: str, core: str) -> dict | None:
+    """The TFLM figure for a model by its name, or by the official .tflite file's stem it was
+    measured on (reference.toml's `tflite` list), on that core."""
+    if name in reference:
+        return reference[name].get(core)
+    for cores in reference.values():
+        figure = cores.get(core)
+        if figure is not None and name in figure.get("tflite", []):
+            return figure
+    return None
+
+
 def load_reference(path: Path | None = None) -> dict:
     """{model: {core: {"instructions": n, "macs": m, "source": text}}} from benchmarks/reference.toml
     (empty without it); a model's figure applies only to a model of that name with those MACs."""
@@ -414,7 +426,8 @@ def load_reference(path: Path | None = None) -> dict:
     for model, entry in raw.get("models", {}).items():
         for core, instructions in entry.get("instructions", {}).items():
             table.setdefault(model, {})[core] = {"instructions": int(instructions), "macs": entry.get("macs"),
-                                                 "source": raw.get("source", "")}
+                                                 "source": raw.get("source", ""),
+                                                 "tflite": list(entry.get("tflite", []))}
     return table
 
 

@@ -111,7 +111,7 @@ def input_file(path: str, what: str, hint: str) -> Path:
 
 
 def model_file(path: str) -> Path:
-    return input_file(path, "model file", "give the path of an .onnx file")
+    return input_file(path, "model file", "give the path of an .onnx or .tflite file")
 
 
 def calib_of(args: argparse.Namespace) -> tuple[str | None, bool]:
@@ -152,7 +152,8 @@ def compile_from_args(args: argparse.Namespace):
     calib, random_calibration = calib_of(args)
     compiled = compile_model(model, calib, args.name, args.calib_samples, precision=precision_of(args),
                              method=args.method, percentile=args.percentile,
-                             bias_correction=not args.no_bias_correction, allow_random=random_calibration)
+                             bias_correction=not args.no_bias_correction, allow_random=random_calibration,
+                             reconstruct=bool(args.reconstruct), codebook=args.codebook)
     for w in compiled.warnings:
         print(f"mcugen: warning: {w}", file=sys.stderr)
     return compiled
@@ -190,6 +191,7 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit.library import check_output_file, generate_library, looks_like_precision_plan
+    from mcugen.inspect import format_storage, storage_rows
     from mcugen.project import check_output_folder
 
     check_output_folder(Path(args.output), "the output folder", "choose another -o")
@@ -212,6 +214,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
                    precision=compiled.precision.as_dict(), seconds=round(seconds, 3))
     if mixed is not None:
         summary["mixed_precision"] = mixed.as_dict()
+    storage = storage_rows(compiled.graph)
+    if any(r["format"] != "dense" for r in storage):
+        summary["storage"] = storage
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -220,6 +225,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
               f"arena {lib.arena_size:,} B (RAM)")
         print(f"  calibration: {compiled.calibration}; precision {compiled.precision.describe()}; "
               f"model hash {lib.model_hash}")
+        for line in format_storage(storage):
+            print(line)
     return 0
 
 
@@ -247,6 +254,47 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     export_qdq(compiled, out)
     print(f"wrote {out}: {len(compiled.graph.nodes)} quantized layers as QuantizeLinear/DequantizeLinear "
           f"(ONNX Runtime runs it); calibration: {compiled.calibration}; precision {compiled.precision.describe()}")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    import onnx
+
+    from mcugen.compiler import prune_model
+    from mcugen.emit.library import check_output_file, looks_like_mcugen_plot
+    from mcugen.project import check_output_folder
+    from mcugen.quant.prune import format_result, plot_curves
+
+    out = Path(args.output)
+    check_output_folder(out.parent, "the folder of -o", "choose another -o")
+    model = model_file(args.model)
+    if out.resolve() == model.resolve():
+        raise McugenError("-o names the input model itself; write the pruned model to another file")
+    check_output_file(out, args.force, "-o")
+    if args.plot:
+        if not Path(args.plot).resolve().parent.is_dir():
+            raise McugenError(f"--plot {args.plot}: its folder does not exist")
+        check_output_file(args.plot, None, "--plot", looks_like_mcugen_plot)
+    calib, random_calibration = calib_of(args)
+    pruned, result = prune_model(model, calib, input_file(args.data, "validation data", "give an .npz file"),
+                                 args.pattern, args.max_drop, args.sparsity, args.name, args.samples,
+                                 prune_method=args.prune_method,
+                                 calib_samples=args.calib_samples, precision=precision_of(args),
+                                 method=args.method, percentile=args.percentile,
+                                 bias_correction=not args.no_bias_correction, allow_random=random_calibration,
+                                 reconstruct=bool(args.reconstruct), codebook=args.codebook)
+    try:
+        onnx.save(pruned, str(out))
+    except OSError as exc:
+        raise McugenError(f"cannot write {out} ({exc.strerror}); choose another -o") from None
+    if args.plot:
+        plot_curves(result, args.plot)
+    if args.json:
+        print(json.dumps(dict(output=str(out), **result.as_dict()), indent=2))
+    else:
+        print(format_result(result))
+        print(f"wrote {out}; next: mcugen generate {out} --calib ... (zero weights are stored sparse where that "
+              "saves flash)")
     return 0
 
 
@@ -343,7 +391,7 @@ def project_options(args: argparse.Namespace):
     return load_options({k: getattr(args, k, None) for k in (
         "model", "calib", "calib_samples", "name", "board", "output", "data", "samples", "seed",
         "method", "percentile", "weights", "activations", "precision", "no_bias_correction", "flash_tool",
-        "port")})
+        "port", "reconstruct", "codebook")})
 
 
 def sample_file_for(kind: str, model: Path, files: list[Path]) -> Path | None:
@@ -490,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("inspect", help="per-layer table: op, shapes, params, MACs, weight and activation bytes")
-    p.add_argument("model", help="an .onnx file")
+    p.add_argument("model", help="an .onnx or int8 .tflite file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_inspect)
 
@@ -517,6 +565,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sensitivity)
 
+    p = sub.add_parser("prune", help="zero the smallest weights of the FC / 1x1 conv layers, per-layer sparsity "
+                       "from measured sensitivity; writes an ONNX model")
+    add_model_arguments(p)
+    p.add_argument("--data", required=True, help="validation data the drop is measured on (.npz: inputs, labels y)")
+    p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
+    p.add_argument("--max-drop", type=non_negative_float, help="lose at most this much (int8, against the "
+                   "unpruned int8 model: accuracy points; without labels: dB of output SNR)")
+    p.add_argument("--sparsity", type=float, help="prune this share of the prunable weights (0.8) with the least "
+                   "measured drop")
+    p.add_argument("--pattern", default="unstructured", help="unstructured (default), block4 (the sparse kernels' "
+                   "4-weight words) or N:M (e.g. 2:4)")
+    p.add_argument("--prune-method", choices=("magnitude", "obc"), default="magnitude",
+                   help="magnitude (default), or obc: OBS/SparseGPT reconstruction of the remaining weights from "
+                   "the --calib inputs (needs onnxruntime); --method stays the calibration method")
+    p.add_argument("--plot", help="also draw the per-layer sensitivity curves as a PNG (needs matplotlib)")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_prune)
+
     p = sub.add_parser("quantize", help="write mcugen's quantization as a QDQ ONNX model (for ONNX Runtime)")
     add_model_arguments(p)
     p.add_argument("--bits", type=int, choices=(8, 4), help="weight bits of every conv/FC layer (default 8)")
@@ -526,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="table of calibration method x calibration size x precision: accuracy, "
                        "flash, arena")
-    p.add_argument("model", help="an .onnx file")
+    p.add_argument("model", help="an .onnx or int8 .tflite file")
     p.add_argument("--calib", required=True, help="calibration data (.npz or .npy)")
     p.add_argument("--data", required=True, help="validation data (.npz: inputs, and labels y if any)")
     p.add_argument("--samples", type=positive_int, help="use only the first N validation samples")
@@ -558,7 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="exact instructions per inference (and per layer), flash, RAM and compile "
                        "time in QEMU; default: the MLPerf Tiny shapes of benchmarks/")
-    p.add_argument("models", nargs="*", metavar="MODEL", help=".onnx files (default: the benchmarks/ suite)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help=".onnx or int8 .tflite files (default: the benchmarks/ suite)")
     p.add_argument("--board", default="mps2-an386", help="an emulated board (default: mps2-an386, Cortex-M4)")
     p.add_argument("--calib", help="calibration data for the given models (default: random normal samples)")
     p.add_argument("--weights", choices=("int8", "int4"), help="weight bits of every conv/FC layer (default int8)")
@@ -603,7 +672,7 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     from mcugen.quant.calibrate import METHODS
 
     default = (lambda value: None) if project else (lambda value: value)  # noqa: E731
-    p.add_argument("model", nargs=None if model_required else "?", help="an .onnx file")
+    p.add_argument("model", nargs=None if model_required else "?", help="an .onnx or int8 .tflite file")
     p.add_argument("--calib", help="representative inputs (.npz keyed by input name, or .npy) for calibration; "
                    "'random' calibrates on random normal samples (poor accuracy, for trying things out)")
     p.add_argument("--calib-samples", type=positive_int, help="use only the first N calibration samples")
@@ -619,6 +688,11 @@ def add_model_arguments(p: argparse.ArgumentParser, model_required: bool = True,
     p.add_argument("--no-bias-correction", action="store_true", default=None if project else False,
                    help="keep the float biases (by default each layer's bias absorbs the mean error its "
                    "rounded weights add, measured on --calib)")
+    p.add_argument("--reconstruct", action="store_true", default=None if project else False,
+                   help="round each conv/FC layer's weights GPTQ-style, spreading each rounding error over the "
+                   "weights not yet rounded so the layer's output on --calib moves least (int8 and int4)")
+    p.add_argument("--codebook", type=int, metavar="K", help="cluster each int8 fully connected layer's weights "
+                   "to K levels (k-means, zero always one): 4-bit indices for K <= 16, 8-bit up to 256")
 
 
 class Terminated(KeyboardInterrupt):

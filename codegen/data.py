@@ -137,8 +137,8 @@ def load_samples(path: str | Path, graph: Graph, what: str = "data") -> Samples:
     if missing:
         raise McugenError(f"{what} file {path} lacks arrays for the model input(s) {missing}; "
                           f"it has {sorted(arrays)}")
-    inputs = {name: _input_array(arrays[name], graph.io[name].onnx_shape[1:], f"{what} array {name!r} in {path}")
-              for name in names}
+    inputs = {name: _input_array(_codes_as_values(graph, name, arrays[name]), graph.io[name].onnx_shape[1:],
+                                 f"{what} array {name!r} in {path}") for name in names}
     counts = {name: len(arr) for name, arr in inputs.items()}
     if len(set(counts.values())) > 1:
         raise McugenError(f"{what} arrays in {path} hold different numbers of samples ({counts}); "
@@ -149,6 +149,15 @@ def load_samples(path: str | Path, graph: Graph, what: str = "data") -> Samples:
     if labels is not None:
         labels = _labels(labels, count, f"labels {key!r} in {path}")
     return Samples(inputs, labels)
+
+
+def _codes_as_values(graph: Graph, name: str, arr: np.ndarray) -> np.ndarray:
+    """An int8 array for an input of an int8 .tflite model holds its codes, as TFLite Micro takes
+    them: their real values (which quantize back exactly). ONNX models keep reading values."""
+    if arr.dtype != np.int8 or name not in graph.fixed_qparams or not str(graph.source).lower().endswith(".tflite"):
+        return arr
+    scale, zero_point = graph.fixed_qparams[name]
+    return (arr.astype(np.float64) - zero_point) * scale
 
 
 def _input_array(arr: np.ndarray, want: tuple[int, ...], where: str) -> np.ndarray:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from mcugen.ir import Graph
 from mcugen.ops import op_for
-from mcugen.ops.base import WEIGHTED_OPS
+from mcugen.ops.base import WEIGHTED_OPS, per_channel_weights
 
 
 def layer_table(graph: Graph) -> dict:
@@ -25,7 +27,7 @@ def layer_table(graph: Graph) -> dict:
         rows.append(dict(name=node.name, op=node.op + (f"+{_act_name(node)}" if "act" in node.attrs else ""),
                          input_shape=list(x[0].shape) if x else [], output_shape=list(y.shape),
                          params=int(params), macs=int(op.macs(node, graph)), weight_bytes=int(weight_bytes),
-                         activation_bytes=int(y.size)))
+                         activation_bytes=int(y.size), zero_weights=_zero_codes(node, graph)))
     totals = {k: sum(r[k] for r in rows) for k in ("params", "macs", "weight_bytes")}
     totals["peak_activation_bytes"] = max((r["activation_bytes"] for r in rows), default=0)
     return dict(model=graph.name, source=graph.source, layers=rows, totals=totals, notes=graph.notes,
@@ -33,6 +35,37 @@ def layer_table(graph: Graph) -> dict:
                         for n in graph.inputs],
                 outputs=[dict(name=n, shape=list(graph.io[n].onnx_shape), layout=graph.io[n].layout)
                          for n in graph.outputs])
+
+
+def _zero_codes(node, graph: Graph) -> float | None:
+    """The share of a conv / fully connected layer's weights whose int8 code is 0 (per-channel
+    symmetric rounding, as generate quantizes them): where sparse storage can pay (ops/sparse.py)."""
+    if node.op not in ("conv", "fully_connected") or not graph.tensors[node.inputs[1]].is_constant:
+        return None
+    w = graph.const(node.inputs[1])
+    if w.size == 0 or not np.all(np.isfinite(w)):
+        return None
+    codes, _ = per_channel_weights(w)
+    return round(float(np.mean(codes == 0)), 4)
+
+
+def storage_rows(graph: Graph) -> list[dict]:
+    """Per conv / fully connected layer of a quantized graph whose C was generated: the storage its
+    weights got (dense, sparse: ops/sparse.py, codebook: ops/codebook.py), their density and bytes, dense
+    and as stored."""
+    return [dict(layer=node.name, **node.q["storage"]) for node in graph.nodes if "storage" in node.q]
+
+
+def format_storage(rows: list[dict]) -> list[str]:
+    """generate's lines for the layers stored sparse or as codebook indices (nothing when every layer is dense)."""
+    sparse = [r for r in rows if r["format"] != "dense"]
+    if not sparse:
+        return []
+    saved = sum(r["dense_bytes"] - r["bytes"] for r in sparse)
+    out = [f"  sparse or codebook weights in {len(sparse)} of {len(rows)} int8 conv/FC layers, {saved:,} B saved:"]
+    out += [f"    {_short(r['layer'])}: {r['format']}, {r['density']:.0%} nonzero, {r['dense_bytes']:,} -> "
+            f"{r['bytes']:,} B" for r in sparse]
+    return out
 
 
 def _act_name(node) -> str:
@@ -49,27 +82,29 @@ def _short(name: str, width: int = 40) -> str:
 
 
 def format_table(table: dict) -> str:
-    headers = ["#", "layer", "op", "input", "output", "params", "MACs", "weight B", "act B"]
+    headers = ["#", "layer", "op", "input", "output", "params", "MACs", "weight B", "act B", "zero w"]
     def dims(shape: list[int]) -> str:
         return "x".join(map(str, shape))
 
     rows = [[str(i), _short(r["name"]), r["op"], dims(r["input_shape"]), dims(r["output_shape"]),
-             f"{r['params']:,}", f"{r['macs']:,}", f"{r['weight_bytes']:,}", f"{r['activation_bytes']:,}"]
+             f"{r['params']:,}", f"{r['macs']:,}", f"{r['weight_bytes']:,}", f"{r['activation_bytes']:,}",
+             "" if r["zero_weights"] is None else f"{r['zero_weights']:.0%}"]
             for i, r in enumerate(table["layers"])]
     t = table["totals"]
     rows.append(["", "total", "", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['weight_bytes']:,}",
-                 f"{t['peak_activation_bytes']:,} peak"])
+                 f"{t['peak_activation_bytes']:,} peak", ""])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    right = {0, 5, 6, 7, 8}
+    right = {0, 5, 6, 7, 8, 9}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     out = [f"model {table['model']} ({table['source']})"]
+    kind = "TFLite" if str(table["source"]).lower().endswith(".tflite") else "ONNX"
     for io in table["inputs"]:
-        out.append(f"  input  {io['name']}: {io['shape']} (ONNX), runs as {io['layout']}")
+        out.append(f"  input  {io['name']}: {io['shape']} ({kind}), runs as {io['layout']}")
     for io in table["outputs"]:
-        out.append(f"  output {io['name']}: {io['shape']} (ONNX), runs as {io['layout']}")
+        out.append(f"  output {io['name']}: {io['shape']} ({kind}), runs as {io['layout']}")
     out += [f"  note: {n}" for n in table["notes"]]
     out += ["", line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]

@@ -55,9 +55,12 @@ class IOInfo:
     name: str
     onnx_shape: tuple[int, ...]  # with the batch axis, as the model declares it (batch 1)
     to_physical: tuple[int, ...] | None = None  # axes permutation from ONNX layout to memory layout
+    layout_name: str | None = None  # the layout the model file declares, when it is not ONNX's (TFLite: NHWC)
 
     @property
     def layout(self) -> str:
+        if self.layout_name is not None:
+            return self.layout_name
         if self.to_physical is None or list(self.to_physical) == sorted(self.to_physical):
             return "NCHW" if len(self.onnx_shape) == 4 else "row-major"
         return "NHWC"
@@ -78,6 +81,9 @@ class Graph:
         self.fixed_weight_scales: dict[str, np.ndarray] = {}  # float weight constant → per-channel scales
         # Calibration statistics for bias correction: weighted layer → its mean input window.
         self.input_means: dict[str, np.ndarray] = {}
+        # For --reconstruct (GPTQ rounding, ops/obs.py): weighted layer → H = X^T X of its input windows.
+        self.input_hessians: dict[str, np.ndarray] = {}
+        self.weight_codebook = 0  # --codebook K: int8 FC weights clustered to K levels (ops/codebook.py); 0: off
 
     # --- tensors ---------------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -144,4 +150,6 @@ class Graph:
         g.fixed_qparams = dict(self.fixed_qparams)
         g.fixed_weight_scales = dict(self.fixed_weight_scales)
         g.input_means = dict(self.input_means)
+        g.input_hessians = dict(self.input_hessians)
+        g.weight_codebook = self.weight_codebook
         return g

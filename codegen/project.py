@@ -22,6 +22,7 @@ from mcugen import __version__
 from mcugen.emit.c_syntax import model_prefix_problem
 from mcugen.errors import McugenError
 from mcugen.quant.calibrate import DEFAULT_PERCENTILE, METHODS, check_percentile
+from mcugen.resources import sources_digest
 
 CONFIG = "mcugen.toml"
 MAX_CONFIG_BYTES = 1 << 20  # a project file is a dozen lines; a megabyte is a wrong file
@@ -48,6 +49,8 @@ class Options:
     activations: str | None = None  # int8 / int16
     precision: str | None = None  # a per-layer plan file (JSON), e.g. from `generate --save-plan`
     no_bias_correction: bool = False
+    reconstruct: bool = False  # GPTQ rounding of conv/FC weights from the calibration inputs
+    codebook: int | None = None  # k-means levels per int8 FC layer (ops/codebook.py)
     base: Path = field(default_factory=Path.cwd)  # relative paths in mcugen.toml are relative to its folder
 
     def path(self, value: str | None) -> Path | None:
@@ -139,7 +142,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "quantize": {"method": ("method", _one_of(*METHODS)), "percentile": ("percentile", _percentile),
                  "weights": ("weights", _one_of("int8", "int4")),
                  "activations": ("activations", _one_of("int8", "int16", "float32")),
-                 "precision": ("precision", _path), "bias_correction": ("no_bias_correction", _boolean)},
+                 "precision": ("precision", _path), "bias_correction": ("no_bias_correction", _boolean),
+                 "reconstruct": ("reconstruct", _boolean), "codebook": ("codebook", _count)},
     "verify": {"data": ("data", _path), "samples": ("samples", _count), "seed": ("seed", _seed)},
 }
 
@@ -313,10 +317,11 @@ def check_inputs(opts: Options) -> None:
 def fingerprint(opts: Options) -> dict:
     check_inputs(opts)
     model, calib, plan = opts.path(opts.model), opts.calib_path(), opts.path(opts.precision)
-    return dict(mcugen=__version__, model=_digest(model), calib=_digest(calib) or opts.calib, name=opts.name,
+    return dict(mcugen=__version__, sources=sources_digest(), model=_digest(model),
+                calib=_digest(calib) or opts.calib, name=opts.name,
                 calib_samples=opts.calib_samples, board=opts.board, method=opts.method, percentile=opts.percentile,
                 weights=opts.weights, activations=opts.activations, precision=_digest(plan),
-                bias_correction=not opts.no_bias_correction)
+                bias_correction=not opts.no_bias_correction, reconstruct=opts.reconstruct, codebook=opts.codebook)
 
 
 def compile_project(opts: Options):
@@ -329,7 +334,8 @@ def compile_project(opts: Options):
                  else Precision.from_flags(opts.weights, opts.activations))
     return compile_model(opts.path(opts.model), opts.calib_path(), opts.name, opts.calib_samples,
                          precision=precision, method=opts.method, percentile=opts.percentile,
-                         bias_correction=not opts.no_bias_correction, allow_random=opts.calib == RANDOM_CALIB)
+                         bias_correction=not opts.no_bias_correction, allow_random=opts.calib == RANDOM_CALIB,
+                         reconstruct=opts.reconstruct, codebook=opts.codebook)
 
 
 def build(opts: Options, platformio: bool = False) -> tuple[BuildRecord, list[str]]:

@@ -75,9 +75,10 @@ def golden(compiled: CompiledModel, qin: dict[str, np.ndarray]) -> np.ndarray:
 
 def check_bit_exact(model: Path, calib: Path | None, tmp: Path, samples: dict[str, np.ndarray],
                     compilers=("gcc", "clang"), sanitize: bool = False, name: str = "net",
-                    precision: Precision | None = None, method: str = "minmax") -> CompiledModel:
+                    precision: Precision | None = None, method: str = "minmax",
+                    reconstruct: bool = False) -> CompiledModel:
     """Generate, compile with each compiler, run, and assert the outputs equal the golden reference."""
-    compiled = compile_model(model, calib, name, precision=precision, method=method)
+    compiled = compile_model(model, calib, name, precision=precision, method=method, reconstruct=reconstruct)
     lib = generate_library(compiled.graph, tmp / "lib", compiled.calibration)
     qin = quantized_inputs(compiled, samples)
     flat = np.concatenate([qin[n].reshape(len(qin[n]), -1) for n in compiled.graph.inputs], axis=1)

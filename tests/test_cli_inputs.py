@@ -83,6 +83,8 @@ def config_error(tmp_path: Path, text: str | bytes) -> str:
     ("quantize", "precision = 3", "[quantize] precision = 3: must be a quoted string"),
     ("quantize", 'bias_correction = "no"', "must be true or false, not a string"),
     ("quantize", "bias_correction = 0", "must be true or false, not an integer"),
+    ("quantize", 'reconstruct = "yes"', "must be true or false, not a string"),
+    ("quantize", "codebook = 0", "[quantize] codebook = 0: must be at least 1"),
     ("verify", "samples = -3", "[verify] samples = -3: must be at least 1"),
     ("verify", "samples = true", "must be a whole number, not a boolean"),
     ("verify", "seed = -1", "must be a whole number from 0 to 4294967295"),
@@ -95,7 +97,9 @@ def test_every_key_is_type_and_range_checked(tmp_path, section, line, expected):
 
 def test_every_schema_key_has_a_test_above():
     tested = {"board", "output", "name", "path", "calib", "calib_samples", "flash_tool", "port", "method",
-              "percentile", "weights", "activations", "precision", "bias_correction", "samples", "seed", "data"}
+              "percentile", "weights", "activations", "precision", "bias_correction", "reconstruct", "codebook",
+              "samples", "seed",
+              "data"}
     assert {key for keys in SCHEMA.values() for key in keys} == tested
 
 

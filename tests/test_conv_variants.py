@@ -18,7 +18,7 @@ from helpers import WARNINGS, check_bit_exact, make_model, save_samples
 from mcugen.cli import main
 from mcugen.compiler import compile_model
 from mcugen.emit.library import render_library
-from mcugen.ops.conv import pair_rows
+from mcugen.ops.conv import int8_kernel, pair_rows
 from mcugen.ops.fixedpoint import requantize
 from mcugen.quant.quantize import LayerPrecision, Precision
 
@@ -163,8 +163,9 @@ def test_chain_bit_exact_on_the_board(board, weights, tmp_path, capsys):
 
 
 def test_im2col_scratch_is_counted_in_the_arena(tmp_path):
-    """The im2col kernel's scratch (two windows, 2 * 5 * 4 * 1 bytes for first_1ch, 2 * 3 * 3 * 8 for
-    c3x3_dilated, ...) gets arena bytes alive only at its layer, apart from that layer's tensors."""
+    """The im2col kernel's scratch (two windows, each padded to a multiple of 4 bytes: 2 * 5 * 4 * 1
+    bytes for first_1ch, 2 * 56 for c3x3's 3 * 3 * 6 = 54, ...) gets arena bytes alive only at its
+    layer, apart from that layer's tensors."""
     compiled = compile_model(chain_model(tmp_path / "chain.onnx"), samples(tmp_path, 16, 1))
     files, lib = render_library(compiled.graph)
     graph, plan = compiled.graph, lib.plan
@@ -173,7 +174,8 @@ def test_im2col_scratch_is_counted_in_the_arena(tmp_path):
             continue
         scratch = node.q["scratch"]
         w = graph.tensors[node.q["weights"]]
-        assert graph.tensors[scratch].nbytes == 2 * int(np.prod(w.shape[1:]))
+        n = int(np.prod(w.shape[1:]))
+        assert graph.tensors[scratch].nbytes == 2 * ((n + 3) // 4 * 4)
         assert plan.where[scratch].region == "arena" and plan.lifetimes[scratch] == (step, step)
         at, size = plan.where[scratch], graph.tensors[scratch].nbytes
         for t in (node.inputs[0], node.outputs[0]):
@@ -181,3 +183,75 @@ def test_im2col_scratch_is_counted_in_the_arena(tmp_path):
             if p.region == "arena":
                 assert at.offset + size <= p.offset or p.offset + graph.tensors[t].nbytes <= at.offset
         assert f"arena + {at.offset})" in files[f"{graph.name}.c"]
+
+
+def requantize_kinds_model(path: Path) -> Path:
+    """Conv layers whose channel pairs take every epilogue of the fast kernels: channels with nearly
+    vanishing weights (a real multiplier below 2^-23: the offset added after the shift), multipliers
+    of 1/4 or more (a narrow Clip: mcugen_requantize's general path), clamps inside int8 (a Clip
+    whose bounds exclude 0) and int8's own range, an odd pixel count (7 x 9), im2col windows of 27
+    (padded to 28) and 54 (to 56) bytes."""
+    rng = np.random.default_rng(17)
+    scale = np.ones(8, np.float32)
+    scale[[1, 4]] = 1e-7  # tiny weights: shift < -23
+    inits = {
+        "W0": (rng.standard_normal([8, 3, 3, 3]) * 0.4 * scale[:, None, None, None]).astype(np.float32),
+        "B0": (rng.standard_normal([8]) * 0.2).astype(np.float32),
+        "W1": (rng.standard_normal([8, 8, 1, 1]) * 0.4 * scale[:, None, None, None]).astype(np.float32),
+        "W2": (rng.standard_normal([6, 8, 1, 1]) * 0.4 * scale[:6, None, None, None]).astype(np.float32),
+        "lo1": np.array(0.05, np.float32), "hi1": np.array(0.1, np.float32),  # a narrow clamp: multipliers >= 1/4
+        "lo3": np.array(0.2, np.float32), "hi3": np.array(3.0, np.float32),   # act_min above the zero point
+        "W3": (rng.standard_normal([8, 6, 3, 3]) * 0.3).astype(np.float32),
+        "W4": (rng.standard_normal([8, 8, 1, 1]) * 0.3).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "W0", "B0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),  # n = 27
+        helper.make_node("Relu", ["c0"], ["r0"]),
+        helper.make_node("Conv", ["r0", "W1"], ["c1"], kernel_shape=[1, 1]),
+        helper.make_node("Clip", ["c1", "lo1", "hi1"], ["a1"]),
+        helper.make_node("Conv", ["a1", "W2"], ["c2"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Conv", ["r2", "W3"], ["c3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),  # n = 54
+        helper.make_node("Clip", ["c3", "lo3", "hi3"], ["r3"]),
+        helper.make_node("Conv", ["r3", "W4"], ["y"], kernel_shape=[1, 1]),
+    ]
+    # every layer's output is a model output: the narrow Clip would hide what the layers before it do
+    return make_model(path, nodes, {"x": [1, 3, 7, 9]}, {t: None for t in ("r0", "a1", "r2", "r3", "y")}, inits)
+
+
+def kinds_samples(tmp_path: Path, n: int, seed: int) -> Path:
+    x = np.random.default_rng(seed).standard_normal([n, 3, 7, 9]).astype(np.float32)
+    return save_samples(tmp_path / f"k{seed}.npz", {"x": x})
+
+
+def test_requantize_kinds_are_all_taken(tmp_path):
+    """The model above really has shifts below -23 in its fast layers (else the offset-after path
+    would go untested)."""
+    compiled = compile_model(requantize_kinds_model(tmp_path / "kinds.onnx"), kinds_samples(tmp_path, 32, 1))
+    convs = [n for n in compiled.graph.nodes if n.op == "conv"]
+    shifts = [compiled.graph.const(n.q["shift"]) for n in convs]
+    assert [int8_kernel(n, compiled.graph) for n in convs] == ["conv_im2col_s8", "conv_1x1_s8", "conv_1x1_s8",
+                                                                 "conv_im2col_s8", "conv_1x1_s8"]
+    assert (shifts[0] < -23).any() and (shifts[2] < -23).any()  # the offset after the shift, on full-range layers
+    assert (shifts[1] > -2).any()                               # mcugen_requantize's general path
+    assert convs[1].q["act_min"] > -128 and convs[3].q["act_min"] > -128  # clamps inside int8
+    assert convs[0].q["act_min"] == convs[2].q["act_min"] == convs[4].q["act_min"] == -128
+
+
+def test_requantize_kinds_bit_exact_on_the_host(tmp_path):
+    x = np.random.default_rng(4).standard_normal([8, 3, 7, 9]).astype(np.float32) * 1.3
+    check_bit_exact(requantize_kinds_model(tmp_path / "kinds.onnx"), kinds_samples(tmp_path, 32, 1), tmp_path,
+                    {"x": x})
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385", "microbit"])
+def test_requantize_kinds_bit_exact_on_the_board(board, tmp_path, capsys):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = requantize_kinds_model(tmp_path / "kinds.onnx")
+    code = main(["verify", str(model), "--board", board, "--emulate", "--calib", str(kinds_samples(tmp_path, 32, 1)),
+                 "--data", str(kinds_samples(tmp_path, 6, 2)), "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []

@@ -124,7 +124,8 @@ def test_hostile_names_compile_run_bit_exact_and_never_reach_the_c(tmp_path):
     assert 'conv "a_b"' in c_file and "my_model_l00_conv_params" in c_file and "my_model_l01_conv_params" in c_file
     assert '/* 2: fully_connected "features.very_long_converter_layer_name.very_long_converter_...": ' in c_file
     assert '/* -: reshape "tri? ?/ * / int injected_code = 1; / *": [1, 4, 4, 6] -> [1, 96]' in c_file
-    assert "const int8_t my_model_l00_conv_weights[108]" in texts[f"{name}_weights.c"]
+    # 4 channels of 3 * 3 * 3 = 27 weights, each row zero-padded to 28 for the im2col kernel
+    assert "const int8_t my_model_l00_conv_weights[112]" in texts[f"{name}_weights.c"]
     assert "const int8_t my_model_l01_conv_weights[216]" in texts[f"{name}_weights.c"]  # a-b and a_b apart
     header = texts[f"{name}.h"]
     assert '/* input 0 "abc\\u202edef\\n#include <stdio.h>\\n": ' in header

@@ -185,12 +185,12 @@ def test_every_layer_bit_exact_through_the_layer_hook(tmp_path):
     assert check_every_layer(compiled, tmp_path, test, ("gcc", "clang")) == {"int8", "int16"}
 
 
-def pool_between_convs(tmp_path, pool_feeds_output: bool):
-    """conv (relu) → MaxPool (pads, ceil mode, fused Clip) → conv, or → the graph output."""
+def pool_between_convs(tmp_path, pool_feeds_output: bool, dilations: tuple[int, int] = (1, 1)):
+    """conv (relu) → MaxPool (pads, ceil mode, dilations, fused Clip) → conv, or → the graph output."""
     nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c1"], ["r1"]),
              helper.make_node("MaxPool", ["r1"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
-                              ceil_mode=1),
+                              ceil_mode=1, dilations=list(dilations)),
              helper.make_node("Clip", ["p", "lo", "hi"], ["y" if pool_feeds_output else "q"])]
     inits = {"W1": w(5, 3, 3, 3), "B1": w(5), "lo": np.array(0.0, np.float32), "hi": np.array(1.0, np.float32)}
     if not pool_feeds_output:
@@ -199,11 +199,12 @@ def pool_between_convs(tmp_path, pool_feeds_output: bool):
     return make_model(tmp_path / "pool.onnx", nodes, {"x": [1, 3, 11, 10]}, {"y": None}, inits)
 
 
-@pytest.mark.parametrize("pool_feeds_output", [False, True], ids=["between_convs", "feeds_output"])
-def test_int16_max_pool_needs_no_seam(pool_feeds_output, tmp_path):
-    """A 16-bit conv's output is pooled as int16 (max_pool_s16), with its scale: no requantize
-    around the pool, only at the graph's int8 input and output."""
-    model = pool_between_convs(tmp_path, pool_feeds_output)
+@pytest.mark.parametrize("pool_feeds_output,dilations", [(False, (1, 1)), (True, (1, 1)), (False, (2, 1))],
+                         ids=["between_convs", "feeds_output", "dilated_between_convs"])
+def test_int16_max_pool_needs_no_seam(pool_feeds_output, dilations, tmp_path):
+    """A 16-bit conv's output is pooled as int16 (max_pool_s16, or max_pool_dilated_s16), with its
+    scale: no requantize around the pool, only at the graph's int8 input and output."""
+    model = pool_between_convs(tmp_path, pool_feeds_output, dilations)
     calib, test = samples({"x": [1, 3, 11, 10]}, 4)
     compiled = check_bit_exact(model, save_samples(tmp_path / "calib.npz", calib), tmp_path, test,
                                precision=Precision(W8A16))
@@ -213,7 +214,7 @@ def test_int16_max_pool_needs_no_seam(pool_feeds_output, tmp_path):
     x, y = g.tensors[pool.inputs[0]], g.tensors[pool.outputs[0]]
     assert x.dtype == y.dtype == "int16" and (x.scale, x.zero_point) == (y.scale, y.zero_point)
     assert (pool.q["act_min"], pool.q["act_max"]) == (0, min(32767, round(1.0 / y.scale)))  # the fused Clip
-    assert "max_pool_s16" in kernels_of(compiled)
+    assert ("max_pool_s16" if dilations == (1, 1) else "max_pool_dilated_s16") in kernels_of(compiled)
     assert check_every_layer(compiled, tmp_path, test) == {"int8", "int16"}
 
 
@@ -243,11 +244,14 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
         node = next(n for n in g.nodes if n.q.get("weights") == weights.name)
         others = sum(g.tensors[node.q[k]].nbytes for k in ("bias", "multiplier", "shift"))
         stream = next((t for t in g.tensors.values() if t.name.startswith(f"{weights.name}_stream")), None)
-        sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, others, stream)
-    (total8, w8, count, _, stream8), (total4, w4, _, others4, stream4) = sizes[W8A8], sizes[W4A8]
+        # the int8 im2col conv kernel reads its own layout (rows zero-padded to a multiple of 4,
+        # channel pairs interleaved)
+        emitted = g.tensors.get(f"{weights.name}_paired4", weights)
+        sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, others, stream, emitted.nbytes)
+    (total8, w8, count, _, stream8, emitted8), (total4, w4, _, others4, stream4, _) = sizes[W8A8], sizes[W4A8]
     assert w8 == count and w4 == (count + 1) // 2
     if stream8 is None:  # conv: the same bias, multipliers and shifts beside the weights
-        assert total4 == w4 + others4 and total8 - total4 == w8 - w4
+        assert total4 == w4 + others4 and total8 - total4 == emitted8 - w4
     else:  # the fully connected kernels read one stream each (rows padded to whole words, a
         # multiplier per row, the shifts as one word per block of rows) and nothing else;
         # int4 weights take half the bytes in blocks of four rows, a leftover row a word per 4 inputs

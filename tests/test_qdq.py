@@ -729,3 +729,37 @@ def test_given_weight_scales_keep_minus_128():
     np.testing.assert_array_equal(q, [[-128, 0, 127], [-2, 1, 2]])  # round half to even: 0.5 -> 0
     q, _ = per_channel_weights(w)  # mcugen's own quantization stays symmetric
     assert q.min() >= -127
+
+
+def test_a_1d_qdq_model_keeps_its_scales_through_the_2d_twins(tmp_path):
+    """A 1-D conv net quantized by ONNX Runtime: its convs run as 2-D with H = 1 on rank-4 twins of the
+    rank-3 tensors; the twins take the QDQ model's scales (nothing is calibrated), the weights are
+    ORT's integers, and the C equals the golden reference and is within 2 codes of ORT."""
+    r = np.random.default_rng(4)
+    def w(*shape, scale=0.3):
+        return (r.standard_normal(shape) * scale).astype(np.float32)
+
+    inits = {"W1": w(6, 3, 5), "B1": w(6, scale=0.1), "W2": w(4, 6, 3), "Wg": w(5, 4, scale=0.5)}
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[2, 2]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("MaxPool", ["r1"], ["p"], kernel_shape=[2], strides=[2]),
+             helper.make_node("Conv", ["p", "W2"], ["c2"], pads=[1, 1]),
+             helper.make_node("GlobalAveragePool", ["c2"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "Wg"], ["y"], transB=1)]
+    src = save(tmp_path / "net1d.onnx", nodes, inits, {"x": [1, 3, 16]}, {"y": [1, 5]})
+    calib = r.standard_normal((32, 3, 16)).astype(np.float32)
+    qdq = ort_quantize(src, tmp_path / "net1d_qdq.onnx", calib)
+    compiled = compile_model(qdq, None, "net1d")
+    g = compiled.graph
+    for t in g.activations():
+        if t.name in g.fixed_qparams:
+            assert (t.scale, t.zero_point) == g.fixed_qparams[t.name], t.name
+    convs = [n for n in g.nodes if n.op == "conv"]
+    assert len(convs) == 2 and all(n.inputs[1] in g.fixed_weight_scales for n in convs)
+    consts = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(qdq)).graph.initializer}
+    np.testing.assert_array_equal(g.const(convs[0].q["weights"])[:, 0], consts["W1_quantized"].transpose(0, 2, 1))
+    x = r.standard_normal((20, 3, 16)).astype(np.float32)
+    expected = check_c(compiled, {"x": x}, tmp_path / "lib")
+    y = ort_run(qdq, x)["y"]
+    assert agreement(output_codes(compiled, y), expected)["max"] <= 2

@@ -122,3 +122,18 @@ def test_quantize_section_of_the_project_file_reaches_build_and_verify(capsys, t
     (tmp_path / "plan.json").write_text('{"default": "w8a8", "layers": {"conv2": "w8a8"}}')
     assert main(["verify", "--json"]) == 0  # a changed plan rebuilds
     assert json.loads(capsys.readouterr().out)["model_hash"] != report["model_hash"]
+
+
+def test_a_build_by_other_kernels_or_templates_is_stale(tmp_path, monkeypatch):
+    """The version string does not change in a checkout: the build records a hash of mcugen's own
+    sources, so verify after a kernel edit rebuilds instead of running the old firmware."""
+    import mcugen.project as project
+    from mcugen.resources import sources_digest
+
+    opts = project.Options(model=str(DIGITS / "mlp.onnx"), calib=str(DIGITS / "calib_mlp.npz"), board="host",
+                           output=str(tmp_path / "build"))
+    record, _ = project.build(opts)
+    assert record.fingerprint["sources"] == sources_digest()
+    assert project.current_build(opts) is not None
+    monkeypatch.setattr(project, "sources_digest", lambda: "0123456789abcdef")
+    assert project.current_build(opts) is None

@@ -165,8 +165,11 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
             if node.name not in plan.copies:
                 steps.append(dict(index="-", comment=comment + " (same bytes, no code)", lines=[]))
                 continue
-            lines.append(f"memcpy({pointer(node.outputs[0], layer, 'output')}, "
-                         f"{pointer(node.inputs[0], layer, 'input')}, {out.nbytes});")
+            source = pointer(node.inputs[0], layer, "input")
+            skip = op.alias_offset(node, graph)
+            if skip:  # a contiguous slice the planner could not share: its bytes start skip bytes in
+                source = f"(const int8_t *)(const void *)({source}) + {skip}"
+            lines.append(f"memcpy({pointer(node.outputs[0], layer, 'output')}, {source}, {out.nbytes});")
         calls: list[KernelCall] = op.calls(node, graph)
         for call in calls:
             var = unique(f"{layer}_params")

@@ -31,6 +31,17 @@ def optimize(graph: Graph) -> Graph:
     return graph
 
 
+def optimize_physical(graph: Graph) -> Graph:
+    """The passes for a graph a reader built in physical layout already (TFLite: NHWC, weights
+    OHWI, activations fused): only the clean-ups, no layout change."""
+    graph = graph.copy()
+    fuse_activations(graph)
+    graph.prune()
+    remove_noop_reshapes(graph)
+    graph.prune()
+    return graph
+
+
 def _sole_consumer(graph: Graph, tensor: str) -> Node | None:
     users = graph.consumers(tensor)
     if len(users) == 1 and tensor not in graph.outputs:
@@ -184,11 +195,17 @@ def to_channels_last(graph: Graph) -> None:
     for node in graph.nodes:
         outs = [graph.tensors[o] for o in node.outputs]
         op = node.op
-        if op in ("conv", "depthwise_conv"):
+        if op in ("conv", "depthwise_conv", "conv_transpose"):
             w = graph.tensors[node.inputs[1]]
             node.inputs[1] = graph.add_constant(f"{node.name}_weight_ohwi",
                                                 np.ascontiguousarray(w.data.transpose(0, 2, 3, 1))).name
             _carry_weight_scales(graph, w.name, node.inputs[1])
+        if op == "layer_norm" and len(outs[0].shape) == 4:
+            # over C, H, W (axis 1): the per-element scale and bias follow the activation to HWC
+            for i in (1, 2):
+                t = graph.tensors[node.inputs[i]]
+                node.inputs[i] = graph.add_constant(f"{node.name}_{i}_hwc",
+                                                    np.ascontiguousarray(t.data.transpose(1, 2, 0))).name
         if op == "transpose":
             # physical out = logical in .transpose(perm) .transpose(out layout), and
             # logical in = physical in .transpose(inverse of the input layout): compose the three.
@@ -223,18 +240,90 @@ def to_channels_last(graph: Graph) -> None:
                 new_nodes.append(Node("transpose", f"{node.name}_to_nhwc", [mid], [out.name], {"perm": out_perm}))
             perm_of[out.name] = out_perm
             continue
+        if op == "matmul" or (op == "fully_connected" and len(graph.tensors[node.inputs[0]].shape) == 4):
+            # the product runs over the logical last two axes (a fully connected layer: over the last
+            # axis, the others its rows), row-major: leave and re-enter NHWC around it
+            # (the same bytes in another shape where only axes of size 1 move: a reshape, no copy)
+            for i, src in enumerate(node.inputs):
+                logical = graph.tensors[src].shape
+                src_perm = perm_of.get(src, tuple(range(len(logical))))
+                if src_perm == tuple(range(len(logical))):
+                    continue
+                if _same_memory_order(logical, src_perm):
+                    view = graph.unique_name(f"{src}_rowmajor")
+                    graph.add_tensor(Tensor(view, logical))
+                    perm_of[view] = tuple(range(len(logical)))
+                    new_nodes.append(Node("reshape", view, [src], [view]))
+                    node.inputs[i] = view
+                else:
+                    node.inputs[i] = emit_transpose(src, _inverse(src_perm), logical, "rowmajor")
+            out = outs[0]
+            out_perm = layout_of(out)
+            perm_of[out.name] = out_perm
+            new_nodes.append(node)
+            if out_perm != tuple(range(len(out.shape))):
+                mid = graph.unique_name(f"{out.name}_rowmajor")
+                graph.add_tensor(Tensor(mid, out.shape))
+                perm_of[mid] = tuple(range(len(out.shape)))
+                node.outputs = [mid]
+                back = ("reshape", {}) if _same_memory_order(out.shape, out_perm) else ("transpose", {"perm": out_perm})
+                new_nodes.append(Node(back[0], f"{node.name}_to_nhwc", [mid], [out.name], back[1]))
+            continue
         if op in ("concat", "softmax"):
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["axis"] = src_perm.index(node.attrs["axis"])
-            if op == "softmax" and node.attrs["axis"] != len(outs[0].shape) - 1:
-                raise McugenError(f"Softmax {node.name!r} runs over an axis that is not innermost in memory; "
-                                  "mcugen supports softmax over the channel or last axis")
             perm_of[node.outputs[0]] = src_perm
+            rank = len(outs[0].shape)
+            if op == "softmax" and node.attrs["axis"] != rank - 1:
+                # the kernel normalises rows: move the axis innermost, and the result back
+                axis = node.attrs["axis"]
+                perm = tuple(a for a in range(rank) if a != axis) + (axis,)
+                src = node.inputs[0]
+                moved = tuple(physical(src)[a] for a in perm)
+                node.inputs = [emit_transpose(src, perm, moved, "softmax_rows")]
+                rows = graph.unique_name(f"{node.outputs[0]}_rows")
+                graph.add_tensor(Tensor(rows, moved))
+                perm_of[rows] = tuple(range(rank))
+                final = node.outputs[0]
+                node.outputs, node.attrs["axis"] = [rows], rank - 1
+                new_nodes.append(node)
+                new_nodes.append(Node("transpose", f"{node.name}_back", [rows], [final], {"perm": _inverse(perm)}))
+                continue
+        elif op == "slice":  # positions per axis follow the axes into memory order
+            src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
+            node.attrs["indices"] = tuple(node.attrs["indices"][a] for a in src_perm)
+            perm_of[node.outputs[0]] = src_perm
+        elif op == "reduce":
+            # The axes follow the input's layout; what the kernel writes is the input's physical
+            # order without the axes dropped (keepdims=0): a transpose puts it in the output's layout.
+            rank = len(graph.tensors[node.inputs[0]].shape)
+            src_perm = perm_of.get(node.inputs[0], tuple(range(rank)))
+            axes = node.attrs["axes"]
+            node.attrs["axes"] = tuple(sorted(src_perm.index(a) for a in axes))
+            if node.attrs["keepdims"]:
+                natural = src_perm
+            else:
+                kept = [a for a in range(rank) if a not in axes]
+                natural = tuple(kept.index(a) for a in src_perm if a not in axes)
+            out_perm = layout_of(outs[0])
+            to_layout = tuple(natural.index(a) for a in out_perm)
+            if _same_memory_order(tuple(outs[0].shape[a] for a in natural), to_layout):
+                perm_of[node.outputs[0]] = out_perm
+            else:
+                mid = graph.unique_name(f"{outs[0].name}_reduced")
+                graph.add_tensor(Tensor(mid, outs[0].shape))
+                perm_of[mid] = natural
+                node.outputs = [mid]
+                new_nodes.append(node)
+                new_nodes.append(Node("transpose", f"{node.name}_to_layout", [mid], [outs[0].name],
+                                      {"perm": to_layout}))
+                perm_of[outs[0].name] = out_perm
+                continue
         elif op == "pad":
             src_perm = perm_of.get(node.inputs[0], tuple(range(len(outs[0].shape))))
             node.attrs["pads"] = [node.attrs["pads"][a] for a in src_perm]
             perm_of[node.outputs[0]] = src_perm
-        elif op in ("add", "mul"):
+        elif op in ("add", "sub", "mul"):
             out_perm = layout_of(outs[0])
             for i, name in enumerate(node.inputs):
                 t = graph.tensors[name]
@@ -246,6 +335,14 @@ def to_channels_last(graph: Graph) -> None:
                     raise McugenError(f"{op} {node.name!r} broadcasts activations of different ranks; "
                                       "mcugen broadcasts constants only")
             perm_of[node.outputs[0]] = out_perm
+        elif op in ("lstm", "gru"):
+            # Recurrent layers read [1, T, input] and write [1, T, 1, H] (or [1, 1, H]) row-major:
+            # time is not a spatial axis, so the rank-4 Y stays in its logical order.
+            src = node.inputs[0]
+            src_perm = perm_of.get(src, tuple(range(len(graph.tensors[src].shape))))
+            if not _same_memory_order(graph.tensors[src].shape, src_perm):
+                node.inputs[0] = emit_transpose(src, _inverse(src_perm), graph.tensors[src].shape, "rowmajor")
+            perm_of[node.outputs[0]] = tuple(range(len(outs[0].shape)))
         else:
             perm_of[node.outputs[0]] = layout_of(outs[0])
         new_nodes.append(node)
@@ -264,6 +361,11 @@ def fold_transpose_into_fully_connected(graph: Graph) -> None:
         reshape = graph.producer(fc.inputs[0])
         if reshape is None or reshape.op != "reshape" or _sole_consumer(graph, fc.inputs[0]) is not fc:
             continue
+        while True:  # a chain of reshapes (a 1-D layer's squeeze, then Flatten) moves no bytes either
+            before = graph.producer(reshape.inputs[0])
+            if before is None or before.op != "reshape" or _sole_consumer(graph, reshape.inputs[0]) is not reshape:
+                break
+            reshape = before
         transpose = graph.producer(reshape.inputs[0])
         if transpose is None or transpose.op != "transpose" or _sole_consumer(graph, reshape.inputs[0]) is not reshape:
             continue

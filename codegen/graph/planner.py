@@ -1,6 +1,7 @@
 """Memory planner: one static arena, offsets from tensor lifetimes.
 
-Tensors that are the same bytes (a reshape's output and its input) share one buffer; an
+Tensors that are the same bytes (a reshape's output and its input, or a contiguous slice's output
+inside its input, at the slice's offset) share one buffer; an
 element-wise operator may overwrite an input that dies at it (in place). Graph inputs and
 outputs live in the caller's buffers, not in the arena. The remaining buffers are placed
 greedily, largest first, each at the lowest offset that overlaps no buffer alive at the same time.
@@ -75,13 +76,18 @@ def plan_memory(graph: Graph) -> Plan:
         if scratch is not None:
             birth[scratch] = death[scratch] = i
 
+    # Union-find over tensors that are the same bytes; rel[t] is t's byte offset inside its parent
+    # (0 for a reshape or an in-place output, the slice's offset for a zero-copy slice).
     parent = {name: name for name in birth}
+    rel = {name: 0 for name in birth}
 
     def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+        if parent[x] == x:
+            return x
+        root = find(parent[x])
+        rel[x] += rel[parent[x]]
+        parent[x] = root
+        return root
 
     def members(root: str) -> list[str]:
         return [t for t in parent if find(t) == root]
@@ -89,6 +95,20 @@ def plan_memory(graph: Graph) -> Plan:
     def external(root: str) -> set[str]:
         ms = members(root)
         return {"input" for t in ms if t in graph.inputs} | {"output" for t in ms if t in graph.outputs}
+
+    def join(child: str, host: str, offset: int) -> bool:
+        """Put child's group inside host's, child's bytes starting `offset` bytes into host's. Refused
+        (False) when a graph input or output would then not hold its whole group: those live in the
+        caller's buffers, so every member of their group must lie within their bytes."""
+        c_root, h_root = find(child), find(host)
+        shift = rel[host] + offset - rel[child]  # child's root relative to host's root
+        placed = {t: rel[t] for t in members(h_root)} | {t: rel[t] + shift for t in members(c_root)}
+        io = [t for t in placed if t in graph.inputs or t in graph.outputs]
+        end = max(placed[t] + graph.tensors[t].nbytes for t in placed)
+        if min(placed.values()) < 0 or any(placed[t] or graph.tensors[t].nbytes < end for t in io):
+            return False
+        parent[c_root], rel[c_root] = h_root, shift
+        return True
 
     copies: set[str] = set()
     for node in graph.nodes:
@@ -98,10 +118,8 @@ def plan_memory(graph: Graph) -> Plan:
             src = node.inputs[0]
             both = external(find(src)) | external(find(out))
             outputs_joined = sum(t in graph.outputs for t in members(find(src)) + members(find(out)))
-            if both == {"input", "output"} or outputs_joined > 1:
+            if both == {"input", "output"} or outputs_joined > 1 or not join(out, src, op.alias_offset(node, graph)):
                 copies.add(node.name)
-            else:
-                parent[find(out)] = find(src)
             continue
         k = op.inplace_input(node, graph)
         if k is None:
@@ -111,7 +129,7 @@ def plan_memory(graph: Graph) -> Plan:
         group_end = max(death[t] for t in members(root))
         if (group_end == steps[node.name] and graph.tensors[src].nbytes == graph.tensors[out].nbytes
                 and "input" not in external(root) and not (external(root) and external(find(out)))):
-            parent[find(out)] = root
+            join(out, src, 0)
 
     groups: dict[str, list[str]] = {}
     for name in parent:
@@ -124,16 +142,16 @@ def plan_memory(graph: Graph) -> Plan:
         if anchor is not None:
             region = "input" if anchor in graph.inputs else "output"
             io = graph.inputs if region == "input" else graph.outputs
-            offset = sum(graph.tensors[t].nbytes for t in io[: io.index(anchor)])
+            offset = sum(graph.tensors[t].nbytes for t in io[: io.index(anchor)])  # rel[anchor] is 0 (join)
             for t in names:
-                where[t] = Placement(region, offset, buffer)
+                where[t] = Placement(region, offset + rel[t], buffer)
         else:
-            size = max(graph.tensors[t].nbytes for t in names)
+            size = max(rel[t] + graph.tensors[t].nbytes for t in names)
             arena_groups.append((buffer, names, size, min(birth[t] for t in names), max(death[t] for t in names)))
     offsets, arena_size = assign_offsets([(s, b, e) for _, _, s, b, e in arena_groups])
     for (buffer, names, *_rest), offset in zip(arena_groups, offsets):
         for t in names:
-            where[t] = Placement("arena", offset, buffer)
+            where[t] = Placement("arena", offset + rel[t], buffer)
     plan = Plan(arena_size, where, {t: (birth[t], death[t]) for t in birth}, copies)
     check_plan(graph, plan)
     return plan

@@ -30,7 +30,11 @@ def run_graph(graph: Graph, feeds: dict[str, np.ndarray], integer: bool, keep_al
             out = op.run_golden(node, graph, xs)
         else:  # an overflow to inf is refused when its range is quantized, in one sentence, not a warning
             with np.errstate(over="ignore", invalid="ignore"):
-                out = op.run_float(node, graph, xs)
+                if keep_all:  # calibration: the values inside a recurrent layer too (Op.observed)
+                    out, inner = op.run_float_observed(node, graph, xs)
+                    values.update(inner)
+                else:
+                    out = op.run_float(node, graph, xs)
         values[node.outputs[0]] = out
         if not keep_all:  # free what no later node reads, so large batches fit in memory
             for n in names:

@@ -156,3 +156,61 @@ class Add(Op):
             if not t.is_constant and t.shape == y.shape:
                 return i
         return None
+
+
+@register
+class Sub(Add):
+    """Element-wise Sub of two activations (a constant subtrahend is an Add of its negation), TFLite's
+    int8 SUB: Add's arithmetic with the subtrahend's share negated,
+      y = clamp(zp_out + requantize(a - b, m_out, e_out), act_min, act_max).
+    When the minuend has the larger (exact) scale, mcugen_add_s8 runs with the subtrahend's table
+    negated; when the subtrahend has it, mcugen_sub_s8 (share2[minuend] - (subtrahend << 19)).
+    Weight-only mode (float32, sub_f32): y = clamp(x1 - x2, act_min, act_max), one rounding."""
+
+    name = "sub"
+
+    def run_float(self, node, graph, xs):
+        return apply_float_activation(node, xs[0] - xs[1]).astype(np.float32)
+
+    def run_int(self, node, graph, xs):
+        q = node.q
+        a = requantize((xs[0].astype(np.int64) + q["input1_offset"]) << LEFT_SHIFT,
+                       q["input1_multiplier"], q["input1_shift"])
+        b = requantize((xs[1].astype(np.int64) + q["input2_offset"]) << LEFT_SHIFT,
+                       q["input2_multiplier"], q["input2_shift"])
+        y = requantize(a - b, q["output_multiplier"], q["output_shift"]) + q["output_offset"]
+        return np.clip(y, q["act_min"], q["act_max"]).astype(np.int8)
+
+    def kernel_calls(self, node, graph):
+        q = node.q
+        params = binary_shapes(node, graph)
+        operands = list(q["operands"])
+        if exact_half(q, "input1"):  # the minuend is exact: add_s8 with the subtrahend's share negated
+            kernel, exact, other = "add_s8", "input1", "input2"
+
+            def make():
+                return (-add_share_table(q["input2_offset"], q["input2_multiplier"], q["input2_shift"], 0)
+                        + (q["input1_offset"] << (LEFT_SHIFT - 1))).astype(np.int32)
+        elif exact_half(q, "input2"):  # the subtrahend is exact: sub_s8 takes it first
+            kernel, exact, other = "sub_s8", "input2", "input1"
+            operands.reverse()
+            params["strides1"], params["strides2"] = params["strides2"], params["strides1"]
+
+            def make():
+                return add_share_table(q["input1_offset"], q["input1_multiplier"], q["input1_shift"],
+                                       -q["input2_offset"])
+        else:
+            raise McugenError(f"layer {node.name!r}: neither operand of the Sub has the larger scale's exact "
+                              "multiplier 1/2; this is a bug in mcugen, please report it")
+        table = derived_constant(graph, f"{node.name}_sub_share", f"{kernel}_{q[f'{other}_multiplier']}_"
+                                 f"{q[f'{other}_shift']}_{q[f'{other}_offset']}_{q[f'{exact}_offset']}", make)
+        params.update(share2=ConstRef(table), output_multiplier=q["output_multiplier"],
+                      output_shift=q["output_shift"], output_offset=q["output_offset"], act_min=q["act_min"],
+                      act_max=q["act_max"])
+        return [KernelCall(kernel, params, [*operands, node.outputs[0]])]
+
+    def run_f32(self, node, graph, xs):
+        return clamp_f32(xs[0].astype(F32) - xs[1].astype(F32), node.q["act_min"], node.q["act_max"])
+
+    def kernel_calls_f32(self, node, graph):
+        return binary_calls_f32(node, graph, "sub_f32")

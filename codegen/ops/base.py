@@ -98,12 +98,32 @@ class Op(ABC):
     def macs(self, node: Node, graph: Graph) -> int:
         return 0
 
+    # --- values inside an operator that calibration must see (the cell state of an LSTM) ---
+    def observed(self, node: Node, graph: Graph) -> dict[str, str]:
+        """{role: name} of the internal values whose calibrated ranges quantize() needs; the
+        names are not graph tensors. quantize.py passes their ranges as node.q["observed"][role]."""
+        return {}
+
+    def run_float_observed(self, node: Node, graph: Graph, xs: list[np.ndarray]
+                           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The float forward and the internal values named by observed(), batch axis first."""
+        return self.run_float(node, graph, xs), {}
+
     def aliases_input(self, node: Node, graph: Graph) -> bool:
         """True when the output is the input's memory reinterpreted (no kernel runs)."""
         return False
 
+    def alias_offset(self, node: Node, graph: Graph) -> int:
+        """Where an aliasing output starts inside its input's bytes (a contiguous slice's offset)."""
+        return 0
+
     def inplace_input(self, node: Node, graph: Graph) -> int | None:
         """Index of an input whose buffer the output may overwrite, element for element."""
+        return None
+
+    def sparse_weights(self, node: Node, graph: Graph) -> tuple[str, int, str] | None:
+        """A layer whose kernel has a sparse twin (ops/sparse.py): (its int8 weight codes, the
+        bytes of their dense layout, the sparse kernel), or None."""
         return None
 
     def scratch(self, node: Node, graph: Graph) -> str | None:
@@ -151,12 +171,17 @@ def dequantize_array(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray
 
 
 def activation_bounds(node: Node, scale: float, zero_point: int, dtype: str = "int8") -> tuple[int, int]:
-    """The integer clamp that implements a fused activation (attrs["act"] = (lo, hi) in float)."""
+    """The integer clamp that implements a fused activation (attrs["act"] = (lo, hi) in float);
+    a model that fixed the clamp's codes itself (attrs["act_codes"], TFLite's rounding) keeps them."""
     qmin, qmax = INT_RANGES[dtype]
+    if "act_codes" in node.attrs and dtype == "int8":
+        return tuple(node.attrs["act_codes"])
     lo, hi = node.attrs.get("act", (-np.inf, np.inf))
     qlo = qmin if not np.isfinite(lo) else max(qmin, zero_point + int(round(lo / scale)))
     qhi = qmax if not np.isfinite(hi) else min(qmax, zero_point + int(round(hi / scale)))
-    return qlo, qhi
+    # a bound beyond the other end of the type (Clip min 1e30) is that end: the clamp, max then
+    # min as in np.clip and mcugen_clamp_s8, gives the same codes, and the constant stays an int8/int16
+    return min(qlo, qmax), max(qhi, qmin)
 
 
 def apply_float_activation(node: Node, y: np.ndarray) -> np.ndarray:

@@ -68,12 +68,19 @@ def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
-def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, single_rounding: bool = False
+               ) -> np.ndarray:
     """acc * multiplier * 2**(shift-31), rounded as TFLite's MultiplyByQuantizedMultiplier.
 
     A positive shift is applied first as a saturating left shift (TFLite leaves overflow there
     undefined; saturating keeps the C free of undefined behaviour and equal to this model).
+    single_rounding: TFLite's TFLITE_SINGLE_ROUNDING build (ai-edge-litert's): one rounding, half
+    toward +infinity, (acc * m + 2**(30 - shift)) >> (31 - shift), saturated to int32.
     """
+    if single_rounding:
+        total = 31 - np.asarray(shift, dtype=np.int64)
+        product = np.asarray(acc, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+        return saturate_int32((product + (np.int64(1) << (total - 1))) >> total)
     shift = np.asarray(shift, dtype=np.int64)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)

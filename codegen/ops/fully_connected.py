@@ -1,8 +1,13 @@
-"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c.
+"""Fully connected (Gemm / MatMul + Add), int8: the twin of firmware/kernels/mcugen_fully_connected_s8.c
+(and of mcugen_fully_connected_sparse_s8.c, the layers whose zero weights ops/sparse.py stores sparse,
+and mcugen_fully_connected_codebook_s8.c, the layers whose weights ops/codebook.py clustered).
 
   acc[r,o] = bias[o] + sum_i (x[r,i] - zp_in) * w[o,i]
   y = clamp(zp_out + requantize(acc, multiplier[o], shift[o]), act_min, act_max)
-Weights are [out][in], symmetric per output channel. The int8 kernel computes the same integers as
+Weights are [out][in], symmetric per output channel. A layer imported from TFLite
+(attrs["single_rounding"]) requantizes as TFLite's fully connected does, rounding once, half up
+(fixedpoint.requantize(..., single_rounding=True); kernel mcugen_fully_connected_tflite_s8).
+The int8 kernel computes the same integers as
   acc[r,o] = folded_bias[o] + sum_i x[r,i] * w[o,i],  folded_bias[o] = bias[o] - zp_in * sum_i w[o,i]
 with the weights, folded bias and requantize constants in one stream for it (`packed_stream`);
 the int16 kernel likewise, with its own arrangement (`packed_weights_s16`) and an int64 folded
@@ -23,6 +28,7 @@ from mcugen.ir import Graph, Node, Tensor
 from mcugen.ops.float32 import F32, ordered_matmul
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
+from .codebook import pack_indices
 from .conv import (
     f32_fields,
     f32_kernel,
@@ -32,6 +38,7 @@ from .conv import (
     quantize_weighted_f32,
     weighted_kernel,
 )
+from .sparse import sparse_fields
 
 
 def packed_weights(w: np.ndarray) -> np.ndarray:
@@ -170,6 +177,18 @@ def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np
     return name
 
 
+def codebook_storage(node, graph: Graph) -> tuple[np.ndarray, int] | None:
+    """A --codebook layer's packed indices and their bits (ops/codebook.py), when indices and levels
+    take fewer bytes than the dense int8 layout; else None: the dense kernels then run the clustered
+    codes as they are (8-bit indices would only add the table)."""
+    if "codebook" not in node.q:
+        return None
+    levels = graph.tensors[node.q["codebook"]]
+    packed, bits = pack_indices(graph.const(node.q["codebook_index"]), levels.size)
+    w = graph.tensors[node.q["weights"]]
+    return (packed, bits) if packed.nbytes + levels.size < 4 * w.shape[0] * -(-w.shape[1] // 4) else None
+
+
 @register
 class FullyConnected(Op):
     name = "fully_connected"
@@ -210,6 +229,10 @@ class FullyConnected(Op):
                 **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
                 weights=ConstRef(packed), bias=ConstRef(folded), reduced=ConstRef(reduced),
                 right=ConstRef(right)), [x.name, y.name])]
+        if kernel == "fully_connected_s8" and (node.attrs.get("single_rounding", False)
+                                                or codebook_storage(node, graph) is not None
+                                                or sparse_fields(graph, node) is not None):
+            return self.special_storage_calls(node, graph, shape)
         # s8 or s4: one stream; the input offset is in its name (it depends on it, not only on the weights)
         fast = fast_requantize(graph.const(q["shift"]))
         pack = packed_stream if kernel == "fully_connected_s8" else packed_stream_s4
@@ -222,10 +245,50 @@ class FullyConnected(Op):
             **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
             fast=int(fast), weights=ConstRef(stream)), args)]
 
+    def special_storage_calls(self, node, graph, shape):
+        """int8 layers not in the stream layout: an imported TFLite layer (its single rounding, the
+        word-block layout of packed_weights), --codebook weights, and sparse storage (ops/sparse.py)."""
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.q["weights"]]
+        q = node.q
+        folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
+            graph.const(q["bias"]), w.data, q["input_offset"]))
+        requantize = dict(output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"])
+        scales = dict(bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]))
+        if node.attrs.get("single_rounding", False):
+            packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
+            return [KernelCall("fully_connected_tflite_s8", dict(**shape, **requantize, weights=ConstRef(packed),
+                                                                 **scales), [x.name, y.name])]
+        if codebook_storage(node, graph) is not None:  # --codebook: the same sum, the weights looked up
+            packed, bits = codebook_storage(node, graph)
+            levels = graph.tensors[q["codebook"]]
+            indices = derived_constant(graph, q["codebook_index"], f"packed{bits}", lambda: packed)
+            node.q["storage"] = dict(format=f"codebook{levels.size}", density=float(np.mean(w.data != 0)),
+                                     dense_bytes=4 * w.shape[0] * -(-w.shape[1] // 4),
+                                     bytes=int(packed.nbytes + levels.size))
+            return [KernelCall("fully_connected_codebook_s8", dict(
+                **shape, **requantize, index_bits=bits, indices=ConstRef(indices), codebook=ConstRef(levels.name),
+                **scales), [x.name, y.name])]
+        return [KernelCall("fully_connected_sparse_s8", dict(**shape, **requantize, **sparse_fields(graph, node),
+                                                             **scales), [x.name, y.name])]
+
     def scratch(self, node, graph):
-        if "multiplier" not in node.q or weighted_kernel(node, graph, "fully_connected") == "fully_connected_s16":
+        kernel = weighted_kernel(node, graph, "fully_connected") if "multiplier" in node.q else None
+        if kernel not in ("fully_connected_s8", "fully_connected_s4"):
+            return None
+        if kernel == "fully_connected_s8" and (node.attrs.get("single_rounding", False)
+                                               or codebook_storage(node, graph) is not None
+                                               or sparse_fields(graph, node) is not None):
             return None
         return input_pairs_scratch(node, graph)
+
+    def sparse_weights(self, node, graph):
+        if "multiplier" not in node.q or node.attrs.get("single_rounding", False) \
+                or codebook_storage(node, graph) is not None \
+                or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
+            return None
+        w = graph.tensors[node.q["weights"]]
+        return w.name, 4 * w.shape[0] * -(-w.shape[1] // 4), "fully_connected_sparse_s8"  # packed_weights' words
 
     weight_only = True
 

@@ -3,6 +3,7 @@
   y[oy,ox,c] = clamp(max over the window's valid positions of x[iy,ix,c], act_min, act_max)
 The output keeps the input's type, scale and zero point, so no requantization is needed: a
 16-bit layer's output is pooled as int16 (quantize.py lets max_pool follow its input's type).
+With dilations the window's taps are dilations apart (the max_pool_dilated_{s8,s16,f32} variants).
 Weight-only mode (float32, max_pool_f32): the first valid position, replaced by every later one
 that is greater (v > best), then the float clamp; `run_f32` walks the window in the same order.
 """
@@ -19,11 +20,21 @@ from .base import INT_RANGES, KernelCall, Op, activation_bounds, apply_float_act
 def pool_params(node, graph) -> dict:
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
     a = node.attrs
+    dilated = {} if not dilated_pool(node) else dict(dilation_h=a["dilations"][0], dilation_w=a["dilations"][1])
     return dict(input_h=x.shape[1], input_w=x.shape[2], channels=x.shape[3],
                 output_h=y.shape[1], output_w=y.shape[2],
                 kernel_h=a["kernel"][0], kernel_w=a["kernel"][1],
-                stride_h=a["strides"][0], stride_w=a["strides"][1],
+                stride_h=a["strides"][0], stride_w=a["strides"][1], **dilated,
                 pad_top=a["pads"][0], pad_left=a["pads"][1])
+
+
+def dilated_pool(node) -> bool:
+    """A max pool with dilations runs the _dilated kernel variant (the others keep their kernel)."""
+    return tuple(node.attrs.get("dilations", (1, 1))) != (1, 1)
+
+
+def kernel_name(node, dtype: str) -> str:
+    return f"max_pool{'_dilated' if dilated_pool(node) else ''}_{dtype}"
 
 
 @register
@@ -33,7 +44,7 @@ class MaxPool(Op):
 
     def run_float(self, node, graph, xs):
         a = node.attrs
-        p = window_patches(xs[0], a["kernel"], a["strides"], (1, 1), a["pads"], -np.inf)
+        p = window_patches(xs[0], a["kernel"], a["strides"], a.get("dilations", (1, 1)), a["pads"], -np.inf)
         return apply_float_activation(node, p.max(axis=(3, 4))).astype(np.float32)
 
     def output_qparams(self, node, graph, lo, hi):
@@ -49,13 +60,14 @@ class MaxPool(Op):
     def run_int(self, node, graph, xs):
         a = node.attrs
         dtype = graph.tensors[node.outputs[0]].dtype
-        p = window_patches(xs[0].astype(np.int64), a["kernel"], a["strides"], (1, 1), a["pads"], INT_RANGES[dtype][0])
+        p = window_patches(xs[0].astype(np.int64), a["kernel"], a["strides"], a.get("dilations", (1, 1)), a["pads"],
+                           INT_RANGES[dtype][0])
         return np.clip(p.max(axis=(3, 4)), node.q["act_min"], node.q["act_max"]).astype(dtype)
 
     def kernel_calls(self, node, graph):
         params = pool_params(node, graph)
         params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
-        kernel = "max_pool_s16" if graph.tensors[node.outputs[0]].dtype == "int16" else "max_pool_s8"
+        kernel = kernel_name(node, "s16" if graph.tensors[node.outputs[0]].dtype == "int16" else "s8")
         return [KernelCall(kernel, params, [node.inputs[0], node.outputs[0]])]
 
     weight_only = True
@@ -66,8 +78,9 @@ class MaxPool(Op):
     def run_f32(self, node, graph, xs):
         a = node.attrs
         x = xs[0].astype(F32, copy=False)
-        p = window_patches(x, a["kernel"], a["strides"], (1, 1), a["pads"], 0.0)
-        valid = window_patches(np.ones((1,) + x.shape[1:3] + (1,), bool), a["kernel"], a["strides"], (1, 1),
+        dilations = a.get("dilations", (1, 1))
+        p = window_patches(x, a["kernel"], a["strides"], dilations, a["pads"], 0.0)
+        valid = window_patches(np.ones((1,) + x.shape[1:3] + (1,), bool), a["kernel"], a["strides"], dilations,
                                a["pads"], False)
         best = np.zeros(p.shape[:3] + p.shape[5:], F32)
         seen = np.zeros(best.shape, bool)
@@ -82,4 +95,4 @@ class MaxPool(Op):
     def kernel_calls_f32(self, node, graph):
         params = pool_params(node, graph)
         params.update(act_min=node.q["act_min"], act_max=node.q["act_max"])
-        return [KernelCall("max_pool_f32", params, [node.inputs[0], node.outputs[0]])]
+        return [KernelCall(kernel_name(node, "f32"), params, [node.inputs[0], node.outputs[0]])]

@@ -11,6 +11,21 @@ import numpy as np
 from .base import KernelCall, Op, rank4, register
 
 
+def collapse(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The same transpose over fewer axes: axes of size 1 dropped, and input axes that stay next to
+    each other, in order, in the output merged into one (a rank-5 channel shuffle becomes rank 3)."""
+    kept = [a for a in perm if shape[a] != 1] or [perm[-1]]
+    groups: list[list[int]] = []
+    for a in kept:
+        if groups and a == groups[-1][-1] + 1:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    order = sorted(range(len(groups)), key=lambda g: groups[g][0])  # the groups in input order
+    new_shape = tuple(int(np.prod([shape[a] for a in groups[g]])) for g in order)
+    return new_shape, tuple(order.index(g) for g in range(len(groups)))
+
+
 @register
 class Transpose(Op):
     name = "transpose"
@@ -27,12 +42,16 @@ class Transpose(Op):
 
     def kernel_calls(self, node, graph):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
-        pad = 4 - len(x.shape)
-        perm = list(range(pad)) + [p + pad for p in node.attrs["perm"]]
-        in_dims = rank4(x.shape)
+        in_shape, perm = tuple(x.shape), tuple(node.attrs["perm"])
+        if len(in_shape) > 4:
+            in_shape, perm = collapse(in_shape, perm)
+        out_shape = tuple(in_shape[p] for p in perm)
+        pad = 4 - len(in_shape)
+        perm = list(range(pad)) + [p + pad for p in perm]
+        in_dims = rank4(in_shape)
         in_strides = [int(np.prod(in_dims[a + 1:])) for a in range(4)]
         return [KernelCall("transpose_s8", dict(
-            dims=rank4(y.shape), strides=[in_strides[p] for p in perm]), [x.name, y.name])]
+            dims=rank4(out_shape), strides=[in_strides[p] for p in perm]), [x.name, y.name])]
 
     weight_only = True
 

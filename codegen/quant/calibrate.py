@@ -12,7 +12,8 @@ fills a fixed-size histogram of it. Ranges never reach outside the observed [min
 clipping methods only pull an end towards 0, never across it, so a tensor whose values span 0
 keeps 0 inside its range (quantization always represents 0.0 exactly anyway). A tensor on one
 side of 0 (post-ReLU, softmax) keeps its near end (lo = min) and only its far end is chosen.
-Constant tensors have no range here; graph inputs do.
+Constant tensors have no range here; graph inputs do, and so do the values an operator exposes
+from inside itself (`Op.observed`: an LSTM's cell state), under names that are not graph tensors.
 """
 
 from __future__ import annotations
@@ -110,7 +111,9 @@ def _activations(graph: Graph, samples: Samples) -> Iterator[dict[str, np.ndarra
     for start in range(0, samples.count, BATCH):
         feeds = {n: to_physical(graph, n, v[start:start + BATCH]) for n, v in samples.inputs.items()}
         values = run_float(graph, feeds, keep_all=True)
-        yield {name: v for name, v in values.items() if not graph.tensors[name].is_constant}
+        # names outside graph.tensors are values inside an operator (Op.observed), never constant
+        yield {name: v for name, v in values.items()
+               if name not in graph.tensors or not graph.tensors[name].is_constant}
 
 
 def _extremes(graph: Graph, samples: Samples) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:

@@ -310,6 +310,8 @@ class _Exporter:
         a = node.attrs
         out = self.output_value(node)
         top, left, bottom, right = a["pads"]
+        if tuple(a.get("dilations", (1, 1))) != (1, 1):
+            extra["dilations"] = list(a["dilations"])
         self.nodes.append(helper.make_node(op, [self.get(node.inputs[0], CHANNELS_FIRST)], [out],
                                            name=self.node_name(node.name), kernel_shape=list(a["kernel"]),
                                            strides=list(a["strides"]), pads=[top, left, bottom, right], **extra))

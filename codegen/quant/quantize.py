@@ -139,6 +139,9 @@ def quantize(graph: Graph, ranges: dict[str, tuple[float, float]], precision: Pr
         _set_qparams(q, q.tensors[name], *ranges[name])
     for node in q.nodes:
         op = op_for(node)
+        inner = op.observed(node, q)  # ranges inside the operator, before its output qparams need them
+        if inner:
+            node.q["observed"] = {role: ranges[name] for role, name in inner.items() if name in ranges}
         for name in node.outputs:
             t = q.tensors[name]
             lo, hi = ranges.get(copied_from.get(name, name), (0.0, 0.0))

@@ -32,6 +32,8 @@ class Report:
     accuracy: float | None = None
     float_accuracy: float | None = None
     first_bad_layer: str | None = None
+    tflite_equal: int | None = None  # output elements equal to TensorFlow Lite's (a .tflite model)
+    tflite_elements: int | None = None
     seconds: float = 0.0
     ticks_min: int | None = None
     ticks_max: int | None = None
@@ -66,6 +68,40 @@ def float_outputs(model_path: str, compiled: CompiledModel, samples: Samples) ->
         got = dict(zip(names, session.run(None, feed)))
         rows.append(np.concatenate([to_physical(compiled.graph, n, got[n]).reshape(-1)
                                     for n in compiled.graph.outputs]))
+    return np.stack(rows)
+
+
+def tflite_outputs(model_path: str, compiled: CompiledModel, inputs: np.ndarray) -> np.ndarray | None:
+    """TensorFlow Lite's own outputs (ai-edge-litert, reference kernels BUILTIN_REF) for the int8
+    inputs the board got, as int8 codes in the board's output layout; None when the package is not
+    installed. A float edge of the file (QUANTIZE/DEQUANTIZE, left out by mcugen) is fed the
+    dequantized codes and its float output quantized back, both exact."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        return None
+    g = compiled.graph
+    interp = Interpreter(model_path=str(model_path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    rows = []
+    for row in inputs:
+        at = 0
+        for name, detail in zip(g.inputs, ins, strict=True):
+            t = g.tensors[name]
+            codes = row[at:at + t.size].reshape(detail["shape"])
+            at += t.size
+            value = codes if detail["dtype"] == np.int8 else \
+                ((codes.astype(np.float32) - t.zero_point) * np.float32(t.scale)).astype(detail["dtype"])
+            interp.set_tensor(detail["index"], value)
+        interp.invoke()
+        parts = []
+        for name, detail in zip(g.outputs, outs, strict=True):
+            t, y = g.tensors[name], interp.get_tensor(detail["index"])
+            if y.dtype != np.int8:
+                y = np.clip(np.round(y / np.float32(t.scale)) + t.zero_point, -128, 127).astype(np.int8)
+            parts.append(y.reshape(-1))
+        rows.append(np.concatenate(parts))
     return np.stack(rows)
 
 
@@ -131,6 +167,8 @@ def verify_on_board(compiled: CompiledModel, model_path: str, samples: Samples, 
         report.first_bad_layer = first_differing_layer(
             compiled, link, record, inputs[i].tobytes(), {n: v[i:i + 1] for n, v in feeds.items()})
     board_float = dequantize_outputs(compiled, got)
+    if str(model_path).lower().endswith(".tflite"):
+        return tflite_report(report, compiled, model_path, inputs, got, samples, board_float, start)
     reference = float_outputs(model_path, compiled, samples)
     if reference is None:
         report.notes.append("onnxruntime is not installed: no float comparison (pip install onnxruntime)")
@@ -142,6 +180,22 @@ def verify_on_board(compiled: CompiledModel, model_path: str, samples: Samples, 
         report.max_abs_error = float(np.abs(board_float - reference).max())
         if samples.labels is not None:
             report.float_accuracy = float(np.mean(reference.argmax(1) == samples.labels))
+    if samples.labels is not None:
+        report.accuracy = float(np.mean(board_float.argmax(1) == samples.labels))
+    report.seconds = round(time.perf_counter() - start, 2)
+    return report
+
+
+def tflite_report(report: Report, compiled: CompiledModel, model_path: str, inputs: np.ndarray, got: np.ndarray,
+                  samples: Samples, board_float: np.ndarray, start: float) -> Report:
+    """A .tflite model's second yardstick is TensorFlow Lite itself, element for element."""
+    theirs = tflite_outputs(model_path, compiled, inputs)
+    if theirs is None:
+        report.notes.append("ai-edge-litert is not installed: no comparison with TensorFlow Lite "
+                            "(pip install 'mcugen[tflite]')")
+    else:
+        report.tflite_equal = int(np.sum(theirs == got))
+        report.tflite_elements = int(got.size)
     if samples.labels is not None:
         report.accuracy = float(np.mean(board_float.argmax(1) == samples.labels))
     report.seconds = round(time.perf_counter() - start, 2)
@@ -167,10 +221,16 @@ def format_report(r: Report) -> str:
                                             f" (range {r.ticks_min:,} to {r.ticks_max:,})"),
         f"flash            {r.flash_bytes:,} B",
         f"RAM              {r.ram_bytes:,} B (arena {r.arena_bytes:,} B)",
-        f"float top-1      {pct(r.float_top1_agreement)} agreement with ONNX Runtime",
-        f"cosine (min)     {'n/a' if r.cosine_min is None else f'{r.cosine_min:.4f}'}",
-        f"max abs error    {'n/a' if r.max_abs_error is None else f'{r.max_abs_error:.4g}'}",
     ]
+    if r.tflite_elements is not None:
+        lines.append(f"TFLite           {r.tflite_equal:,}/{r.tflite_elements:,} output elements equal to "
+                     "TensorFlow Lite (BUILTIN_REF)")
+    elif not any("ai-edge-litert" in n for n in r.notes):  # an ONNX model: float ONNX Runtime
+        lines += [
+            f"float top-1      {pct(r.float_top1_agreement)} agreement with ONNX Runtime",
+            f"cosine (min)     {'n/a' if r.cosine_min is None else f'{r.cosine_min:.4f}'}",
+            f"max abs error    {'n/a' if r.max_abs_error is None else f'{r.max_abs_error:.4g}'}",
+        ]
     if r.accuracy is not None:
         lines.append(f"accuracy         {pct(r.accuracy)} on the board, {pct(r.float_accuracy)} float")
     lines.append(f"time             {r.seconds:.1f} s")

@@ -45,6 +45,8 @@ typedef struct {
     int32_t fast;           /* every channel's shift in [-23, -2] */
     int32_t output_offset, act_min, act_max;
     int32_t full_range;     /* act_min = -128 and act_max = 127 */
+    int32_t fast_full;      /* fast and full_range: dw_store4's assembly path */
+    int32_t k[12];          /* multiplier, round, right1 of each channel, in that order (the assembly's) */
 } dw_group_t;
 
 /* Requantize, offset, clamp and store the four channels' sums. */
@@ -52,6 +54,37 @@ static DW_ALWAYS_INLINE inline void dw_store4(int32_t acc0, int32_t acc1, int32_
                                               int8_t *out, const dw_group_t *g)
 {
     int32_t y0, y1, y2, y3;
+#if MCUGEN_HAS_DSP && defined(__GNUC__)
+    if (g->fast_full) {
+        /* The usual group in assembly: per channel two loads of its constants, one SMLAL and five
+         * ALU instructions (mcugen_requantize_offset_right: the low word of the start is acc's sign
+         * bit | 2^30, the high word acc >> 31), SSAT, and one instruction to put the byte in the word;
+         * then one store (GCC 12 reloads the constants around each output and packs in ten). */
+        int32_t m, round, right, lo, hi, packed;
+#define DW_ASM_CHANNEL(acc, offset, place)             \
+    "ldrd %[m], %[round], [%[k], #" offset "]\n\t"      \
+    "ldr %[right], [%[k], #" offset " + 8]\n\t"         \
+    "asr %[hi], %[" acc "], #31\n\t"                   \
+    "and %[lo], %[" acc "], #0x80000000\n\t"            \
+    "orr %[lo], %[lo], #0x40000000\n\t"                 \
+    "smlal %[lo], %[hi], %[" acc "], %[m]\n\t"          \
+    "add %[hi], %[hi], %[round]\n\t"                    \
+    "asr %[hi], %[hi], %[right]\n\t"                    \
+    "ssat %[hi], #8, %[hi]\n\t" place
+        __asm__ volatile(DW_ASM_CHANNEL("a0", "0", "and %[packed], %[hi], #255\n\t")
+                         DW_ASM_CHANNEL("a1", "12", "bfi %[packed], %[hi], #8, #8\n\t")
+                         DW_ASM_CHANNEL("a2", "24", "bfi %[packed], %[hi], #16, #8\n\t")
+                         DW_ASM_CHANNEL("a3", "36", "orr %[packed], %[packed], %[hi], lsl #24\n\t")
+                         "str %[packed], [%[out]]"
+                         : [m] "=&r"(m), [round] "=&r"(round), [right] "=&r"(right), [lo] "=&r"(lo),
+                           [hi] "=&r"(hi), [packed] "=&r"(packed)
+                         : [a0] "r"(acc0), [a1] "r"(acc1), [a2] "r"(acc2), [a3] "r"(acc3), [k] "r"(g->k),
+                           [out] "r"(out)
+                         : "memory");
+#undef DW_ASM_CHANNEL
+        return;
+    }
+#endif
     if (g->fast) {
         y0 = mcugen_requantize_offset_right(acc0, g->multiplier[0], g->round[0], g->right1[0]);
         y1 = mcugen_requantize_offset_right(acc1, g->multiplier[1], g->round[1], g->right1[1]);
@@ -99,7 +132,7 @@ static DW_ALWAYS_INLINE inline void dw_store4(int32_t acc0, int32_t acc1, int32_
 #endif
 
 /* An interior pixel: x points at tap (0, 0), channel c; no bounds checks. */
-static DW_NOINLINE void dw_pixel_interior(const int8_t *x, int8_t *out, const dw_group_t *g)
+static DW_ALWAYS_INLINE inline void dw_pixel_interior(const int8_t *x, int8_t *out, const dw_group_t *g)
 {
     const int32_t *const w = g->weights;
     const int32_t col = g->col;
@@ -116,6 +149,14 @@ static DW_NOINLINE void dw_pixel_interior(const int8_t *x, int8_t *out, const dw
     DW_TAP4(mcugen_read_s8x4(x + col), w + 14);
     DW_TAP4(mcugen_read_s8x4(x + 2 * col), w + 16);
     dw_store4(acc0, acc1, acc2, acc3, out, g);
+}
+
+/* count interior pixels of one output row, the first one's tap (0, 0) at x: one call per run, so
+ * the loop keeps its pointers in registers across pixels. */
+static DW_NOINLINE void dw_run_interior(const int8_t *x, int8_t *out, int32_t count, int32_t x_step,
+                                        int32_t out_step, const dw_group_t *g)
+{
+    for (; count > 0; --count, x += x_step, out += out_step) dw_pixel_interior(x, out, g);
 }
 
 /* A border pixel: tap t = 3 * ky + kx lies inside the input when bit t of inside is set, at
@@ -144,16 +185,23 @@ static DW_NOINLINE void dw_pixel_border(const int8_t *input, int32_t offset, uin
     dw_store4(acc0, acc1, acc2, acc3, out, g);
 }
 
-/* The taps of a pixel that lie inside the input, as the bit mask dw_pixel_border takes. */
-static uint32_t dw_inside_mask(const mcugen_depthwise_conv_3x3_params_t *p, int32_t iy0, int32_t ix0)
+/* Which taps of a pixel lie inside the input, as the bit mask dw_pixel_border takes: the row
+ * factor (bit 3 * ky set when tap row ky is inside; once per output row) times the column bits
+ * (bit kx set when tap column kx is inside): the product has no carries, each row's copy of the
+ * column bits lands in its own three bits. */
+static uint32_t dw_row_factor(const mcugen_depthwise_conv_3x3_params_t *p, int32_t iy0)
 {
-    uint32_t columns = 0, mask = 0;
+    uint32_t factor = 0;
     int32_t k;
     for (k = 0; k < 3; ++k)
-        if ((uint32_t)(ix0 + k * p->dilation_w) < (uint32_t)p->input_w) columns |= 1u << k;
-    for (k = 0; k < 3; ++k)
-        if ((uint32_t)(iy0 + k * p->dilation_h) < (uint32_t)p->input_h) mask |= columns << (3 * k);
-    return mask;
+        if ((uint32_t)(iy0 + k * p->dilation_h) < (uint32_t)p->input_h) factor |= 1u << (3 * k);
+    return factor;
+}
+
+static inline uint32_t dw_column_bits(const mcugen_depthwise_conv_3x3_params_t *p, int32_t ix0)
+{
+    const uint32_t w = (uint32_t)p->input_w, d = (uint32_t)p->dilation_w;
+    return ((uint32_t)ix0 < w ? 1u : 0u) | ((uint32_t)ix0 + d < w ? 2u : 0u) | ((uint32_t)ix0 + 2 * d < w ? 4u : 0u);
 }
 
 /* Channels c..c+3 over every output pixel. */
@@ -187,6 +235,12 @@ static void dw_group4(const mcugen_depthwise_conv_3x3_params_t *p, const int8_t 
     g.act_min = p->act_min;
     g.act_max = p->act_max;
     g.full_range = p->act_min == -128 && p->act_max == 127;
+    g.fast_full = g.fast && g.full_range;
+    for (j = 0; j < 4; ++j) {
+        g.k[3 * j] = g.multiplier[j];
+        g.k[3 * j + 1] = g.round[j];
+        g.k[3 * j + 2] = g.right1[j];
+    }
     for (ox = 0; ox < output_w; ++ox) { /* the columns whose 3 taps lie inside: one run */
         const int32_t ix0 = ox * p->stride_w - p->pad_left;
         if (ix0 >= 0 && ix0 + 2 * p->dilation_w < input_w) {
@@ -201,19 +255,19 @@ static void dw_group4(const mcugen_depthwise_conv_3x3_params_t *p, const int8_t 
         const int rows_inside = iy0 >= 0 && iy0 + 2 * p->dilation_h < p->input_h;
         int8_t *const out_row = output + oy * output_w * channels + c;
         const int32_t lo = rows_inside ? ox_lo : output_w, hi = rows_inside ? ox_hi : output_w;
+        const uint32_t row_factor = dw_row_factor(p, iy0);
         for (ox = 0; ox < lo; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, dw_inside_mask(p, iy0, ix0), zp4,
+            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, row_factor * dw_column_bits(p, ix0), zp4,
                             out_row + ox * channels, &g);
         }
         if (lo < hi) {
-            const int8_t *x = input + (iy0 * input_w + lo * p->stride_w - p->pad_left) * channels + c;
-            int8_t *out = out_row + lo * channels;
-            for (ox = lo; ox < hi; ++ox, x += x_step, out += channels) dw_pixel_interior(x, out, &g);
+            dw_run_interior(input + (iy0 * input_w + lo * p->stride_w - p->pad_left) * channels + c,
+                            out_row + lo * channels, hi - lo, x_step, channels, &g);
         }
         for (ox = hi; ox < output_w; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, dw_inside_mask(p, iy0, ix0), zp4,
+            dw_pixel_border(input, (iy0 * input_w + ix0) * channels + c, row_factor * dw_column_bits(p, ix0), zp4,
                             out_row + ox * channels, &g);
         }
     }

@@ -1,0 +1,35 @@
+/*
+ * mcugen_reduce_sum_f32.c — float32 ReduceSum and ReduceMean (weight-only models):
+ *
+ *   acc = 0.0f; acc = acc + input over the reduced elements, in row-major order of the reduced axes
+ *   output = acc, or acc / (float)n for the mean
+ *
+ * Compile with -ffp-contract=off (see mcugen_f32.h). Numpy twin: codegen/ops/reduce.py (run_f32).
+ */
+#include "mcugen_reduce_sum_f32.h"
+
+void mcugen_reduce_sum_f32(const mcugen_reduce_sum_f32_params_t *p, const float *input, float *output)
+{
+    const int32_t *s = p->strides, *r = p->reduce_dims;
+    const int32_t n = r[0] * r[1] * r[2] * r[3];
+    int32_t o0, o1, o2, o3, r0, r1, r2, r3;
+    for (o0 = 0; o0 < p->out_dims[0]; ++o0) {
+        for (o1 = 0; o1 < p->out_dims[1]; ++o1) {
+            for (o2 = 0; o2 < p->out_dims[2]; ++o2) {
+                for (o3 = 0; o3 < p->out_dims[3]; ++o3) {
+                    const float *base = input + o0 * s[0] + o1 * s[1] + o2 * s[2] + o3 * s[3];
+                    float acc = 0.0f;
+                    for (r0 = 0; r0 < r[0]; ++r0) {
+                        for (r1 = 0; r1 < r[1]; ++r1) {
+                            for (r2 = 0; r2 < r[2]; ++r2) {
+                                const float *x = base + r0 * s[0] + r1 * s[1] + r2 * s[2];
+                                for (r3 = 0; r3 < r[3]; ++r3, x += s[3]) acc = acc + *x;
+                            }
+                        }
+                    }
+                    *output++ = p->mean ? acc / (float)n : acc;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+/* mcugen_reduce_sum_s8.h — int8 sum or mean over some axes of a rank-4 tensor. See the .c file. */
+#ifndef MCUGEN_REDUCE_SUM_S8_H
+#define MCUGEN_REDUCE_SUM_S8_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t out_dims[4];    /* the output's shape: the input's, with 1 on every reduced axis */
+    int32_t reduce_dims[4]; /* the input's size on every reduced axis, 1 elsewhere */
+    int32_t strides[4];     /* the input's element stride along each axis */
+    int32_t input_offset, output_offset;
+    int32_t multiplier;     /* Q31 of s_in / s_out (sum) or s_in / (s_out * n) (mean) */
+    int32_t shift;
+} mcugen_reduce_sum_params_t;
+
+void mcugen_reduce_sum_s8(const mcugen_reduce_sum_params_t *p, const int8_t *input, int8_t *output);
+
+#endif /* MCUGEN_REDUCE_SUM_S8_H */
