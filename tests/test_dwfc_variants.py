@@ -14,9 +14,13 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from helpers import make_model, save_samples
+from helpers import check_bit_exact, make_model, save_samples
 from mcugen.cli import main
+from mcugen.compiler import compile_model
+from mcugen.emit.library import render_library
 from mcugen.ops.fixedpoint import requantize
+from mcugen.ops.fully_connected import FullyConnected, fast_requantize
+from mcugen.quant.quantize import LayerPrecision, Precision
 from op_cases import activation, w
 
 KERNELS = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
@@ -125,12 +129,17 @@ def variants_model(path: Path) -> Path:
     return make_model(path, nodes, {"x": INPUT}, {"y": None}, inits)
 
 
-@pytest.mark.parametrize("board,activations", [("mps2-an386", "int8"), ("mps2-an505", "int8"), ("mps2-an385", "int8"),
-                                               ("microbit", "int8"), ("mps2-an386", "int16"), ("mps2-an385", "int16")])
-def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
+@pytest.mark.parametrize("board,activations,weights", [
+    ("mps2-an386", "int8", "int8"), ("mps2-an505", "int8", "int8"), ("mps2-an385", "int8", "int8"),
+    ("microbit", "int8", "int8"), ("mps2-an386", "int16", "int8"), ("mps2-an505", "int16", "int8"),
+    ("mps2-an385", "int16", "int8"),
+    ("mps2-an386", "int8", "int4"), ("mps2-an505", "int8", "int4"), ("mps2-an385", "int8", "int4"),
+    ("microbit", "int8", "int4")])
+def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations, weights):
     """DSP path on M4 (an386) and M33 (an505); portable on M3 (an385) and M0 (microbit), where QEMU
     would trap a DSP instruction, so a pass there also proves the selection. int16 activations
-    take the _s16 kernels (fully_connected_s16's SMLALD path)."""
+    take the _s16 kernels (fully_connected_s16's SMLALD path); int4 weights the _s4 kernels
+    (fully_connected_s4's nibble words: every path again, 4-row blocks, leftover rows, tails)."""
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
     model = variants_model(tmp_path / "variants.onnx")
@@ -138,8 +147,136 @@ def test_variants_bit_exact_on_the_cores(capsys, tmp_path, board, activations):
     calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([32, *INPUT[1:]]).astype(np.float32)})
     data = save_samples(tmp_path / "data.npz", {"x": rng.standard_normal([6, *INPUT[1:]]).astype(np.float32) * 1.3})
     code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
-                 "--activations", activations, "-o", str(tmp_path / "build"), "--json"])
+                 "--activations", activations, "--weights", weights, "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)
     assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
+
+
+# The fully connected kernels' fast requantize (fc_requantize_fast) with the byte the compiler
+# stores (b = -shift - 2) and 2 * offset + 1; the offset is taken off again in Python.
+FC_HARNESS = """
+#include <stdio.h>
+#include "mcugen_fully_connected_s8.c"
+int main(void)
+{
+    int32_t t[4]; /* acc, multiplier, b, 2 * offset + 1 */
+    while (fread(t, sizeof t, 1, stdin) == 1) {
+        const int32_t y = fc_requantize_fast(t[0], t[1], t[2], t[3]);
+        fwrite(&y, sizeof y, 1, stdout);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_fc_fast_requantize_equals_the_spec(tmp_path, compiler):
+    """Every fast shift from -23 to -2 and both offsets' extremes: the spec's requantize plus the
+    output offset; shifts outside [-23, -2] get no fast path."""
+    source = tmp_path / "harness.c"
+    source.write_text(FC_HARNESS)
+    exe = tmp_path / "harness"
+    build = subprocess.run([compiler, "-std=c99", "-O2", f"-I{KERNELS}", str(source), "-o", str(exe)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[:3000]
+    acc, mult, tie_shift = requantize_cases()
+    rng = np.random.default_rng(12)
+    shift = rng.integers(-23, -1, acc.size)
+    shift[-20000:] = tie_shift[-20000:]  # requantize_cases' exact ties keep the shifts they were made for
+    offset = rng.choice([-128, -127, -1, 0, 1, 126, 127], acc.size)
+    quads = np.stack([acc, mult, -shift - 2, 2 * offset + 1], axis=1).astype("<i4")
+    run = subprocess.run([str(exe)], input=quads.tobytes(), capture_output=True, timeout=60)
+    assert run.returncode == 0
+    got = np.frombuffer(run.stdout, "<i4").astype(np.int64)
+    expected = requantize(acc, mult, shift) + offset
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, (f"{bad.size} differ, first: acc {acc[bad[0]]} multiplier {mult[bad[0]]} "
+                           f"shift {shift[bad[0]]} offset {offset[bad[0]]}: C {got[bad[0]]}, spec {expected[bad[0]]}")
+    assert fast_requantize(np.array([-23, -2])) and not fast_requantize(np.array([-5, -1]))
+    assert not fast_requantize(np.array([-24, -3])) and not fast_requantize(np.array([], np.int8))
+
+
+CANCEL_INPUT = [1, 6]
+
+
+def cancelling_fc_model(path: Path) -> Path:
+    """A fully connected layer whose rows weigh pairs of inputs that the data keeps nearly equal
+    (x0 = x1, x2 = x3, x4 = x5 up to noise) with opposite signs: the outputs are tiny, so the real
+    multipliers of rows 0, 2, 5 are >= 1/4 (shift >= -1), while the other rows' weights are 1000x
+    smaller and their shifts ordinary. The layer then has no fast requantize path: every row takes
+    the general one (a 4-row block and leftover rows)."""
+    rng = np.random.default_rng(9)
+    weights = w(7, 3, rng=rng).repeat(2, axis=1) * np.array([1, -1] * 3, np.float32)
+    weights[[1, 3, 4, 6]] *= 1e-3
+    nodes = [helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)]
+    return make_model(path, nodes, {"x": CANCEL_INPUT}, {"y": None},
+                      {"W": weights, "B": np.zeros(7, np.float32)})
+
+
+def cancelling_samples(rng: np.random.Generator, n: int) -> np.ndarray:
+    base = rng.standard_normal([n, 3]).astype(np.float32)
+    x = np.repeat(base, 2, axis=1)
+    return (x + rng.standard_normal(x.shape).astype(np.float32) * 0.003).astype(np.float32)
+
+
+def test_fc_general_requantize_path_is_taken_and_bit_exact(tmp_path):
+    """Host gcc and clang: the layer really has shifts outside [-23, -2] (so `fast` is 0) and
+    the C equals the golden reference."""
+    model = cancelling_fc_model(tmp_path / "cancel.onnx")
+    rng = np.random.default_rng(4)
+    calib = save_samples(tmp_path / "calib.npz", {"x": cancelling_samples(rng, 64)})
+    compiled = check_bit_exact(model, calib, tmp_path, {"x": cancelling_samples(rng, 16)})
+    g = compiled.graph
+    fc = next(n for n in g.nodes if n.op == "fully_connected")
+    shifts = g.const(fc.q["shift"])
+    assert shifts.max() > -2 and shifts.min() <= -2
+    assert FullyConnected().kernel_calls(fc, g)[0].params["fast"] == 0
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505", "mps2-an385"])
+def test_fc_general_requantize_path_on_the_cores(capsys, tmp_path, board):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    model = cancelling_fc_model(tmp_path / "cancel.onnx")
+    rng = np.random.default_rng(4)
+    calib = save_samples(tmp_path / "calib.npz", {"x": cancelling_samples(rng, 64)})
+    data = save_samples(tmp_path / "data.npz", {"x": cancelling_samples(rng, 6)})
+    code = main(["verify", str(model), "--board", board, "--calib", str(calib), "--data", str(data),
+                 "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6 and report["mismatches"] == []
+
+
+def test_fc_input_pairs_scratch_is_counted_in_the_arena(tmp_path):
+    """fully_connected_s8's scratch (the input as int16 pairs: 8 bytes per input word, 96 inputs ->
+    192, 10 -> 24, 7 -> 16) gets arena bytes alive only at its layer, apart from that layer's
+    tensors, and the call passes it; int4 layers (fully_connected_s4) take the same, int16 ones none."""
+    rng = np.random.default_rng(2)
+    model = variants_model(tmp_path / "variants.onnx")
+    calib = save_samples(tmp_path / "calib.npz", {"x": rng.standard_normal([16, *INPUT[1:]]).astype(np.float32)})
+    compiled = compile_model(model, calib, "net")
+    files, lib = render_library(compiled.graph)
+    graph, plan = compiled.graph, lib.plan
+    sizes = []
+    for step, node in enumerate(graph.nodes):
+        if node.op != "fully_connected":
+            continue
+        scratch = node.q["scratch"]
+        size = graph.tensors[scratch].nbytes
+        sizes.append(size)
+        assert plan.where[scratch].region == "arena" and plan.lifetimes[scratch] == (step, step)
+        at = plan.where[scratch]
+        for t in (node.inputs[0], node.outputs[0]):
+            p = plan.where[t]
+            if p.region == "arena":
+                assert at.offset + size <= p.offset or p.offset + graph.tensors[t].nbytes <= at.offset
+        assert f"arena + {at.offset});" in files["net.c"]
+    assert sizes == [192, 24, 16]
+    for precision, expected in ((LayerPrecision(4, 8), [192, 24, 16]), (LayerPrecision(8, 16), [None] * 3)):
+        g = compile_model(model, calib, "net", precision=Precision(precision)).graph
+        got = [FullyConnected().scratch(n, g) for n in g.nodes if n.op == "fully_connected"]
+        assert [g.tensors[t].nbytes if t else None for t in got] == expected

@@ -241,13 +241,24 @@ def test_int4_weights_take_half_the_flash(case, tmp_path):
         g = compile_model(model, calib, "net", precision=Precision(p)).graph
         lib = generate_library(g, tmp_path / str(p))
         weights = next(t for t in g.tensors.values() if t.is_constant and t.name.endswith("_weights"))
-        # the int8 fully connected kernel reads its own layout, rows zero-padded to whole words, and
-        # so does the int8 im2col conv kernel (rows zero-padded to a multiple of 4, channel pairs interleaved)
-        emitted = g.tensors.get(f"{weights.name}_packed") or g.tensors.get(f"{weights.name}_paired4", weights)
-        sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, emitted.nbytes)
-    (total8, w8, count, emitted8), (total4, w4, _, _) = sizes[W8A8], sizes[W4A8]
+        node = next(n for n in g.nodes if n.q.get("weights") == weights.name)
+        others = sum(g.tensors[node.q[k]].nbytes for k in ("bias", "multiplier", "shift"))
+        stream = next((t for t in g.tensors.values() if t.name.startswith(f"{weights.name}_stream")), None)
+        # the int8 im2col conv kernel reads its own layout (rows zero-padded to a multiple of 4,
+        # channel pairs interleaved)
+        emitted = g.tensors.get(f"{weights.name}_paired4", weights)
+        sizes[p] = (lib.weight_bytes, weights.nbytes, weights.size, others, stream, emitted.nbytes)
+    (total8, w8, count, _, stream8, emitted8), (total4, w4, _, others4, stream4, _) = sizes[W8A8], sizes[W4A8]
     assert w8 == count and w4 == (count + 1) // 2
-    assert total8 - total4 == emitted8 - w4  # bias, multipliers and shifts are unchanged
+    if stream8 is None:  # conv: the same bias, multipliers and shifts beside the weights
+        assert total4 == w4 + others4 and total8 - total4 == emitted8 - w4
+    else:  # the fully connected kernels read one stream each (rows padded to whole words, a
+        # multiplier per row, the shifts as one word per block of rows) and nothing else;
+        # int4 weights take half the bytes in blocks of four rows, a leftover row a word per 4 inputs
+        out, n = weights.shape
+        words, blocks = -(-n // 4), out // 4 + out % 4
+        assert total8 == stream8.nbytes == out * 4 * words + out * 8 + blocks * 4
+        assert total4 == stream4.nbytes == total8 - 4 * words * out + (out // 4 * 8 + out % 4 * 4) * words
 
 
 def test_mixed_precision_digits_cnn_bit_exact_on_qemu(tmp_path, monkeypatch, capsys):

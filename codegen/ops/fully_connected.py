@@ -9,8 +9,9 @@ Weights are [out][in], symmetric per output channel. A layer imported from TFLit
 (fixedpoint.requantize(..., single_rounding=True); kernel mcugen_fully_connected_tflite_s8).
 The int8 kernel computes the same integers as
   acc[r,o] = folded_bias[o] + sum_i x[r,i] * w[o,i],  folded_bias[o] = bias[o] - zp_in * sum_i w[o,i]
-with the weights rearranged for it (`packed_weights`); the int16 kernel likewise, with its own
-arrangement (`packed_weights_s16`) and an int64 folded bias; int4 keeps the spec's form.
+with the weights, folded bias and requantize constants in one stream for it (`packed_stream`);
+the int16 kernel likewise, with its own arrangement (`packed_weights_s16`) and an int64 folded
+bias; int4 keeps the spec's form.
 
 Weight-only mode (float32 activations; fully_connected_f32_w8 / _w4), as conv.py's:
   acc = 0.0f; for i = 0, 1, ...: acc += x[r,i] * (float)w[o,i]
@@ -23,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mcugen.ir import Graph, Tensor
+from mcugen.ir import Graph, Node, Tensor
 from mcugen.ops.float32 import F32, ordered_matmul
 
 from .base import ConstRef, KernelCall, Op, apply_float_activation, batch_shape, exact_matmul, register
@@ -35,7 +36,6 @@ from .conv import (
     finish_int,
     quantize_weighted,
     quantize_weighted_f32,
-    quantized_fields,
     weighted_kernel,
 )
 from .sparse import sparse_fields
@@ -77,6 +77,94 @@ def folded_bias(bias: np.ndarray, w: np.ndarray, input_offset: int, dtype: type 
     spec's, and the bias clamp keeps every partial sum within int32."""
     folded = bias.astype(np.int64) + input_offset * w.astype(np.int64).sum(axis=1)
     return folded.astype(dtype)
+
+
+FAST_SHIFTS = (-23, -2)  # the fast requantize's range: b = -shift - 2 in [0, 21]
+
+
+def fast_requantize(shift: np.ndarray) -> bool:
+    """Whether every shift is in [-23, -2]: then requantize(acc, m, shift) + output_offset =
+    ((H >> b) + 2 * output_offset + 1) >> 1 with b = -shift - 2 and H the high word of
+    acc * m + 2^30 - 2^31 [acc < 0], the kernels' fast path
+    (mcugen_fully_connected_stream.h::fc_requantize_fast: mcugen_requantize_right's one rounding,
+    2^(b+1) * offset and the rounding bit 2^b added before the shift as one add after >> b)."""
+    s = np.asarray(shift, np.int64)
+    return bool(s.size) and FAST_SHIFTS[0] <= s.min() and s.max() <= FAST_SHIFTS[1]
+
+
+def stream_blocks(out: int, bias: np.ndarray, weight_words: Callable[[int, int], np.ndarray],
+                  multiplier: np.ndarray, shift: np.ndarray, fast: bool) -> np.ndarray:
+    """The one int32 stream the int8-activation fully connected kernels walk (their headers,
+    mcugen_fully_connected_stream.h): per block of 4 rows, then per leftover row, the folded bias,
+    the block's weight words (`weight_words(first_row, rows)`, the kernel's own layout), the
+    multipliers and one word of int8 shift bytes (-shift - 2 with the fast path, the shift
+    without)."""
+    shift_bytes = (-np.asarray(shift, np.int64) - 2) if fast else np.asarray(shift, np.int64)
+    parts = []
+    starts = [(o, 4) for o in range(0, out // 4 * 4, 4)] + [(o, 1) for o in range(out // 4 * 4, out)]
+    for o, rows in starts:
+        shifts = np.zeros(4, np.int8)
+        shifts[:rows] = shift_bytes[o:o + rows]
+        parts += [np.asarray(bias[o:o + rows], np.int64), weight_words(o, rows).astype(np.int64),
+                  np.asarray(multiplier[o:o + rows], np.int64), shifts.view("<i4").astype(np.int64)]
+    return np.concatenate(parts).astype(np.int32)
+
+
+def packed_stream(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                  fast: bool) -> np.ndarray:
+    """The stream of mcugen_fully_connected_s8: its weight words are `packed_weights`' (word k of
+    the block's rows o..o+n-1, then word k + 1, ...)."""
+    out, n = w.shape
+    words = -(-n // 4)
+    weights = packed_weights(w)
+    return stream_blocks(out, bias, lambda o, rows: weights[o * words:(o + rows) * words],
+                         multiplier, shift, fast)
+
+
+def packed_stream_s4(w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                     fast: bool) -> np.ndarray:
+    """The stream of mcugen_fully_connected_s4 (int4 codes w): its weight words are `nibble_words`."""
+    return stream_blocks(w.shape[0], bias, nibble_words(w), multiplier, shift, fast)
+
+
+def nibble_words(w: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """The weight words of mcugen_fully_connected_s4 for a block: u = code + 8 (0..15; padding
+    code 0), one word per input word k and pair of rows (r, s) (s absent in a one-row block:
+    zero), nibble j at bits 4j: u[r, 4k], u[r, 4k+1], u[s, 4k], u[s, 4k+1], u[r, 4k+2],
+    u[r, 4k+3], u[s, 4k+2], u[s, 4k+3]. So (word >> 0) & 0x000F000F holds row r's pair for
+    inputs (4k, 4k+2), >> 4 its pair for (4k+1, 4k+3), >> 8 and >> 12 row s's: the int16 halves
+    that SXTB16 / SXTB16 ROR 8 make of the input word meet them in SMLADs with no unpacking.
+    A block of four rows has the words of rows (o, o+1) then (o+2, o+3) for each k."""
+    out, n = w.shape
+    words = -(-n // 4)
+    u = np.full((out + 1, 4 * words), 8, np.uint32)
+    u[:out, :n] = w.astype(np.int64) + 8
+    u[out] = 0  # the absent partner of a one-row block
+
+    def pair(r: np.ndarray, s: np.ndarray) -> np.ndarray:  # [len(r), words]
+        a, b = u[r].reshape(len(r), words, 4), u[s].reshape(len(s), words, 4)
+        nibbles = (a[..., 0], a[..., 1], b[..., 0], b[..., 1], a[..., 2], a[..., 3], b[..., 2], b[..., 3])
+        word = np.zeros(a.shape[:2], np.uint32)
+        for j, v in enumerate(nibbles):
+            word |= v << np.uint32(4 * j)
+        return word.view(np.int32)
+
+    def block(o: int, rows: int) -> np.ndarray:
+        if rows == 4:
+            return pair(np.array([o, o + 2]), np.array([o + 1, o + 3])).T.reshape(-1)
+        return pair(np.array([o]), np.array([out])).reshape(-1)
+    return block
+
+
+def input_pairs_scratch(node: Node, graph: Graph) -> str:
+    """The scratch of mcugen_fully_connected_s8 and _s4: on a DSP core the input vector expanded once into
+    the int16 pairs SXTB16 / SXTB16 ROR 8 make of each input word (two words per input word,
+    8 * ceil(input_size / 4) bytes), which every block of rows then loads with one LDRD."""
+    n = graph.tensors[node.q["weights"]].shape[1]
+    name = node.q.get("scratch") or graph.unique_name(f"{node.name}_pairs")
+    node.q["scratch"] = name
+    graph.add_tensor(Tensor(name, (8 * -(-n // 4),), "int8"))
+    return name
 
 
 def derived_constant(graph: Graph, source: str, what: str, make: Callable[[], np.ndarray]) -> str:
@@ -132,17 +220,46 @@ class FullyConnected(Op):
             packed = derived_constant(graph, q["weights"], "packed16", lambda: packed_weights_s16(w.data))
             folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
                 graph.const(q["bias"]), w.data, q["input_offset"], np.int64))
+            m = graph.const(q["multiplier"]).astype(np.int64)
+            reduced = derived_constant(graph, q["multiplier"], "q15", lambda: np.where(
+                m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF).astype(np.int32))  # as fixedpoint.requantize_s64
+            right = derived_constant(graph, q["shift"], "right16", lambda: (
+                15 - graph.const(q["shift"]).astype(np.int64)).astype(np.int8))
             return [KernelCall(kernel, dict(
                 **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-                weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
-                shift=ConstRef(q["shift"])), [x.name, y.name])]
-        if kernel != "fully_connected_s8":
-            return [KernelCall(kernel, dict(**shape, **quantized_fields(q)), [x.name, y.name])]
+                weights=ConstRef(packed), bias=ConstRef(folded), reduced=ConstRef(reduced),
+                right=ConstRef(right)), [x.name, y.name])]
+        if kernel == "fully_connected_s8" and (node.attrs.get("single_rounding", False)
+                                                or codebook_storage(node, graph) is not None
+                                                or sparse_fields(graph, node) is not None):
+            return self.special_storage_calls(node, graph, shape)
+        # s8 or s4: one stream; the input offset is in its name (it depends on it, not only on the weights)
+        fast = fast_requantize(graph.const(q["shift"]))
+        pack = packed_stream if kernel == "fully_connected_s8" else packed_stream_s4
+        stream = derived_constant(graph, q["weights"], f"stream{q['input_offset'] + 128}",
+                                  lambda: pack(w.data, folded_bias(graph.const(q["bias"]), w.data,
+                                                                   q["input_offset"], np.int64),
+                                               graph.const(q["multiplier"]), graph.const(q["shift"]), fast))
+        args = [x.name, y.name, input_pairs_scratch(node, graph)]
+        return [KernelCall(kernel, dict(
+            **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
+            fast=int(fast), weights=ConstRef(stream)), args)]
+
+    def special_storage_calls(self, node, graph, shape):
+        """int8 layers not in the stream layout: an imported TFLite layer (its single rounding, the
+        word-block layout of packed_weights), --codebook weights, and sparse storage (ops/sparse.py)."""
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.q["weights"]]
+        q = node.q
         folded = derived_constant(graph, q["bias"], "folded", lambda: folded_bias(
             graph.const(q["bias"]), w.data, q["input_offset"]))
-        if node.attrs.get("single_rounding", False):  # an imported TFLite layer: its rounding, same layout
-            kernel = "fully_connected_tflite_s8"
-        elif codebook_storage(node, graph) is not None:  # --codebook: the same sum, the weights looked up
+        requantize = dict(output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"])
+        scales = dict(bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"]))
+        if node.attrs.get("single_rounding", False):
+            packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
+            return [KernelCall("fully_connected_tflite_s8", dict(**shape, **requantize, weights=ConstRef(packed),
+                                                                 **scales), [x.name, y.name])]
+        if codebook_storage(node, graph) is not None:  # --codebook: the same sum, the weights looked up
             packed, bits = codebook_storage(node, graph)
             levels = graph.tensors[q["codebook"]]
             indices = derived_constant(graph, q["codebook_index"], f"packed{bits}", lambda: packed)
@@ -150,19 +267,20 @@ class FullyConnected(Op):
                                      dense_bytes=4 * w.shape[0] * -(-w.shape[1] // 4),
                                      bytes=int(packed.nbytes + levels.size))
             return [KernelCall("fully_connected_codebook_s8", dict(
-                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-                index_bits=bits, indices=ConstRef(indices), codebook=ConstRef(levels.name), bias=ConstRef(folded),
-                multiplier=ConstRef(q["multiplier"]), shift=ConstRef(q["shift"])), [x.name, y.name])]
-        elif (sparse := sparse_fields(graph, node)) is not None:  # the sum over the nonzero weights (ops/sparse.py)
-            return [KernelCall("fully_connected_sparse_s8", dict(
-                **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-                **sparse, bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
-                shift=ConstRef(q["shift"])), [x.name, y.name])]
-        packed = derived_constant(graph, q["weights"], "packed", lambda: packed_weights(w.data))
-        return [KernelCall(kernel, dict(
-            **shape, output_offset=q["output_offset"], act_min=q["act_min"], act_max=q["act_max"],
-            weights=ConstRef(packed), bias=ConstRef(folded), multiplier=ConstRef(q["multiplier"]),
-            shift=ConstRef(q["shift"])), [x.name, y.name])]
+                **shape, **requantize, index_bits=bits, indices=ConstRef(indices), codebook=ConstRef(levels.name),
+                **scales), [x.name, y.name])]
+        return [KernelCall("fully_connected_sparse_s8", dict(**shape, **requantize, **sparse_fields(graph, node),
+                                                             **scales), [x.name, y.name])]
+
+    def scratch(self, node, graph):
+        kernel = weighted_kernel(node, graph, "fully_connected") if "multiplier" in node.q else None
+        if kernel not in ("fully_connected_s8", "fully_connected_s4"):
+            return None
+        if kernel == "fully_connected_s8" and (node.attrs.get("single_rounding", False)
+                                               or codebook_storage(node, graph) is not None
+                                               or sparse_fields(graph, node) is not None):
+            return None
+        return input_pairs_scratch(node, graph)
 
     def sparse_weights(self, node, graph):
         if "multiplier" not in node.q or node.attrs.get("single_rounding", False) \

@@ -17,8 +17,10 @@ typedef struct {
      * interleaved; an odd last row alone (codegen/ops/fully_connected.py). */
     const int32_t *weights;
     const int64_t *bias;       /* [output_size]: bias + input_offset * sum of the row's weights */
-    const int32_t *multiplier; /* [output_size], Q31 */
-    const int8_t *shift;       /* [output_size], at most 14 */
+    /* requantize_s64's constants, computed by the compiler: the Q31 multiplier rounded to Q15
+     * (min((m + 2^15) >> 16, 0x7FFF)) and the right shift 15 - shift (1..46) */
+    const int32_t *reduced;    /* [output_size] */
+    const int8_t *right;       /* [output_size] */
 } mcugen_fully_connected_s16_params_t;
 
 void mcugen_fully_connected_s16(const mcugen_fully_connected_s16_params_t *p, const int16_t *input, int16_t *output);

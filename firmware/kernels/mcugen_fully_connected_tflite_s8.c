@@ -1,7 +1,7 @@
 /*
  * mcugen_fully_connected_tflite_s8.c — int8 fully connected layer of an imported .tflite model:
- * mcugen_fully_connected_s8 (same weight layout, folded bias and params) with TensorFlow Lite's
- * fully connected rounding. TFLite requantizes its int8 fully connected through the int64
+ * the word-block weight layout of codegen/ops/fully_connected.py::packed_weights, the folded bias, and
+ * TensorFlow Lite's fully connected rounding. TFLite requantizes its int8 fully connected through the int64
  * overload of MultiplyByQuantizedMultiplier, which rounds once, ties toward +infinity:
  *
  *   acc[o] = bias[o] + sum_i input[i] * weights[o][i]
@@ -44,7 +44,7 @@ static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
 #define FC_SPLIT(x, xa, xb) ((xa) = (x), (xb) = 0)
 #endif
 
-static inline int8_t fc_output(const mcugen_fully_connected_params_t *p, int32_t acc, int32_t o, int full_range)
+static inline int8_t fc_output(const mcugen_fully_connected_tflite_params_t *p, int32_t acc, int32_t o, int full_range)
 {
     const int32_t y = mcugen_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
 #if MCUGEN_HAS_DSP
@@ -55,7 +55,7 @@ static inline int8_t fc_output(const mcugen_fully_connected_params_t *p, int32_t
     return mcugen_clamp_s8(y, p->act_min, p->act_max);
 }
 
-void mcugen_fully_connected_tflite_s8(const mcugen_fully_connected_params_t *p, const int8_t *input, int8_t *output)
+void mcugen_fully_connected_tflite_s8(const mcugen_fully_connected_tflite_params_t *p, const int8_t *input, int8_t *output)
 {
     const int32_t full_words = p->input_size / 4, tail = p->input_size % 4;
     const int full_range = p->act_min == -128 && p->act_max == 127;
