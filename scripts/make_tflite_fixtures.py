@@ -176,6 +176,19 @@ def unary(rng, kind, scale, zp, out_scale, out_zp) -> bytes:
     return m.build([x], [y])
 
 
+def mean(rng, shape, axes, keep, scale, zp, out_scale, out_zp) -> bytes:
+    m = TfliteModel()
+    x = m.tensor("input", shape, scale=scale, zero_point=zp)
+    a = m.tensor("axes", (len(axes),), INT32, data=np.array(axes, np.int32))
+    rank = len(shape)
+    reduced = {ax % rank for ax in axes}
+    oshape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
+        [d for i, d in enumerate(shape) if i not in reduced]
+    y = m.tensor("output", oshape, scale=out_scale, zero_point=out_zp)
+    m.op("MEAN", [x, a], [y], "reducer", keep_dims=keep)
+    return m.build([x], [y])
+
+
 def unsupported(rng) -> bytes:
     """HARD_SWISH then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
@@ -226,6 +239,12 @@ def fixtures() -> dict[str, bytes]:
         "tanh.tflite": unary(rng, "TANH", 0.03, -7, 1.0 / 128, 0),
         "relu.tflite": unary(rng, "RELU", 0.05, 10, 0.03, -128),
         "relu6.tflite": unary(rng, "RELU6", 0.06, -3, 0.025, -128),
+        "mean_hw_keep_same_scale.tflite": mean(rng, (1, 5, 4, 7), (1, 2), True, 0.05, 3, 0.05, 3),
+        "mean_hw_keep_rescale.tflite": mean(rng, (1, 6, 6, 8), (2, 1), True, 0.04, -10, 0.012, 5),
+        "mean_hw_drop.tflite": mean(rng, (1, 6, 3, 5), (1, 2), False, 0.05, -4, 0.05, -4),
+        "mean_channels.tflite": mean(rng, (1, 6, 3, 5), (-1,), False, 0.05, -4, 0.05, -4),
+        "mean_w_c_keep.tflite": mean(rng, (1, 6, 3, 5), (2, 3), True, 0.01, -4, 0.003, 7),
+        "mean_rank3.tflite": mean(rng, (1, 9, 20), (1,), True, 0.03, 11, 0.01, -2),
         "tiny_kws.tflite": tiny_kws(rng),
         "bad_float.tflite": float_model(rng),
         "bad_unsupported.tflite": unsupported(rng),

@@ -24,8 +24,9 @@ from mcugen.compiler import compile_model, load_float_graph
 from mcugen.data import load_samples
 from mcugen.errors import McugenError
 from mcugen.graph.reference import run_int
-from mcugen.ops.fixedpoint import requantize
+from mcugen.ops.fixedpoint import requantize, rounding_divide
 from mcugen.ops.gemmlowp import exp_on_negative_values, reciprocal
+from mcugen.ops.reduce_tflite import tflite_mean_multiplier
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tflite"
 GOOD = sorted(p.name for p in FIXTURES.glob("*.tflite") if not p.name.startswith("bad_"))
@@ -56,7 +57,8 @@ def test_fixtures_cover_every_operator():
     assert len(GOOD) >= 25
     ops = {n.op for name in GOOD for n in load_float_graph(FIXTURES / name).nodes}
     assert ops >= {"conv", "depthwise_conv", "fully_connected", "avg_pool_tflite", "max_pool", "reshape",
-                   "softmax_tflite", "add", "mul", "pad", "concat", "logistic_tflite", "tanh_tflite", "relu_tflite"}
+                   "softmax_tflite", "add", "mul", "pad", "concat", "logistic_tflite", "tanh_tflite", "relu_tflite",
+                   "mean_tflite"}
 
 
 @pytest.mark.parametrize("name", GOOD)
@@ -114,6 +116,14 @@ def test_fully_connected_rounds_once_as_tflite_does():
     acc, m, s = np.array([7 << 20, -(1 << 20)]), 1 << 30, -20  # M = 2**-21: exactly 3.5 and -0.5
     assert list(requantize(acc, m, s, single_rounding=True)) == [4, 0]
     assert list(requantize(acc, m, s)) == [4, -1]
+
+
+def test_mean_folds_a_truncated_reciprocal_and_rounds_twice_as_tflite_does():
+    # equal scales, n = 5: m = floor(2**30 * 2**2 / 5), e = 1 - 2; acc = 7 (1.4) gives 2, 12 (2.4) gives 3
+    m, e = tflite_mean_multiplier(0.05, 0.05, 5)
+    assert (m, e) == ((1 << 32) // 5, -1)
+    assert list(requantize(np.array([7, -7, 8, 12]), m, e)) == [2, -2, 2, 3]
+    assert list(rounding_divide(np.array([7, -7, 8, 12]), 5)) == [1, -1, 2, 2]  # mcugen's own mean
 
 
 def test_gemmlowp_exp_and_reciprocal_are_close_to_the_real_functions():

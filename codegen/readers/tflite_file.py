@@ -597,6 +597,33 @@ class _Reader:
 
     op_PADV2 = op_PAD
 
+    def op_MEAN(self, op, k):
+        import tflite
+
+        opts = self.options(op, tflite.ReducerOptions)
+        ins = self.inputs_of(op)
+        x = self.activation(ins[0])
+        out = self.output(op)
+        rank = len(self.graph.tensors[x].shape)
+        axes = self.constant(ins[1]) if len(ins) > 1 and ins[1] >= 0 else None
+        if axes is None or axes.dtype != np.int32 or axes.ndim > 1 or axes.size == 0:
+            raise _Unsupported("the axes must be a non-empty int32 constant")
+        if any(not -rank <= int(a) < rank for a in axes.reshape(-1)):
+            raise McugenError(f"mean {k} has axes {axes.tolist()} outside its rank {rank}; the file is damaged")
+        resolved = sorted({int(a) % rank for a in axes.reshape(-1)})
+        if 0 in resolved:
+            raise _Unsupported("a mean over the batch axis is not supported")
+        keep = bool(opts.KeepDims()) if opts is not None else False
+        xs = self.graph.tensors[x].shape
+        want = tuple(1 if a in resolved else d for a, d in enumerate(xs)) if keep else \
+            tuple(d for a, d in enumerate(xs) if a not in resolved)
+        if self.graph.tensors[out].shape != want:
+            raise McugenError(f"mean {k} gives shape {list(self.graph.tensors[out].shape)} where its axes give "
+                              f"{list(want)}; the file is damaged")
+        # TFLite's int8 MEAN folds 1/n into its multiplier by a truncating division and rounds
+        # twice (ops/reduce_tflite.py), which is not mcugen's own rounded-once mean
+        self.add("mean_tflite", k, [x], out, {"fn": "mean", "axes": tuple(resolved), "keepdims": keep})
+
     def op_CONCATENATION(self, op, k):
         import tflite
 
