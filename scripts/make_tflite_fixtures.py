@@ -189,12 +189,25 @@ def mean(rng, shape, axes, keep, scale, zp, out_scale, out_zp) -> bytes:
     return m.build([x], [y])
 
 
+def hard_swish(scale: float, zp: int, out_scale: float | None = None) -> bytes:
+    """The output scale (unless given) and zero point cover hard swish of the input's whole range."""
+    lo, hi = scale * (-128 - zp), scale * (127 - zp)
+    y_lo, y_hi = -0.375 if lo < -1.5 else lo * min(max(lo + 3, 0), 6) / 6, hi * min(max(hi + 3, 0), 6) / 6
+    out_scale = out_scale or (y_hi - y_lo) / 255
+    out_zp = int(max(-128, min(127, round(-128 - y_lo / out_scale))))
+    m = TfliteModel()
+    x = m.tensor("input", (1, 4, 4, 16), scale=scale, zero_point=zp)
+    y = m.tensor("output", (1, 4, 4, 16), scale=out_scale, zero_point=out_zp)
+    m.op("HARD_SWISH", [x], [y])
+    return m.build([x], [y])
+
+
 def unsupported(rng) -> bytes:
-    """HARD_SWISH then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
+    """EXP then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
     x = m.tensor("input", (1, 8), scale=0.05, zero_point=0)
-    t = m.tensor("hard_swish", (1, 8), scale=1.0 / 128, zero_point=0)
-    m.op("HARD_SWISH", [x], [t])
+    t = m.tensor("exp", (1, 8), scale=1.0 / 128, zero_point=0)
+    m.op("EXP", [x], [t])
     idx = m.tensor("indices", (2,), INT32, data=np.array([0, 3], np.int32))
     y = m.tensor("output", (1, 2), scale=1.0 / 128, zero_point=0)
     m.op("GATHER", [t, idx], [y])
@@ -245,6 +258,10 @@ def fixtures() -> dict[str, bytes]:
         "mean_channels.tflite": mean(rng, (1, 6, 3, 5), (-1,), False, 0.05, -4, 0.05, -4),
         "mean_w_c_keep.tflite": mean(rng, (1, 6, 3, 5), (2, 3), True, 0.01, -4, 0.003, 7),
         "mean_rank3.tflite": mean(rng, (1, 9, 20), (1,), True, 0.03, 11, 0.01, -2),
+        "hard_swish.tflite": hard_swish(0.05, -20),
+        "hard_swish_fine.tflite": hard_swish(0.004, 30),
+        "hard_swish_wide.tflite": hard_swish(0.4, 5),
+        "hard_swish_coarse_out.tflite": hard_swish(0.02, -128, 0.1),
         "tiny_kws.tflite": tiny_kws(rng),
         "bad_float.tflite": float_model(rng),
         "bad_unsupported.tflite": unsupported(rng),

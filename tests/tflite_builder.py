@@ -17,7 +17,8 @@ import numpy as np
 INT8, INT32, FLOAT32, UINT8 = 9, 2, 0, 3
 OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
        "FULLY_CONNECTED": 9, "MAX_POOL_2D": 17, "MUL": 18, "RESHAPE": 22, "SOFTMAX": 25, "TANH": 28,
-       "PAD": 34, "GATHER": 36, "QUANTIZE": 114, "LOGISTIC": 14, "RELU": 19, "RELU6": 21, "MEAN": 40, "HARD_SWISH": 117}
+       "PAD": 34, "GATHER": 36, "QUANTIZE": 114, "LOGISTIC": 14, "RELU": 19, "RELU6": 21, "MEAN": 40, "EXP": 47,
+       "HARD_SWISH": 117}
 # options table kind: (BuiltinOptions union code, {field: (slot, flatbuffers type, default)})
 OPTIONS = {
     "conv": (1, {"padding": (0, "Int8", 0), "stride_w": (1, "Int32", 0), "stride_h": (2, "Int32", 0),

@@ -555,6 +555,10 @@ class _Reader:
     def op_TANH(self, op, k):
         self.unary(op, k, "tanh_tflite", (1.0 / 128, 0))
 
+    def op_HARD_SWISH(self, op, k):
+        x = self.activation(self.inputs_of(op)[0])
+        self.add("hard_swish_tflite", k, [x], self.output(op))
+
     def relu(self, op, k, code: int) -> None:
         x = self.activation(self.inputs_of(op)[0])
         out = self.output(op)
