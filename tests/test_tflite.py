@@ -58,7 +58,7 @@ def test_fixtures_cover_every_operator():
     ops = {n.op for name in GOOD for n in load_float_graph(FIXTURES / name).nodes}
     assert ops >= {"conv", "depthwise_conv", "fully_connected", "avg_pool_tflite", "max_pool", "reshape",
                    "softmax_tflite", "add", "mul", "pad", "concat", "logistic_tflite", "tanh_tflite", "relu_tflite",
-                   "mean_tflite", "hard_swish_tflite"}
+                   "mean_tflite", "hard_swish_tflite", "requantize_tflite"}
 
 
 @pytest.mark.parametrize("name", GOOD)

@@ -9,7 +9,8 @@ TFLite's reference int8 kernels (input scale s, zero point z; 4 integer bits):
     tanh:     y = clamp(RoundingDivideByPOT(gemmlowp::tanh(r), 24), -128, 127)             (1/128, 0)
 (ops/gemmlowp.py). RELU / RELU6 / RELU_N1_TO_1 alone (relu_tflite) requantize and clamp:
     y = clamp(z_out + requantize(x - z, m, e), act_min, act_max),  m * 2**(e - 31) = s / s_out
-with the clamp's codes as TFLite rounds them (attrs["act_codes"]).
+with the clamp's codes as TFLite rounds them (attrs["act_codes"]); an int8 -> int8 QUANTIZE
+(requantize_tflite, TFLite's Requantize) is the same table without a clamp. HARD_SWISH: see below.
 Every input code has one output code, so the table is the arithmetic itself.
 """
 
@@ -188,3 +189,14 @@ class HardSwishTflite(_TfliteLut):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         table = hard_swish_table(x.scale, x.zero_point, y.scale, y.zero_point)
         node.q["table"] = graph.add_constant(f"{node.name}_table", table).name
+
+
+@register
+class RequantizeTflite(ReluTflite):
+    """A QUANTIZE between two int8 tensors (TFLite's reference Requantize): the ReLU table without its
+    clamp, y = clamp(z_out + requantize(x - z, m, e), -128, 127), m * 2**(e - 31) = s / s_out."""
+
+    name = "requantize_tflite"
+
+    def run_float(self, node, graph, xs):
+        return xs[0]

@@ -555,6 +555,12 @@ class _Reader:
     def op_TANH(self, op, k):
         self.unary(op, k, "tanh_tflite", (1.0 / 128, 0))
 
+    def op_QUANTIZE(self, op, k):
+        # an int8 -> int8 QUANTIZE inside the graph: TFLite's Requantize (a float one at a model input
+        # was dropped by edges(); one elsewhere is refused by activation(), which names its type)
+        x = self.activation(self.inputs_of(op)[0])
+        self.add("requantize_tflite", k, [x], self.output(op))
+
     def op_HARD_SWISH(self, op, k):
         x = self.activation(self.inputs_of(op)[0])
         self.add("hard_swish_tflite", k, [x], self.output(op))
