@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tflite_builder import FLOAT32, INT32, NONE, RELU, RELU6, SAME, VALID, TfliteModel  # noqa: E402
+from tflite_builder import FLOAT32, INT32, NONE, RELU, RELU6, SAME, UINT8, VALID, TfliteModel  # noqa: E402
 
 
 def out_size(n: int, k: int, stride: int, dilation: int, padding: int) -> int:
@@ -202,6 +202,32 @@ def hard_swish(scale: float, zp: int, out_scale: float | None = None) -> bytes:
     return m.build([x], [y])
 
 
+def uint8_io(rng) -> bytes:
+    """uint8 input → QUANTIZE → conv → QUANTIZE → uint8 output, as the converter writes for
+    inference_input_type = inference_output_type = tf.uint8."""
+    m = TfliteModel()
+    u = m.tensor("input_u8", (1, 6, 6, 3), UINT8, scale=0.05, zero_point=131)
+    x = m.tensor("input_s8", (1, 6, 6, 3), scale=0.05, zero_point=3)
+    m.op("QUANTIZE", [u], [x])
+    wt, bt, so = weighted(m, rng, "conv", (4, 3, 3, 3), True, 0, 27, 0.05)
+    c = m.tensor("conv_out", (1, 6, 6, 4), scale=so, zero_point=-7)
+    m.op("CONV_2D", [x, wt, bt], [c], "conv", padding=SAME, stride_w=1, stride_h=1, act=NONE)
+    y = m.tensor("output_u8", (1, 6, 6, 4), UINT8, scale=so * 1.5, zero_point=120)
+    m.op("QUANTIZE", [c], [y])
+    return m.build([u], [y])
+
+
+def uint8_rescale(rng) -> bytes:
+    """uint8 → int8 with another scale (a real requantize at the input), int8 → uint8 back."""
+    m = TfliteModel()
+    u = m.tensor("input_u8", (1, 40), UINT8, scale=0.02, zero_point=100)
+    x = m.tensor("input_s8", (1, 40), scale=0.03, zero_point=-20)
+    m.op("QUANTIZE", [u], [x])
+    y = m.tensor("output_u8", (1, 40), UINT8, scale=0.025, zero_point=140)
+    m.op("QUANTIZE", [x], [y])
+    return m.build([u], [y])
+
+
 def unsupported(rng) -> bytes:
     """EXP then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
@@ -268,6 +294,8 @@ def fixtures() -> dict[str, bytes]:
         "tiny_kws.tflite": tiny_kws(rng),
         "bad_float.tflite": float_model(rng),
         "bad_unsupported.tflite": unsupported(rng),
+        "uint8_io_conv.tflite": uint8_io(rng),
+        "uint8_io_rescale.tflite": uint8_rescale(rng),
     }
 
 

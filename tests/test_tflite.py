@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
-from tflite_builder import INT8, TfliteModel
+from tflite_builder import INT8, UINT8, TfliteModel
 
 from helpers import check_bit_exact
 from mcugen.cli import main
@@ -47,9 +47,12 @@ def tflite_outputs(path: Path, codes: list[np.ndarray]) -> np.ndarray:
     rows = []
     for i in range(len(codes[0])):
         for detail, x in zip(ins, codes, strict=True):
+            if detail["dtype"] == np.uint8:  # mcugen's int8 code c is the file's uint8 code c + 128
+                x = (x.astype(np.int16) + 128).astype(np.uint8)
             interp.set_tensor(detail["index"], x[i].reshape(detail["shape"]))
         interp.invoke()
-        rows.append(interp.get_tensor(out["index"]).reshape(-1))
+        y = interp.get_tensor(out["index"]).reshape(-1)
+        rows.append((y.astype(np.int16) - 128).astype(np.int8) if y.dtype == np.uint8 else y)
     return np.stack(rows)
 
 
@@ -109,6 +112,38 @@ def test_io_keeps_the_files_layout_and_int8_codes_are_taken_as_they_are(tmp_path
     t = compiled.graph.tensors[name]
     again = np.clip(np.round(samples.inputs[name] / t.scale) + t.zero_point, -128, 127)
     assert np.array_equal(again, codes)  # a buffer that feeds TFLite feeds mcugen unchanged
+
+
+def test_uint8_io_is_the_int8_codes_minus_128_and_uint8_data_is_read_as_codes(tmp_path):
+    path = FIXTURES / "uint8_io_conv.tflite"
+    graph = load_float_graph(path)
+    (x,), (y,) = graph.inputs, graph.outputs
+    assert graph.io[x].file_dtype == graph.io[y].file_dtype == "uint8"
+    assert graph.fixed_qparams[x] == (float(np.float32(0.05)), 131 - 128)
+    assert any("uint8 in the file" in note for note in graph.notes)
+    u = np.random.default_rng(4).integers(0, 256, size=(6, 6, 6, 3), dtype=np.uint8)
+    np.savez(tmp_path / "codes.npz", x=u)
+    samples = load_samples(tmp_path / "codes.npz", graph)
+    assert np.allclose(samples.inputs[x], (u.astype(np.float64) - 131) * np.float32(0.05), atol=1e-6)
+    # a uint8 tensor inside the graph (not a QUANTIZE'd model edge) is still refused by name
+    m = TfliteModel()
+    a = m.tensor("input", (1, 8), UINT8, scale=0.05, zero_point=128)
+    b = m.tensor("output", (1, 8), UINT8, scale=0.05, zero_point=128)
+    m.op("RELU", [a], [b])
+    (tmp_path / "u8.tflite").write_bytes(m.build([a], [b]))
+    assert "uint8 activations" in one_sentence(tmp_path / "u8.tflite")
+
+
+def test_uint8_model_bit_exact_in_qemu_and_equal_to_tflite(capsys, tmp_path):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
+    code = main(["verify", str(FIXTURES / "uint8_io_conv.tflite"), "--board", "mps2-an386", "--samples", "6",
+                 "-o", str(tmp_path / "build"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["bit_exact"] == report["samples"] == 6
+    assert report["tflite_elements"] == 6 * 144 and report["tflite_equal"] == report["tflite_elements"]
 
 
 def test_fully_connected_rounds_once_as_tflite_does():
