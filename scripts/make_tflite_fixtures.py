@@ -228,6 +228,17 @@ def uint8_rescale(rng) -> bytes:
     return m.build([u], [y])
 
 
+def binary_constant(rng, kind, shape, const_shape, s1, s2, so, act, const_first=False) -> bytes:
+    """ADD or MUL of an activation and an int8 constant (per channel, a scalar...), either operand order."""
+    m = TfliteModel()
+    a = m.tensor("input", shape, scale=s1, zero_point=int(rng.integers(-40, 41)))
+    data = rng.integers(-128, 128, size=const_shape, dtype=np.int8)
+    c = m.tensor("constant", const_shape, scale=s2, zero_point=int(rng.integers(-40, 41)), data=data)
+    y = m.tensor("output", shape, scale=so, zero_point=int(rng.integers(-40, 41)))
+    m.op(kind, [c, a] if const_first else [a, c], [y], kind.lower(), act=act)
+    return m.build([a], [y])
+
+
 def unsupported(rng) -> bytes:
     """EXP then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
@@ -296,6 +307,11 @@ def fixtures() -> dict[str, bytes]:
         "bad_unsupported.tflite": unsupported(rng),
         "uint8_io_conv.tflite": uint8_io(rng),
         "uint8_io_rescale.tflite": uint8_rescale(rng),
+        "add_const_channels.tflite": binary_constant(rng, "ADD", (1, 5, 4, 6), (6,), 0.05, 0.03, 0.06, NONE),
+        "add_const_first_relu.tflite": binary_constant(rng, "ADD", (1, 4, 4, 3), (1, 4, 1, 3), 0.04, 0.1, 0.08,
+                                                       RELU, const_first=True),
+        "mul_const_channels.tflite": binary_constant(rng, "MUL", (1, 5, 4, 6), (6,), 0.05, 0.02, 0.01, NONE),
+        "mul_const_scalar.tflite": binary_constant(rng, "MUL", (1, 30), (1,), 0.05, 0.01, 0.004, RELU6),
     }
 
 

@@ -569,17 +569,44 @@ class _Reader:
     def binary(self, op, k, kind: str, options_class) -> None:
         opts = self.options(op, options_class)
         ins = self.inputs_of(op)
-        if len(ins) != 2 or any(self.buffer_bytes(i) is not None for i in ins):
-            raise _Unsupported("only two activation operands are supported (no constant operand)")
-        a, b = (self.activation(i) for i in ins)
+        if len(ins) != 2 or any(i < 0 for i in ins):
+            raise _Unsupported("needs two operands")
+        consts = [self.buffer_bytes(i) is not None for i in ins]
+        if all(consts):
+            raise _Unsupported("both operands are constant")
         out = self.output(op)
         ys = self.graph.tensors[out].shape
-        for x in (a, b):
+        names, constant_qparams = [], []
+        for pos, (i, is_const) in enumerate(zip(ins, consts, strict=True)):
+            names.append(self.constant_operand(i, len(ys), constant_qparams, pos) if is_const else self.activation(i))
+        for x in names:
             xs = self.graph.tensors[x].shape
             if len(xs) != len(ys) or any(d not in (1, e) for d, e in zip(xs, ys, strict=True)):
                 raise _Unsupported(f"operand shape {list(xs)} does not broadcast to {list(ys)} axis by axis")
         attrs = self.fused(opts.FusedActivationFunction(), self.outputs_of(op)[0]) if opts is not None else {}
-        self.add(kind, k, [a, b], out, attrs)
+        if constant_qparams:
+            attrs["constant_qparams"] = constant_qparams
+        if kind == "mul":
+            attrs["float32_multiplier"] = True
+        self.add(kind, k, names, out, attrs)
+
+    def constant_operand(self, i: int, rank: int, qparams: list, position: int) -> str:
+        """An int8 constant operand of ADD/MUL: its float values (q - z) * s, padded with leading 1s to
+        the output's rank (TFLite broadcasts from the right), and its own (s, z) kept in `qparams`,
+        which ops/add.py::quantize_constant_operands uses instead of a range, so it quantizes back to q."""
+        c = self.constant(i)
+        q = self.quantization(i)
+        if c.dtype != np.int8 or q is None or len(q[0]) != 1:
+            raise _Unsupported(f"constant operand {_shown(self.tensor_name(i))} must be int8 with one scale")
+        if c.ndim > rank:
+            raise _Unsupported(f"constant operand of shape {list(c.shape)} has more axes than the output")
+        scale, zp = float(q[0][0]), int(q[1][0])
+        if not -128 <= zp <= 127:
+            raise McugenError(f"constant {_shown(self.tensor_name(i))} has zero point {zp}, outside int8; the file "
+                              "is damaged")
+        values = ((c.astype(np.float64) - zp) * scale).astype(np.float32).reshape((1,) * (rank - c.ndim) + c.shape)
+        qparams.append((position, scale, zp))
+        return self.graph.add_constant(self.tensor_name(i), values).name
 
     def unary(self, op, k, kind: str, output_qparams: tuple[float, int]) -> None:
         x = self.activation(self.inputs_of(op)[0])
