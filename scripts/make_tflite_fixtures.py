@@ -239,6 +239,37 @@ def binary_constant(rng, kind, shape, const_shape, s1, s2, so, act, const_first=
     return m.build([a], [y])
 
 
+def tiny_mnv3(rng) -> bytes:
+    """MobileNetV3's head in small: conv → HARD_SWISH → MEAN over H, W (keep_dims) → QUANTIZE (int8
+    → int8) → MUL by a constant per channel → reshape → fully connected, for the QEMU test."""
+    m = TfliteModel()
+    x, sx, _ = act_input(m, rng, (1, 7, 7, 3), 0.05)
+    wt, bt, so = weighted(m, rng, "conv", (12, 3, 3, 3), True, 0, 27, sx)
+    so *= 2
+    c = m.tensor("conv_out", (1, 4, 4, 12), scale=so, zero_point=-5)
+    m.op("CONV_2D", [x, wt, bt], [c], "conv", padding=SAME, stride_w=2, stride_h=2, act=NONE)
+    hi = so * (127 + 5)  # the conv output range's top; hard swish of its bottom is above -0.375
+    hs_scale = (hi * min(hi + 3, 6) / 6 + 0.375) / 255
+    h = m.tensor("hard_swish", (1, 4, 4, 12), scale=hs_scale, zero_point=int(round(-128 + 0.375 / hs_scale)))
+    m.op("HARD_SWISH", [c], [h])
+    axes = m.tensor("axes", (2,), INT32, data=np.array([1, 2], np.int32))
+    p = m.tensor("pooled", (1, 1, 1, 12), scale=hs_scale / 3, zero_point=-100)
+    m.op("MEAN", [h, axes], [p], "reducer", keep_dims=True)
+    r = m.tensor("requantized", (1, 1, 1, 12), scale=hs_scale / 2.5, zero_point=-90)
+    m.op("QUANTIZE", [p], [r])
+    k = m.tensor("channel_scale", (12,), scale=0.01, zero_point=-30,
+                 data=rng.integers(-128, 128, size=12, dtype=np.int8))
+    s = m.tensor("scaled", (1, 1, 1, 12), scale=hs_scale / 2.5 * 0.8, zero_point=0)
+    m.op("MUL", [r, k], [s], "mul", act=NONE)
+    shape = m.tensor("shape", (2,), INT32, data=np.array([1, 12], np.int32))
+    f = m.tensor("flat", (1, 12), scale=hs_scale / 2.5 * 0.8, zero_point=0)
+    m.op("RESHAPE", [s, shape], [f])
+    wt2, bt2, so2 = weighted(m, rng, "fc", (6, 12), False, 0, 12, hs_scale / 2.5 * 0.8)
+    y = m.tensor("output", (1, 6), scale=so2, zero_point=2)
+    m.op("FULLY_CONNECTED", [f, wt2, bt2], [y], "fc", act=NONE)
+    return m.build([x], [y])
+
+
 def unsupported(rng) -> bytes:
     """EXP then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
@@ -312,6 +343,7 @@ def fixtures() -> dict[str, bytes]:
                                                        RELU, const_first=True),
         "mul_const_channels.tflite": binary_constant(rng, "MUL", (1, 5, 4, 6), (6,), 0.05, 0.02, 0.01, NONE),
         "mul_const_scalar.tflite": binary_constant(rng, "MUL", (1, 30), (1,), 0.05, 0.01, 0.004, RELU6),
+        "tiny_mnv3.tflite": tiny_mnv3(rng),
     }
 
 

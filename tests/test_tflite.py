@@ -88,16 +88,18 @@ def test_c_equals_golden_with_gcc_and_clang(name, tmp_path):
     check_bit_exact(FIXTURES / name, None, tmp_path, values, name="tfl")
 
 
-def test_tiny_model_bit_exact_in_qemu_and_equal_to_tflite(capsys, tmp_path):
+@pytest.mark.parametrize("name, outputs", [("tiny_kws.tflite", 5), ("tiny_mnv3.tflite", 6)])
+def test_tiny_model_bit_exact_in_qemu_and_equal_to_tflite(capsys, tmp_path, name, outputs):
+    # tiny_mnv3: conv, HARD_SWISH, MEAN over H and W, QUANTIZE int8 -> int8, MUL by a constant, FC
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
-    code = main(["verify", str(FIXTURES / "tiny_kws.tflite"), "--board", "mps2-an386", "--samples", "12",
+    code = main(["verify", str(FIXTURES / name), "--board", "mps2-an386", "--samples", "12",
                  "-o", str(tmp_path / "build"), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)
     assert report["bit_exact"] == report["samples"] == 12
-    assert report["tflite_elements"] == 12 * 5 and report["tflite_equal"] == report["tflite_elements"]
+    assert report["tflite_elements"] == 12 * outputs and report["tflite_equal"] == report["tflite_elements"]
 
 
 def test_io_keeps_the_files_layout_and_int8_codes_are_taken_as_they_are(tmp_path):
