@@ -136,6 +136,19 @@ def test_uint8_io_is_the_int8_codes_minus_128_and_uint8_data_is_read_as_codes(tm
     assert "uint8 activations" in one_sentence(tmp_path / "u8.tflite")
 
 
+def test_mean_over_the_batch_or_with_damaged_axes_is_one_sentence(tmp_path):
+    for axes, out_shape, expect in [((0,), (3, 4), "a mean over the batch axis is not supported"),
+                                    ((5,), (1, 3, 4), "outside its rank 3; the file is damaged"),
+                                    ((1,), (1, 3, 4), "where its axes give [1, 1, 4]; the file is damaged")]:
+        m = TfliteModel()
+        x = m.tensor("input", (1, 3, 4), INT8, scale=0.1, zero_point=0)
+        a = m.tensor("axes", (1,), 2, data=np.array(axes, np.int32))
+        y = m.tensor("output", out_shape, INT8, scale=0.1, zero_point=0)
+        m.op("MEAN", [x, a], [y], "reducer", keep_dims=True)
+        (tmp_path / "mean.tflite").write_bytes(m.build([x], [y]))
+        assert expect in one_sentence(tmp_path / "mean.tflite")
+
+
 def test_uint8_model_bit_exact_in_qemu_and_equal_to_tflite(capsys, tmp_path):
     if shutil.which("qemu-system-arm") is None:
         pytest.fail("qemu-system-arm is not installed; run scripts/setup.sh")
