@@ -153,11 +153,15 @@ def load_samples(path: str | Path, graph: Graph, what: str = "data") -> Samples:
 
 def _codes_as_values(graph: Graph, name: str, arr: np.ndarray) -> np.ndarray:
     """An int8 array for an input of an int8 .tflite model holds its codes, as TFLite Micro takes
-    them: their real values (which quantize back exactly). ONNX models keep reading values."""
-    if arr.dtype != np.int8 or name not in graph.fixed_qparams or not str(graph.source).lower().endswith(".tflite"):
+    them: their real values (which quantize back exactly); so does a uint8 array for a uint8 input of
+    the file (mcugen's int8 code is u - 128, its zero point the file's minus 128). ONNX models keep
+    reading values."""
+    uint8 = name in graph.io and graph.io[name].file_dtype == "uint8" and arr.dtype == np.uint8
+    if not (arr.dtype == np.int8 or uint8) or name not in graph.fixed_qparams or \
+            not str(graph.source).lower().endswith(".tflite"):
         return arr
     scale, zero_point = graph.fixed_qparams[name]
-    return (arr.astype(np.float64) - zero_point) * scale
+    return (arr.astype(np.float64) - (128 if uint8 else 0) - zero_point) * scale
 
 
 def _input_array(arr: np.ndarray, want: tuple[int, ...], where: str) -> np.ndarray:

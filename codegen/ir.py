@@ -56,6 +56,9 @@ class IOInfo:
     onnx_shape: tuple[int, ...]  # with the batch axis, as the model declares it (batch 1)
     to_physical: tuple[int, ...] | None = None  # axes permutation from ONNX layout to memory layout
     layout_name: str | None = None  # the layout the model file declares, when it is not ONNX's (TFLite: NHWC)
+    # the type the model file declares, when it is not the int8 (or float) invoke takes: a TFLite uint8
+    # input/output, taken and given as the int8 codes u - 128 with zero point minus 128
+    file_dtype: str | None = None
 
     @property
     def layout(self) -> str:

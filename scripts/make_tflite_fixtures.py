@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tflite_builder import FLOAT32, INT32, NONE, RELU, RELU6, SAME, VALID, TfliteModel  # noqa: E402
+from tflite_builder import FLOAT32, INT32, NONE, RELU, RELU6, SAME, UINT8, VALID, TfliteModel  # noqa: E402
 
 
 def out_size(n: int, k: int, stride: int, dilation: int, padding: int) -> int:
@@ -176,12 +176,106 @@ def unary(rng, kind, scale, zp, out_scale, out_zp) -> bytes:
     return m.build([x], [y])
 
 
+def mean(rng, shape, axes, keep, scale, zp, out_scale, out_zp) -> bytes:
+    m = TfliteModel()
+    x = m.tensor("input", shape, scale=scale, zero_point=zp)
+    a = m.tensor("axes", (len(axes),), INT32, data=np.array(axes, np.int32))
+    rank = len(shape)
+    reduced = {ax % rank for ax in axes}
+    oshape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
+        [d for i, d in enumerate(shape) if i not in reduced]
+    y = m.tensor("output", oshape, scale=out_scale, zero_point=out_zp)
+    m.op("MEAN", [x, a], [y], "reducer", keep_dims=keep)
+    return m.build([x], [y])
+
+
+def hard_swish(scale: float, zp: int, out_scale: float | None = None) -> bytes:
+    """The output scale (unless given) and zero point cover hard swish of the input's whole range."""
+    lo, hi = scale * (-128 - zp), scale * (127 - zp)
+    y_lo, y_hi = -0.375 if lo < -1.5 else lo * min(max(lo + 3, 0), 6) / 6, hi * min(max(hi + 3, 0), 6) / 6
+    out_scale = out_scale or (y_hi - y_lo) / 255
+    out_zp = int(max(-128, min(127, round(-128 - y_lo / out_scale))))
+    m = TfliteModel()
+    x = m.tensor("input", (1, 4, 4, 16), scale=scale, zero_point=zp)
+    y = m.tensor("output", (1, 4, 4, 16), scale=out_scale, zero_point=out_zp)
+    m.op("HARD_SWISH", [x], [y])
+    return m.build([x], [y])
+
+
+def uint8_io(rng) -> bytes:
+    """uint8 input → QUANTIZE → conv → QUANTIZE → uint8 output, as the converter writes for
+    inference_input_type = inference_output_type = tf.uint8."""
+    m = TfliteModel()
+    u = m.tensor("input_u8", (1, 6, 6, 3), UINT8, scale=0.05, zero_point=131)
+    x = m.tensor("input_s8", (1, 6, 6, 3), scale=0.05, zero_point=3)
+    m.op("QUANTIZE", [u], [x])
+    wt, bt, so = weighted(m, rng, "conv", (4, 3, 3, 3), True, 0, 27, 0.05)
+    c = m.tensor("conv_out", (1, 6, 6, 4), scale=so, zero_point=-7)
+    m.op("CONV_2D", [x, wt, bt], [c], "conv", padding=SAME, stride_w=1, stride_h=1, act=NONE)
+    y = m.tensor("output_u8", (1, 6, 6, 4), UINT8, scale=so * 1.5, zero_point=120)
+    m.op("QUANTIZE", [c], [y])
+    return m.build([u], [y])
+
+
+def uint8_rescale(rng) -> bytes:
+    """uint8 → int8 with another scale (a real requantize at the input), int8 → uint8 back."""
+    m = TfliteModel()
+    u = m.tensor("input_u8", (1, 40), UINT8, scale=0.02, zero_point=100)
+    x = m.tensor("input_s8", (1, 40), scale=0.03, zero_point=-20)
+    m.op("QUANTIZE", [u], [x])
+    y = m.tensor("output_u8", (1, 40), UINT8, scale=0.025, zero_point=140)
+    m.op("QUANTIZE", [x], [y])
+    return m.build([u], [y])
+
+
+def binary_constant(rng, kind, shape, const_shape, s1, s2, so, act, const_first=False) -> bytes:
+    """ADD or MUL of an activation and an int8 constant (per channel, a scalar...), either operand order."""
+    m = TfliteModel()
+    a = m.tensor("input", shape, scale=s1, zero_point=int(rng.integers(-40, 41)))
+    data = rng.integers(-128, 128, size=const_shape, dtype=np.int8)
+    c = m.tensor("constant", const_shape, scale=s2, zero_point=int(rng.integers(-40, 41)), data=data)
+    y = m.tensor("output", shape, scale=so, zero_point=int(rng.integers(-40, 41)))
+    m.op(kind, [c, a] if const_first else [a, c], [y], kind.lower(), act=act)
+    return m.build([a], [y])
+
+
+def tiny_mnv3(rng) -> bytes:
+    """MobileNetV3's head in small: conv → HARD_SWISH → MEAN over H, W (keep_dims) → QUANTIZE (int8
+    → int8) → MUL by a constant per channel → reshape → fully connected, for the QEMU test."""
+    m = TfliteModel()
+    x, sx, _ = act_input(m, rng, (1, 7, 7, 3), 0.05)
+    wt, bt, so = weighted(m, rng, "conv", (12, 3, 3, 3), True, 0, 27, sx)
+    so *= 2
+    c = m.tensor("conv_out", (1, 4, 4, 12), scale=so, zero_point=-5)
+    m.op("CONV_2D", [x, wt, bt], [c], "conv", padding=SAME, stride_w=2, stride_h=2, act=NONE)
+    hi = so * (127 + 5)  # the conv output range's top; hard swish of its bottom is above -0.375
+    hs_scale = (hi * min(hi + 3, 6) / 6 + 0.375) / 255
+    h = m.tensor("hard_swish", (1, 4, 4, 12), scale=hs_scale, zero_point=int(round(-128 + 0.375 / hs_scale)))
+    m.op("HARD_SWISH", [c], [h])
+    axes = m.tensor("axes", (2,), INT32, data=np.array([1, 2], np.int32))
+    p = m.tensor("pooled", (1, 1, 1, 12), scale=hs_scale / 3, zero_point=-100)
+    m.op("MEAN", [h, axes], [p], "reducer", keep_dims=True)
+    r = m.tensor("requantized", (1, 1, 1, 12), scale=hs_scale / 2.5, zero_point=-90)
+    m.op("QUANTIZE", [p], [r])
+    k = m.tensor("channel_scale", (12,), scale=0.01, zero_point=-30,
+                 data=rng.integers(-128, 128, size=12, dtype=np.int8))
+    s = m.tensor("scaled", (1, 1, 1, 12), scale=hs_scale / 2.5 * 0.8, zero_point=0)
+    m.op("MUL", [r, k], [s], "mul", act=NONE)
+    shape = m.tensor("shape", (2,), INT32, data=np.array([1, 12], np.int32))
+    f = m.tensor("flat", (1, 12), scale=hs_scale / 2.5 * 0.8, zero_point=0)
+    m.op("RESHAPE", [s, shape], [f])
+    wt2, bt2, so2 = weighted(m, rng, "fc", (6, 12), False, 0, 12, hs_scale / 2.5 * 0.8)
+    y = m.tensor("output", (1, 6), scale=so2, zero_point=2)
+    m.op("FULLY_CONNECTED", [f, wt2, bt2], [y], "fc", act=NONE)
+    return m.build([x], [y])
+
+
 def unsupported(rng) -> bytes:
-    """HARD_SWISH then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
+    """EXP then GATHER on int8 tensors: two operators mcugen does not read, to be named together."""
     m = TfliteModel()
     x = m.tensor("input", (1, 8), scale=0.05, zero_point=0)
-    t = m.tensor("hard_swish", (1, 8), scale=1.0 / 128, zero_point=0)
-    m.op("HARD_SWISH", [x], [t])
+    t = m.tensor("exp", (1, 8), scale=1.0 / 128, zero_point=0)
+    m.op("EXP", [x], [t])
     idx = m.tensor("indices", (2,), INT32, data=np.array([0, 3], np.int32))
     y = m.tensor("output", (1, 2), scale=1.0 / 128, zero_point=0)
     m.op("GATHER", [t, idx], [y])
@@ -226,9 +320,30 @@ def fixtures() -> dict[str, bytes]:
         "tanh.tflite": unary(rng, "TANH", 0.03, -7, 1.0 / 128, 0),
         "relu.tflite": unary(rng, "RELU", 0.05, 10, 0.03, -128),
         "relu6.tflite": unary(rng, "RELU6", 0.06, -3, 0.025, -128),
+        "mean_hw_keep_same_scale.tflite": mean(rng, (1, 5, 4, 7), (1, 2), True, 0.05, 3, 0.05, 3),
+        "mean_hw_keep_rescale.tflite": mean(rng, (1, 6, 6, 8), (2, 1), True, 0.04, -10, 0.012, 5),
+        "mean_hw_drop.tflite": mean(rng, (1, 6, 3, 5), (1, 2), False, 0.05, -4, 0.05, -4),
+        "mean_channels.tflite": mean(rng, (1, 6, 3, 5), (-1,), False, 0.05, -4, 0.05, -4),
+        "mean_w_c_keep.tflite": mean(rng, (1, 6, 3, 5), (2, 3), True, 0.01, -4, 0.003, 7),
+        "mean_rank3.tflite": mean(rng, (1, 9, 20), (1,), True, 0.03, 11, 0.01, -2),
+        "hard_swish.tflite": hard_swish(0.05, -20),
+        "hard_swish_fine.tflite": hard_swish(0.004, 30),
+        "hard_swish_wide.tflite": hard_swish(0.4, 5),
+        "hard_swish_coarse_out.tflite": hard_swish(0.02, -128, 0.1),
+        "quantize_s8_s8.tflite": unary(rng, "QUANTIZE", 0.05, 7, 0.02, -11),
+        "quantize_s8_s8_coarser.tflite": unary(rng, "QUANTIZE", 0.013, -100, 0.037, 20),
+        "quantize_s8_s8_same_scale.tflite": unary(rng, "QUANTIZE", 0.05, -3, 0.05, 40),
         "tiny_kws.tflite": tiny_kws(rng),
         "bad_float.tflite": float_model(rng),
         "bad_unsupported.tflite": unsupported(rng),
+        "uint8_io_conv.tflite": uint8_io(rng),
+        "uint8_io_rescale.tflite": uint8_rescale(rng),
+        "add_const_channels.tflite": binary_constant(rng, "ADD", (1, 5, 4, 6), (6,), 0.05, 0.03, 0.06, NONE),
+        "add_const_first_relu.tflite": binary_constant(rng, "ADD", (1, 4, 4, 3), (1, 4, 1, 3), 0.04, 0.1, 0.08,
+                                                       RELU, const_first=True),
+        "mul_const_channels.tflite": binary_constant(rng, "MUL", (1, 5, 4, 6), (6,), 0.05, 0.02, 0.01, NONE),
+        "mul_const_scalar.tflite": binary_constant(rng, "MUL", (1, 30), (1,), 0.05, 0.01, 0.004, RELU6),
+        "tiny_mnv3.tflite": tiny_mnv3(rng),
     }
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import flatbuffers
 import numpy as np
 
-INT8, INT32, FLOAT32 = 9, 2, 0
+INT8, INT32, FLOAT32, UINT8 = 9, 2, 0, 3
 OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
        "FULLY_CONNECTED": 9, "MAX_POOL_2D": 17, "MUL": 18, "RESHAPE": 22, "SOFTMAX": 25, "TANH": 28,
-       "PAD": 34, "GATHER": 36, "QUANTIZE": 114, "LOGISTIC": 14, "RELU": 19, "RELU6": 21, "HARD_SWISH": 117}
+       "PAD": 34, "GATHER": 36, "QUANTIZE": 114, "LOGISTIC": 14, "RELU": 19, "RELU6": 21, "MEAN": 40, "EXP": 47,
+       "HARD_SWISH": 117}
 # options table kind: (BuiltinOptions union code, {field: (slot, flatbuffers type, default)})
 OPTIONS = {
     "conv": (1, {"padding": (0, "Int8", 0), "stride_w": (1, "Int32", 0), "stride_h": (2, "Int32", 0),
@@ -32,6 +33,7 @@ OPTIONS = {
     "add": (11, {"act": (0, "Int8", 0)}),
     "mul": (21, {"act": (0, "Int8", 0)}),
     "concat": (10, {"axis": (0, "Int32", 0), "act": (1, "Int8", 0)}),
+    "reducer": (27, {"keep_dims": (0, "Bool", False)}),
 }
 SAME, VALID = 0, 1
 NONE, RELU, RELU6 = 0, 1, 3

@@ -22,6 +22,7 @@ from . import (  # noqa: F401  (imported for their registration)
     mul,
     pad,
     reduce,
+    reduce_tflite,
     requantize,
     reshape,
     resize,

@@ -35,14 +35,16 @@ LEFT_SHIFT = 20
 
 
 def quantize_constant_operands(node, graph) -> list[str]:
-    """Constant operands of a binary op become per-tensor int8 constants with their own range."""
+    """Constant operands of a binary op become per-tensor int8 constants with their own range, or
+    with the (scale, zero point) a pre-quantized model gave them (attrs["constant_qparams"]: TFLite)."""
     names = []
-    for name in node.inputs:
+    given = {int(pos): (float(s), int(z)) for pos, s, z in node.attrs.get("constant_qparams", ())}
+    for pos, name in enumerate(node.inputs):
         t = graph.tensors[name]
         if t.is_constant and t.dtype == "float32":
             from .base import qparams_from_range
 
-            scale, zp = qparams_from_range(float(t.data.min()), float(t.data.max()))
+            scale, zp = given.get(pos) or qparams_from_range(float(t.data.min()), float(t.data.max()))
             q = graph.add_constant(f"{node.name}_operand", quantize_array(t.data, scale, zp))
             q.scale, q.zero_point = scale, zp
             name = q.name

@@ -9,7 +9,8 @@ TFLite's reference int8 kernels (input scale s, zero point z; 4 integer bits):
     tanh:     y = clamp(RoundingDivideByPOT(gemmlowp::tanh(r), 24), -128, 127)             (1/128, 0)
 (ops/gemmlowp.py). RELU / RELU6 / RELU_N1_TO_1 alone (relu_tflite) requantize and clamp:
     y = clamp(z_out + requantize(x - z, m, e), act_min, act_max),  m * 2**(e - 31) = s / s_out
-with the clamp's codes as TFLite rounds them (attrs["act_codes"]).
+with the clamp's codes as TFLite rounds them (attrs["act_codes"]); an int8 -> int8 QUANTIZE
+(requantize_tflite, TFLite's Requantize) is the same table without a clamp. HARD_SWISH: see below.
 Every input code has one output code, so the table is the arithmetic itself.
 """
 
@@ -98,3 +99,104 @@ class ReluTflite(_TfliteLut):
         lo, hi = activation_bounds(node, y.scale, y.zero_point)
         table = np.clip(requantize(codes - x.zero_point, multiplier, shift) + y.zero_point, lo, hi).astype(np.int8)
         node.q["table"] = graph.add_constant(f"{node.name}_table", table).name
+
+
+# --- HARD_SWISH ---------------------------------------------------------------------------------
+# TFLite's reference int8 HardSwish (internal/reference/hard_swish.h, multipliers from activations.cc),
+# int16 fixed point throughout, input (s, z), output (s_out, z_out):
+#   compile time, in float32: hires = s / 128;  out_real = hires / s_out;  relu_real = hires / (3 / 32768)
+#     each split by QuantizeMultiplier into (m32, e) and m32 cut to int16: m16 = (m32 + 2**15) >> 16
+#     (32767 when m32 >= 2**31 - 1 - 2**15)
+#   d = (x - z) * 128                                             (int16)
+#   p = SRDHM16(d, m16_out)                                       (the input on the output scale, unshifted)
+#   r = d; if e_relu > 0: r = sat16(r << (e_relu - 1));  r = SRDHM16(r, m16_relu)
+#          if e_relu > 0: r = sat16(r << 1);  if e_relu < 0: r = RoundingDivideByPOT(r, -e_relu)
+#   r = (r + 32768) >> 1                                          ([-1, 1] → [0, 1] in Q15)
+#   y = clamp(RoundingDivideByPOT(DHM16(r, p), -e_out) + z_out, -128, 127)
+# SRDHM16(a, b) = (a*b + (a*b >= 0 ? 2**14 : 1 - 2**14)) / 2**15 truncated (32767 for -32768 * -32768);
+# DHM16 the same without the nudge, which TFLite uses on purpose (it cancels SRDHM16's bias).
+
+def _sat16(v: int) -> int:
+    return max(-32768, min(32767, v))
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+def _srdhm16(a: int, b: int) -> int:
+    if a == b == -32768:
+        return 32767
+    ab = a * b
+    return _trunc_div(ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14)), 1 << 15)
+
+
+def _dhm16(a: int, b: int) -> int:
+    if a == b == -32768:
+        return 32767
+    return _trunc_div(a * b, 1 << 15)
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    return (x >> exponent) + ((x & mask) > (mask >> 1) + (x < 0))
+
+
+def _multiplier16(real: np.float32) -> tuple[int, int]:
+    m32, e = quantize_multiplier(float(real))
+    return (32767 if m32 >= (1 << 31) - 1 - (1 << 15) else (m32 + (1 << 15)) >> 16), e
+
+
+def hard_swish_table(scale: float, zero_point: int, out_scale: float, out_zero_point: int) -> np.ndarray:
+    """The int8 output of TFLite's reference HardSwish for each input code -128..127."""
+    hires = np.float32(1.0 / 128.0) * np.float32(scale)
+    m_out, e_out = _multiplier16(np.float32(hires / np.float32(out_scale)))
+    m_relu, e_relu = _multiplier16(np.float32(hires / (np.float32(3.0) / np.float32(32768.0))))
+    if e_out > 0:
+        raise McugenError(f"TFLite's int8 hard swish needs an output scale of at least the input's / 128 "
+                          f"(input {scale:g}, output {out_scale:g})")
+    table = []
+    for code in range(-128, 128):
+        d = (code - zero_point) * 128
+        p = _srdhm16(d, m_out)
+        r = d
+        if e_relu > 0:
+            r = _sat16(r * (1 << (e_relu - 1)))
+        r = _srdhm16(r, m_relu)
+        if e_relu > 0:
+            r = _sat16(r * 2)
+        elif e_relu < 0:
+            r = _rdbpot(r, -e_relu)
+        r = (r + (1 << 15)) >> 1
+        y = _rdbpot(_dhm16(r, p), -e_out) + out_zero_point
+        table.append(max(-128, min(127, y)))
+    return np.array(table, dtype=np.int8)
+
+
+@register
+class HardSwishTflite(_TfliteLut):
+    name = "hard_swish_tflite"
+
+    def run_float(self, node, graph, xs):
+        x = xs[0].astype(np.float64)
+        return (x * np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(np.float32)
+
+    def output_qparams(self, node, graph, lo, hi):
+        return Op.output_qparams(self, node, graph, lo, hi)
+
+    def quantize(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        table = hard_swish_table(x.scale, x.zero_point, y.scale, y.zero_point)
+        node.q["table"] = graph.add_constant(f"{node.name}_table", table).name
+
+
+@register
+class RequantizeTflite(ReluTflite):
+    """A QUANTIZE between two int8 tensors (TFLite's reference Requantize): the ReLU table without its
+    clamp, y = clamp(z_out + requantize(x - z, m, e), -128, 127), m * 2**(e - 31) = s / s_out."""
+
+    name = "requantize_tflite"
+
+    def run_float(self, node, graph, xs):
+        return xs[0]

@@ -1,7 +1,8 @@
 """Element-wise Mul with broadcasting, int8: the twin of firmware/kernels/mcugen_mul_s8.c.
 
   y = clamp(zp_out + requantize((x1 - zp1) * (x2 - zp2), m, e), act_min, act_max)
-with m * 2**(e - 31) = s1 * s2 / s_out, as TFLite's int8 MUL.
+with m * 2**(e - 31) = s1 * s2 / s_out, as TFLite's int8 MUL (an imported .tflite model computes
+s1 * s2 / s_out in float32 as TFLite's mul.cc does: attrs["float32_multiplier"]).
 Weight-only mode (float32, mul_f32): y = clamp(x1 * x2, act_min, act_max), one rounding.
 """
 
@@ -28,7 +29,13 @@ class Mul(Op):
         operands = quantize_constant_operands(node, graph)
         a, b = (graph.tensors[n] for n in operands)
         y = graph.tensors[node.outputs[0]]
-        m, e = quantize_multiplier(a.scale * b.scale / y.scale)
+        real = a.scale * b.scale / y.scale
+        if node.attrs.get("float32_multiplier"):
+            # TFLite's mul.cc computes s1 * s2 / s_out in float (then widens it): an imported model
+            # rounds its multiplier from that float (M = 0.125 - 7e-9 in double is 0.125 in float,
+            # and the two round a tie apart)
+            real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(y.scale))
+        m, e = quantize_multiplier(real)
         act_min, act_max = activation_bounds(node, y.scale, y.zero_point)
         node.q.update(operands=operands, input1_offset=-a.zero_point, input2_offset=-b.zero_point,
                       output_multiplier=m, output_shift=e, output_offset=y.zero_point,

@@ -21,6 +21,10 @@ O HW 1 here), so the graph is physical from the start; compiler.load_float_graph
 channels-last pass. Inputs and outputs keep the file's int8 codes and NHWC shapes: a buffer that
 feeds TFLite Micro feeds mcugen's invoke unchanged. A QUANTIZE at a float input or a DEQUANTIZE at
 a float output is dropped: the model's edge is then the int8 tensor, as in TFLM's int8 deployments.
+A uint8 input read only by a QUANTIZE to int8 (or a uint8 output written by a QUANTIZE from int8),
+as the converter writes for inference_input_type=tf.uint8, keeps its QUANTIZE (TFLite's Requantize)
+and is held as the int8 code u - 128 with zero point z - 128: the same real values and the same
+integer arithmetic, so invoke takes the file's bytes with their top bit flipped (IOInfo.file_dtype).
 
 Where TFLite's reference int8 kernels compute differently from mcugen's own choices, the operator
 mapped here is TFLite's variant (`softmax_tflite`, `avg_pool_tflite`, see ops/); the fused
@@ -110,6 +114,8 @@ class _Reader:
         self.names: dict[int, str] = {}  # TFLite tensor index → graph tensor name
         self.quant: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self.opnames = _op_names()
+        self.uint8_edges: set[int] = set()  # TFLite tensors of a uint8 model input or output
+        self.uint8_names: set[str] = set()  # their graph tensors
 
     # --- the file's tables ---------------------------------------------------------------
     def run(self) -> Graph:
@@ -123,9 +129,10 @@ class _Reader:
         if not ops:
             raise McugenError(f"{self.path} holds no operators; is it a TFLite model?")
         self.kinds = [self.op_kind(op) for op in ops]
-        self.check_quantized(ops)
         inputs = [self.index(self.sub.Inputs(i)) for i in range(self.sub.InputsLength())]
         outputs = [self.index(self.sub.Outputs(i)) for i in range(self.sub.OutputsLength())]
+        self.uint8_edges = self.find_uint8_edges(ops, inputs, outputs)
+        self.check_quantized(ops)
         inputs, outputs, skipped = self.edges(ops, inputs, outputs)
         for i in inputs:
             self.activation(i)
@@ -154,7 +161,8 @@ class _Reader:
         g.outputs = [self.names[i] for i in outputs]
         for name in g.inputs + g.outputs:
             shape = g.tensors[name].shape
-            g.io[name] = IOInfo(name, shape, tuple(range(len(shape))), layout_name="NHWC" if len(shape) == 4 else None)
+            g.io[name] = IOInfo(name, shape, tuple(range(len(shape))), layout_name="NHWC" if len(shape) == 4 else None,
+                                file_dtype="uint8" if name in self.uint8_names else None)
         g.prune()
         return g
 
@@ -270,7 +278,7 @@ class _Reader:
                     continue
                 if t in (_FLOAT32, _FLOAT16) and kind not in edges:
                     floats.append(self.tensor_name(i))
-                elif t not in (_INT8, _FLOAT32) and not (t == _INT32 and is_const):
+                elif t not in (_INT8, _FLOAT32) and not (t == _INT32 and is_const) and i not in self.uint8_edges:
                     others.append((self.tensor_name(i), _TYPE_NAMES.get(t, str(t))))
         if floats:
             kind = "hybrid (int8 weights, float activations)" if int8_weights else "float"
@@ -282,6 +290,25 @@ class _Reader:
             name, tname = others[0]
             raise McugenError(f"{self.path} has {tname} activations (tensor {_shown(name)}); mcugen reads TFLite "
                               "models whose activations are int8")
+
+    def find_uint8_edges(self, ops: list, inputs: list[int], outputs: list[int]) -> set[int]:
+        """uint8 model inputs that only a QUANTIZE to int8 reads, and uint8 model outputs a QUANTIZE
+        from int8 writes: what TFLite's converter emits for inference_input/output_type=tf.uint8."""
+        readers: dict[int, list[str]] = {}
+        for op, kind in zip(ops, self.kinds, strict=True):
+            for i in self.inputs_of(op):
+                readers.setdefault(i, []).append(kind)
+        found: set[int] = set()
+        for op, kind in zip(ops, self.kinds, strict=True):
+            ins, outs = self.inputs_of(op), self.outputs_of(op)
+            if kind != "QUANTIZE" or len(ins) != 1 or len(outs) != 1 or ins[0] < 0:
+                continue
+            x, y = ins[0], outs[0]
+            if self.type_of(x) == _UINT8 and self.type_of(y) == _INT8 and x in inputs and readers[x] == ["QUANTIZE"]:
+                found.add(x)
+            elif self.type_of(x) == _INT8 and self.type_of(y) == _UINT8 and y in outputs and y not in readers:
+                found.add(y)
+        return found
 
     def edges(self, ops: list, inputs: list[int], outputs: list[int]) -> tuple[list[int], list[int], set[int]]:
         """Drop QUANTIZE at a float model input and DEQUANTIZE at a float model output."""
@@ -307,13 +334,21 @@ class _Reader:
             return self.names[i]
         if self.buffer_bytes(i) is not None:
             raise _Unsupported(f"constant input {_shown(self.tensor_name(i))} where an activation is expected")
-        if self.type_of(i) != _INT8:
+        uint8 = i in self.uint8_edges
+        if self.type_of(i) != _INT8 and not uint8:
             raise _Unsupported(f"tensor {_shown(self.tensor_name(i))} is "
                                f"{_TYPE_NAMES.get(self.type_of(i), self.type_of(i))}, not int8")
         q = self.quantization(i)
         if q is None or len(q[0]) != 1:
             raise _Unsupported(f"activation {_shown(self.tensor_name(i))} needs one scale and zero point")
         zp = int(q[1][0])
+        if uint8:
+            if not 0 <= zp <= 255:
+                raise McugenError(f"uint8 tensor {_shown(self.tensor_name(i))} has zero point {zp}, outside uint8; "
+                                  "the file is damaged")
+            # a uint8 code u is the int8 code u - 128 with zero point zp - 128: the same real value,
+            # and TFLite's QUANTIZE arithmetic on (u - zp) unchanged (ops/lut_tflite.py)
+            zp -= 128
         if not -128 <= zp <= 127:
             raise McugenError(f"activation {_shown(self.tensor_name(i))} has zero point {zp}, outside int8; the "
                               "file is damaged")
@@ -321,6 +356,11 @@ class _Reader:
         self.graph.add_tensor(Tensor(name, self.shape_of(i)))
         self.graph.fixed_qparams[name] = (float(q[0][0]), zp)
         self.names[i] = name
+        if uint8:
+            self.uint8_names.add(name)
+            self.graph.notes.append(f"{_shown(self.tensor_name(i))} is uint8 in the file: mcugen's invoke takes and "
+                                    "gives it as int8 codes u - 128 (each byte XOR 0x80), same scale, zero point "
+                                    "minus 128")
         return name
 
     def output(self, op) -> str:
@@ -529,17 +569,44 @@ class _Reader:
     def binary(self, op, k, kind: str, options_class) -> None:
         opts = self.options(op, options_class)
         ins = self.inputs_of(op)
-        if len(ins) != 2 or any(self.buffer_bytes(i) is not None for i in ins):
-            raise _Unsupported("only two activation operands are supported (no constant operand)")
-        a, b = (self.activation(i) for i in ins)
+        if len(ins) != 2 or any(i < 0 for i in ins):
+            raise _Unsupported("needs two operands")
+        consts = [self.buffer_bytes(i) is not None for i in ins]
+        if all(consts):
+            raise _Unsupported("both operands are constant")
         out = self.output(op)
         ys = self.graph.tensors[out].shape
-        for x in (a, b):
+        names, constant_qparams = [], []
+        for pos, (i, is_const) in enumerate(zip(ins, consts, strict=True)):
+            names.append(self.constant_operand(i, len(ys), constant_qparams, pos) if is_const else self.activation(i))
+        for x in names:
             xs = self.graph.tensors[x].shape
             if len(xs) != len(ys) or any(d not in (1, e) for d, e in zip(xs, ys, strict=True)):
                 raise _Unsupported(f"operand shape {list(xs)} does not broadcast to {list(ys)} axis by axis")
         attrs = self.fused(opts.FusedActivationFunction(), self.outputs_of(op)[0]) if opts is not None else {}
-        self.add(kind, k, [a, b], out, attrs)
+        if constant_qparams:
+            attrs["constant_qparams"] = constant_qparams
+        if kind == "mul":
+            attrs["float32_multiplier"] = True
+        self.add(kind, k, names, out, attrs)
+
+    def constant_operand(self, i: int, rank: int, qparams: list, position: int) -> str:
+        """An int8 constant operand of ADD/MUL: its float values (q - z) * s, padded with leading 1s to
+        the output's rank (TFLite broadcasts from the right), and its own (s, z) kept in `qparams`,
+        which ops/add.py::quantize_constant_operands uses instead of a range, so it quantizes back to q."""
+        c = self.constant(i)
+        q = self.quantization(i)
+        if c.dtype != np.int8 or q is None or len(q[0]) != 1:
+            raise _Unsupported(f"constant operand {_shown(self.tensor_name(i))} must be int8 with one scale")
+        if c.ndim > rank:
+            raise _Unsupported(f"constant operand of shape {list(c.shape)} has more axes than the output")
+        scale, zp = float(q[0][0]), int(q[1][0])
+        if not -128 <= zp <= 127:
+            raise McugenError(f"constant {_shown(self.tensor_name(i))} has zero point {zp}, outside int8; the file "
+                              "is damaged")
+        values = ((c.astype(np.float64) - zp) * scale).astype(np.float32).reshape((1,) * (rank - c.ndim) + c.shape)
+        qparams.append((position, scale, zp))
+        return self.graph.add_constant(self.tensor_name(i), values).name
 
     def unary(self, op, k, kind: str, output_qparams: tuple[float, int]) -> None:
         x = self.activation(self.inputs_of(op)[0])
@@ -554,6 +621,16 @@ class _Reader:
 
     def op_TANH(self, op, k):
         self.unary(op, k, "tanh_tflite", (1.0 / 128, 0))
+
+    def op_QUANTIZE(self, op, k):
+        # an int8 -> int8 QUANTIZE inside the graph: TFLite's Requantize (a float one at a model input
+        # was dropped by edges(); one elsewhere is refused by activation(), which names its type)
+        x = self.activation(self.inputs_of(op)[0])
+        self.add("requantize_tflite", k, [x], self.output(op))
+
+    def op_HARD_SWISH(self, op, k):
+        x = self.activation(self.inputs_of(op)[0])
+        self.add("hard_swish_tflite", k, [x], self.output(op))
 
     def relu(self, op, k, code: int) -> None:
         x = self.activation(self.inputs_of(op)[0])
@@ -596,6 +673,33 @@ class _Reader:
         self.add("pad", k, [x], out, {"pads": [(int(b), int(e)) for b, e in pads], "value": 0.0})
 
     op_PADV2 = op_PAD
+
+    def op_MEAN(self, op, k):
+        import tflite
+
+        opts = self.options(op, tflite.ReducerOptions)
+        ins = self.inputs_of(op)
+        x = self.activation(ins[0])
+        out = self.output(op)
+        rank = len(self.graph.tensors[x].shape)
+        axes = self.constant(ins[1]) if len(ins) > 1 and ins[1] >= 0 else None
+        if axes is None or axes.dtype != np.int32 or axes.ndim > 1 or axes.size == 0:
+            raise _Unsupported("the axes must be a non-empty int32 constant")
+        if any(not -rank <= int(a) < rank for a in axes.reshape(-1)):
+            raise McugenError(f"mean {k} has axes {axes.tolist()} outside its rank {rank}; the file is damaged")
+        resolved = sorted({int(a) % rank for a in axes.reshape(-1)})
+        if 0 in resolved:
+            raise _Unsupported("a mean over the batch axis is not supported")
+        keep = bool(opts.KeepDims()) if opts is not None else False
+        xs = self.graph.tensors[x].shape
+        want = tuple(1 if a in resolved else d for a, d in enumerate(xs)) if keep else \
+            tuple(d for a, d in enumerate(xs) if a not in resolved)
+        if self.graph.tensors[out].shape != want:
+            raise McugenError(f"mean {k} gives shape {list(self.graph.tensors[out].shape)} where its axes give "
+                              f"{list(want)}; the file is damaged")
+        # TFLite's int8 MEAN folds 1/n into its multiplier by a truncating division and rounds
+        # twice (ops/reduce_tflite.py), which is not mcugen's own rounded-once mean
+        self.add("mean_tflite", k, [x], out, {"fn": "mean", "axes": tuple(resolved), "keepdims": keep})
 
     def op_CONCATENATION(self, op, k):
         import tflite

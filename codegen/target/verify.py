@@ -91,14 +91,20 @@ def tflite_outputs(model_path: str, compiled: CompiledModel, inputs: np.ndarray)
             t = g.tensors[name]
             codes = row[at:at + t.size].reshape(detail["shape"])
             at += t.size
-            value = codes if detail["dtype"] == np.int8 else \
-                ((codes.astype(np.float32) - t.zero_point) * np.float32(t.scale)).astype(detail["dtype"])
+            if detail["dtype"] == np.int8:
+                value = codes
+            elif detail["dtype"] == np.uint8:  # a uint8 input: mcugen's int8 code c is the file's c + 128
+                value = (codes.astype(np.int16) + 128).astype(np.uint8)
+            else:
+                value = ((codes.astype(np.float32) - t.zero_point) * np.float32(t.scale)).astype(detail["dtype"])
             interp.set_tensor(detail["index"], value)
         interp.invoke()
         parts = []
         for name, detail in zip(g.outputs, outs, strict=True):
             t, y = g.tensors[name], interp.get_tensor(detail["index"])
-            if y.dtype != np.int8:
+            if y.dtype == np.uint8:
+                y = (y.astype(np.int16) - 128).astype(np.int8)
+            elif y.dtype != np.int8:
                 y = np.clip(np.round(y / np.float32(t.scale)) + t.zero_point, -128, 127).astype(np.int8)
             parts.append(y.reshape(-1))
         rows.append(np.concatenate(parts))

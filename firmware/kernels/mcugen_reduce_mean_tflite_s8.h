@@ -1,0 +1,19 @@
+/* mcugen_reduce_mean_tflite_s8.h — int8 mean over some axes with TensorFlow Lite's arithmetic. See the .c file. */
+#ifndef MCUGEN_REDUCE_MEAN_TFLITE_S8_H
+#define MCUGEN_REDUCE_MEAN_TFLITE_S8_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t out_dims[4];    /* the output's shape: the input's, with 1 on every reduced axis */
+    int32_t reduce_dims[4]; /* the input's size on every reduced axis, 1 elsewhere */
+    int32_t strides[4];     /* the input's element stride along each axis */
+    int32_t input_offset, output_offset;
+    int32_t multiplier;     /* TFLite's: Q31 of s_in / s_out times 2^k / n, truncated */
+    int32_t shift;
+} mcugen_reduce_mean_tflite_params_t;
+
+void mcugen_reduce_mean_tflite_s8(const mcugen_reduce_mean_tflite_params_t *p, const int8_t *input,
+                                  int8_t *output);
+
+#endif /* MCUGEN_REDUCE_MEAN_TFLITE_S8_H */
