@@ -90,8 +90,9 @@ def quantize_weighted(node: Node, graph: Graph, weight_axis: int = 0) -> None:
     wq, wscale = per_channel_weights(w.data, axis=weight_axis, bits=bits, scale=fixed_scale, min_scale=floor)
     checked = w.data
     hessian = graph.input_hessians.get(node.name) if fixed_scale is None else None
-    levels = graph.weight_codebook if node.op == "fully_connected" and bits == 8 and not wide \
-        and fixed_scale is None else 0
+    # a plan's per-layer codebook (LayerPrecision.codebook), else the model-wide --codebook
+    levels = (node.q.get("codebook_levels") or graph.weight_codebook) \
+        if node.op == "fully_connected" and bits == 8 and not wide and fixed_scale is None else 0
     if levels:  # --codebook: the codes restricted to the layer's k-means levels (ops/codebook.py)
         codebook, indices = cluster(w.data / wscale[:, None], levels)
         wq = codebook[indices]
