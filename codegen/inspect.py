@@ -131,7 +131,8 @@ def read_report(folder: Path) -> dict:
     path = folder / REPORT
     hint = "generate the library again with `mcugen generate ... -o` (this mcugen writes it)"
     if not path.is_file() or path.is_symlink():
-        raise McugenError(f"{folder} is a folder without {REPORT}, so not a library mcugen generated; {hint}")
+        raise McugenError(f"{folder} is a folder without {REPORT}: neither a model file nor a library mcugen "
+                          "generated; give an .onnx or .tflite file, or the folder `mcugen generate -o` wrote")
     try:
         if path.stat().st_size > REPORT_LIMIT:
             raise ValueError("too large")
