@@ -30,7 +30,8 @@ def input_hessians(graph: Graph, samples: Samples, centered: bool = False) -> di
     E[(w - q) x] = (w - q) m afterwards: GPTQ on the raw H spends its updates on that mean part
     (it dominates H where inputs are nonnegative, after ReLU or pixels) and leaves more of the
     rest, which no bias can remove. Measured on the digits CNN, w4a8, held-out SNR: raw H 27.0 dB,
-    below nearest rounding's 28.3 dB; see tests/test_reconstruct.py for the centered figure."""
+    below nearest rounding's 28.3 dB, centered 30.7 dB (tests/test_reconstruct.py); the MLPerf Tiny AD
+    autoencoder (100 real samples to calibrate, 96 others to score): nearest 32.7, raw 33.9, centered 34.4 dB."""
     layers = [n for n in graph.nodes if reconstructable(n)]
     sums: dict[str, np.ndarray] = {}
     firsts: dict[str, np.ndarray] = {}
