@@ -127,8 +127,12 @@ def calib_of(args: argparse.Namespace) -> tuple[str | None, bool]:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from mcugen.compiler import load_float_graph
-    from mcugen.inspect import format_table, layer_table
+    from mcugen.inspect import format_report, format_table, layer_table, read_report
 
+    if Path(args.model).is_dir():  # a library generate wrote: how its weights were stored
+        report = read_report(Path(args.model))
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0
     table = layer_table(load_float_graph(model_file(args.model)))
     print(json.dumps(table, indent=2) if args.json else format_table(table))
     return 0
@@ -191,7 +195,7 @@ def choose_mixed_precision(args: argparse.Namespace, compiled):
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from mcugen.emit.library import check_output_file, generate_library, looks_like_precision_plan
-    from mcugen.inspect import format_storage, storage_rows
+    from mcugen.inspect import compression_line, format_storage, read_report, storage_rows
     from mcugen.project import check_output_folder
 
     check_output_folder(Path(args.output), "the output folder", "choose another -o")
@@ -212,6 +216,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                    macs=lib.macs, weight_bytes=lib.weight_bytes, arena_bytes=lib.arena_size,
                    model_hash=lib.model_hash, calibration=compiled.calibration,
                    precision=compiled.precision.as_dict(), seconds=round(seconds, 3))
+    compression = read_report(lib.folder)["totals"]
+    summary["compression"] = compression
     if mixed is not None:
         summary["mixed_precision"] = mixed.as_dict()
     storage = storage_rows(compiled.graph)
@@ -227,6 +233,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
               f"model hash {lib.model_hash}")
         for line in format_storage(storage):
             print(line)
+        print(compression_line(compression))
     return 0
 
 
@@ -538,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("inspect", help="per-layer table: op, shapes, params, MACs, weight and activation bytes")
-    p.add_argument("model", help="an .onnx or int8 .tflite file")
+    p.add_argument("model", help="an .onnx or int8 .tflite file, or a library folder `mcugen generate` wrote "
+                                 "(per layer: storage format, density, bytes before and after, MACs skipped)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_inspect)
 

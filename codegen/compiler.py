@@ -89,7 +89,7 @@ def compile_model(path: str | Path, calib: str | Path | None = None, name: str |
                               "representative samples")
         if precision.weight_only:
             raise McugenError("--reconstruct applies to integer models; drop it or use int8/int16 activations")
-        float_graph.input_hessians = input_hessians(float_graph, samples)
+        float_graph.input_hessians = input_hessians(float_graph, samples, centered=bool(float_graph.input_means))
     corrected = ", bias-corrected" if float_graph.input_means else ""
     if float_graph.input_hessians:
         corrected += ", GPTQ-reconstructed conv/FC weights"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 
+from mcugen.emit.library import REPORT, REPORT_VERSION
+from mcugen.errors import McugenError
 from mcugen.ir import Graph
 from mcugen.ops import op_for
 from mcugen.ops.base import WEIGHTED_OPS, per_channel_weights
@@ -109,3 +115,95 @@ def format_table(table: dict) -> str:
     out += ["", line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
     return "\n".join(out)
+
+
+REPORT_LIMIT = 16 << 20  # a report names each layer once; a larger file is not one mcugen wrote
+_ROW_FIELDS = {"index": int, "layer": str, "op": str, "storage": str, "density": (float, int, type(None)),
+               "params": int, "float32_bytes": int, "dense_int8_bytes": int, "bytes": int, "macs": int,
+               "macs_skipped": int}
+_TOTAL_FIELDS = {"float32_bytes": int, "dense_int8_bytes": int, "bytes": int, "macs": int, "macs_skipped": int,
+                 "ratio_float32": (float, int), "ratio_dense_int8": (float, int)}
+
+
+def read_report(folder: Path) -> dict:
+    """The mcugen.json generate wrote into a library folder, checked field by field: the folder is
+    untrusted input, so anything else is one sentence (McugenError), never a traceback."""
+    path = folder / REPORT
+    hint = "generate the library again with `mcugen generate ... -o` (this mcugen writes it)"
+    if not path.is_file() or path.is_symlink():
+        raise McugenError(f"{folder} is a folder without {REPORT}: neither a model file nor a library mcugen "
+                          "generated; give an .onnx or .tflite file, or the folder `mcugen generate -o` wrote")
+    try:
+        if path.stat().st_size > REPORT_LIMIT:
+            raise ValueError("too large")
+        report = json.loads(path.read_bytes().decode("utf-8"),
+                            parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except (OSError, ValueError, RecursionError) as e:
+        raise McugenError(f"{path} is not a report mcugen wrote ({type(e).__name__}: unreadable, "
+                          f"not UTF-8 JSON or too large); {hint}") from None
+    problem = _report_problem(report)
+    if problem:
+        raise McugenError(f"{path} is not a report mcugen wrote: {problem}; {hint}")
+    return report
+
+
+def _typed(value: object, kind) -> bool:
+    if isinstance(value, bool):  # JSON true is not a count
+        return False
+    return isinstance(value, kind) and (not isinstance(value, float) or math.isfinite(value))
+
+
+def _report_problem(report: object) -> str | None:
+    if not isinstance(report, dict):
+        return "its top level is not an object"
+    if report.get("mcugen_report") != REPORT_VERSION:
+        return f"its mcugen_report version is not {REPORT_VERSION}"
+    if not isinstance(report.get("model"), str):
+        return "it names no model"
+    layers, totals = report.get("layers"), report.get("totals")
+    if not isinstance(layers, list) or not isinstance(totals, dict):
+        return "it has no layers list or no totals object"
+    for i, row in enumerate(layers):
+        if not isinstance(row, dict):
+            return f"layer {i} is not an object"
+        for key, kind in _ROW_FIELDS.items():
+            if not _typed(row.get(key), kind):
+                return f"layer {i} has no valid {key!r}"
+            if kind is int and row[key] < 0:
+                return f"layer {i} has a negative {key!r}"
+    for key, kind in _TOTAL_FIELDS.items():
+        if not _typed(totals.get(key), kind) or totals[key] < 0:
+            return f"its totals have no valid {key!r}"
+    return None
+
+
+def format_report(report: dict) -> str:
+    """`mcugen inspect out/`: per weighted layer the storage, density, bytes before (dense int8) and
+    after, MACs skipped; the totals and the compression ratios against float32 and dense int8."""
+    headers = ["#", "layer", "op", "storage", "density", "float32 B", "int8 B", "stored B", "MACs", "skipped"]
+    rows = [[str(r["index"]), _short(r["layer"]), _short(r["op"], 20), _short(r["storage"], 16),
+             "" if r["density"] is None else f"{r['density']:.0%}", f"{r['float32_bytes']:,}",
+             f"{r['dense_int8_bytes']:,}", f"{r['bytes']:,}", f"{r['macs']:,}",
+             f"{r['macs_skipped'] / max(r['macs'], 1):.0%}" if r["macs_skipped"] else ""]
+            for r in report["layers"]]
+    t = report["totals"]
+    total = ["", "total", "", "", "", f"{t['float32_bytes']:,}", f"{t['dense_int8_bytes']:,}", f"{t['bytes']:,}",
+             f"{t['macs']:,}", f"{t['macs_skipped'] / max(t['macs'], 1):.0%}" if t["macs_skipped"] else ""]
+    widths = [max(len(h), len(total[i]), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    right = {0, 4, 5, 6, 7, 8, 9}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [f"library of model {_short(report['model'])}: {len(rows)} weighted layers", "",
+           line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows] + [line(["-" * w for w in widths]), line(total), ""]
+    out.append(compression_line(t))
+    return "\n".join(out)
+
+
+def compression_line(totals: dict) -> str:
+    """The total compression: float32 -> what was emitted, and dense int8 -> what was emitted."""
+    return (f"  compression: float32 {totals['float32_bytes']:,} B -> {totals['bytes']:,} B emitted "
+            f"({totals['ratio_float32']:.2f}x); dense int8 {totals['dense_int8_bytes']:,} B "
+            f"({totals['ratio_dense_int8']:.2f}x)")

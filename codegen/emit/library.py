@@ -32,6 +32,8 @@ from mcugen.ops.base import ConstRef, KernelCall, pack_int4
 from mcugen.resources import data_dir
 
 MANIFEST = ".mcugen-manifest"
+REPORT = "mcugen.json"  # per-layer storage and compression, read back by `mcugen inspect out/` (codegen/inspect.py)
+REPORT_VERSION = 1
 CALIBRATION_TEXT_LIMIT = 160  # the header's "Calibration: ..." names the --calib file
 CTYPES = {"int8": "int8_t", "int32": "int32_t", "int16": "int16_t", "uint8": "uint8_t", "uint16": "uint16_t",
           "int64": "int64_t", "float32": "float"}
@@ -152,9 +154,11 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         return c_int(value, "int64_t")  # plain digits within int32; the struct field gives the type
 
     macs = 0
+    report: list[dict] = []
     for node in graph.nodes:
         op = op_for(node)
         macs += op.macs(node, graph)
+        owned = len(constants)  # the constants this layer's calls name first are its flash
         src = graph.tensors[node.inputs[0]]
         out = graph.tensors[node.outputs[0]]
         comment = (f'{node.op} "{comment_text(node.name)}": [{", ".join(map(str, src.shape))}] -> '
@@ -182,6 +186,10 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
         where = plan.where[node.outputs[0]]  # the layer hook takes bytes (const int8_t *) whatever the type
         lines.append(f"{NAME}_LAYER_DONE({len(layers)}, {where.region} + {where.offset}, {out.nbytes});")
         steps.append(dict(index=len(layers), comment=comment, lines=lines))
+        row = _report_row(graph, node, len(layers), op.macs(node, graph),
+                          sum(c["nbytes"] for c in list(constants.values())[owned:]))
+        if row is not None:
+            report.append(row)
         layers.append((node.name, node.outputs[0]))
 
     float_io = graph.tensors[graph.inputs[0]].dtype == "float32"  # a weight-only model
@@ -226,10 +234,56 @@ def render_library(graph: Graph, calibration: str = "") -> tuple[dict[str, str],
     files["CMakeLists.txt"] = env.get_template("CMakeLists.txt.j2").render(ctx)
     files["library.json"] = env.get_template("library.json.j2").render(ctx)
     files[f"{name}.mk"] = env.get_template("model.mk.j2").render(ctx)
+    files[REPORT] = json.dumps(compression_report(name, report, weight_bytes), indent=2) + "\n"
     for rel, text in kernel_sources(sorted(kernels)).items():
         files[f"kernels/{name}_{rel.removeprefix('mcugen_')}"] = rename_symbols(text, name)
     lib = Library(name, Path(), sorted(files), model_hash, plan.arena_size, weight_bytes, macs, layers, plan)
     return files, lib
+
+
+def _report_row(graph: Graph, node, index: int, macs: int, nbytes: int) -> dict | None:
+    """One weighted layer of the report: its storage, density, bytes as float32, as dense int8 and as
+    emitted (every constant its calls name first: weights, bias, multipliers, index arrays), MACs
+    and the MACs its sparse kernel skips. None for a layer without weights."""
+    params = sum(graph.tensors[i].size for i in node.inputs if graph.tensors[i].is_constant)
+    if params == 0:
+        return None
+    weights = graph.tensors.get(node.q.get("weights", ""))
+    storage = node.q.get("storage")
+    density, skipped = None, 0
+    if storage is not None:  # an int8 conv / FC layer: ops/sparse.py or ops/codebook.py chose its storage
+        fmt = "int8" if storage["format"] == "dense" else storage["format"]
+        density = float(storage["density"])
+        dense = nbytes + storage["dense_bytes"] - storage["bytes"]
+        if "stored_weights" in storage:  # sparse: the kernel multiplies the stored slots only
+            skipped = int(round(macs * (1 - min(storage["stored_weights"] / max(storage["weights"], 1), 1.0))))
+    elif weights is not None and weights.data is not None:
+        fmt = weights.dtype if weights.dtype in ("int4", "int8", "int16", "float32") else str(weights.dtype)
+        density = float(np.count_nonzero(weights.data)) / max(weights.size, 1)
+        # the same codes at one byte each: int4 packs two a byte, int16 and float32 take 2 and 4
+        per = {"int4": 0.5, "int16": 2, "float32": 4}.get(weights.dtype, 1)
+        dense = nbytes + weights.size - int(np.ceil(weights.size * per))
+    else:
+        fmt, dense = "int8", nbytes
+    # the layer's name as the C comments show it (the file is read by people and tools: no raw bytes of the model)
+    return dict(index=index, layer=comment_text(node.name), op=node.op, storage=fmt,
+                density=None if density is None else round(density, 4), params=int(params),
+                float32_bytes=4 * int(params), dense_int8_bytes=int(dense), bytes=int(nbytes),
+                macs=int(macs), macs_skipped=skipped)
+
+
+def compression_report(name: str, rows: list[dict], weight_bytes: int) -> dict:
+    """The library's mcugen.json: per weighted layer what _report_row gives, and totals: every
+    constant of the model as float32 (4 bytes a parameter), as dense int8 and as emitted, and the
+    two ratios. Constants no weighted layer owns (a copied output's) count as they are."""
+    other = weight_bytes - sum(r["bytes"] for r in rows)
+    float32 = sum(r["float32_bytes"] for r in rows) + 4 * other
+    dense = sum(r["dense_int8_bytes"] for r in rows) + other
+    return dict(mcugen_report=REPORT_VERSION, model=name, layers=rows,
+                totals=dict(float32_bytes=float32, dense_int8_bytes=dense, bytes=weight_bytes,
+                            macs=sum(r["macs"] for r in rows), macs_skipped=sum(r["macs_skipped"] for r in rows),
+                            ratio_float32=round(float32 / max(weight_bytes, 1), 3),
+                            ratio_dense_int8=round(dense / max(weight_bytes, 1), 3)))
 
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"(mcugen_\w+\.h)"', re.MULTILINE)

@@ -31,6 +31,6 @@ from . import (  # noqa: F401  (imported for their registration)
     softmax_tflite,
     transpose,
 )
-from .base import REGISTRY, KernelCall, constant_bytes, op_for
+from .base import REGISTRY, KernelCall, constant_bytes, layer_bytes, op_for
 
-__all__ = ["REGISTRY", "KernelCall", "constant_bytes", "op_for"]
+__all__ = ["REGISTRY", "KernelCall", "constant_bytes", "layer_bytes", "op_for"]

@@ -407,3 +407,19 @@ def constant_bytes(graph: Graph) -> int:
             names.update(v.tensor for v in call.params.values() if isinstance(v, ConstRef))
             names.update(a for a in call.args if graph.tensors[a].is_constant)
     return sum(graph.tensors[n].nbytes for n in names)
+
+
+def layer_bytes(graph: Graph) -> dict[str, int]:
+    """Flash per layer: the bytes of the constants each node's calls name first (as render_library
+    emits them, sparse and codebook storage included), by node name; they sum to constant_bytes."""
+    seen: set[str] = set()
+    out: dict[str, int] = {}
+    for node in graph.nodes:
+        names: list[str] = []
+        for call in op_for(node).calls(node, graph):
+            names += [v.tensor for v in call.params.values() if isinstance(v, ConstRef)]
+            names += [a for a in call.args if graph.tensors[a].is_constant]
+        new = {n for n in names if n not in seen}
+        seen |= new
+        out[node.name] = sum(graph.tensors[n].nbytes for n in new)
+    return out

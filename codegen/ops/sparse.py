@@ -153,6 +153,9 @@ def sparse_fields(graph: Graph, node: Node) -> dict | None:
                              dense_bytes=dense_bytes, bytes=layout.nbytes if layout else dense_bytes)
     if layout is None:
         return None
+    # the weight slots the kernel multiplies (whole blocks), against all of them: the MACs it skips
+    node.q["storage"].update(stored_weights=int(layout.values.size * (1 if layout.block == 1 else 4)),
+                             weights=int(w.size))
     fields: dict[str, object] = dict(block=layout.block, wide=int(layout.wide))
     for role in ("counts", "index", "values"):
         name = f"{weights}_sparse{layout.block}_{role}"

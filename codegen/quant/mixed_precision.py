@@ -1,13 +1,16 @@
-"""Mixed precision under a budget: choose int8 / int4 weights and int8 / int16 activations per
-layer so the model fits a flash budget with the least measured harm, or loses at most a given
-amount of accuracy with the least flash.
+"""Mixed precision under a budget: choose int8 / int4 / 16-level codebook weights and int8 / int16
+activations per layer so the model fits a flash budget with the least measured harm, or loses at
+most a given amount of accuracy with the least flash.
 
-The search is greedy and measured. Per-layer sensitivity (sensitivity.py) ranks the layers: the
-output noise a layer adds at int4 (10^(-SNR/10)) per byte that int4 saves. Under a flash budget,
-layers go to int4 in that order until the budget is met; then int16 activations are tried on the
-layers they help most, and int4 layers are swapped back to int8 for cheaper ones, each change
-kept when it lowers the measured drop within the budget. Under --max-drop alone, layers go to
-int4 in the same order while the measured drop stays within it.
+The search is greedy and measured. Per-layer sensitivity (sensitivity.py) ranks the moves a layer
+can make from int8 (int4 weights; for fully connected layers, codebook 16: ops/codebook.py): the
+output noise the move adds (10^(-SNR/10)) per byte it saves, the bytes counted as the layer really
+takes them (an int8 layer that holds zeros is stored sparse where that pays, ops/sparse.py, so a
+pruned layer may already be smaller than its int4 form). Under a flash budget, moves are made in
+that order until the budget is met; then int16 activations are tried on the layers they help most,
+and moved layers are swapped back (to int8, or to a gentler move) for cheaper moves elsewhere,
+each change kept when it lowers the measured drop within the budget. Under --max-drop alone, moves
+are made in the same order while the measured drop stays within it.
 Every plan the search keeps was quantized and run in full on the validation data — the numbers
 printed are measured, not predicted.
 
@@ -23,7 +26,7 @@ from mcugen.data import Samples
 from mcugen.errors import McugenError
 from mcugen.graph.planner import plan_memory
 from mcugen.ir import Graph
-from mcugen.ops import constant_bytes
+from mcugen.ops import constant_bytes, layer_bytes
 from mcugen.quant.evaluate import Score, float_outputs, quantized_outputs, score
 from mcugen.quant.quantize import LayerPrecision, Precision, quantize
 from mcugen.quant.sensitivity import SensitivityReport, analyze
@@ -108,6 +111,43 @@ class _Evaluator:
         return self.cache[key]
 
 
+# The moves a layer can make from int8, each measured (its bytes, its output noise): int4 weights,
+# and for fully connected layers 16 k-means levels (4-bit indices, ops/codebook.py).
+INT4 = LayerPrecision(4, 8)
+CODEBOOK16 = LayerPrecision(8, 8, 16)
+MOVES = {"int4": INT4, "codebook16": CODEBOOK16}
+
+
+@dataclass(frozen=True)
+class Move:
+    layer: str
+    mode: str  # a key of MOVES
+    precision: LayerPrecision
+    saved: int  # bytes the layer saves against its int8 storage, which is sparse where its zeros pay
+    noise: float  # 10^(-SNR/10) of the model's output with only this layer moved
+
+
+def moves(evaluate: _Evaluator, sens: SensitivityReport, graph: Graph) -> list[Move]:
+    """Every move that lowers a layer's flash, cheapest harm per byte first. The bytes are those the
+    layer really takes in each all-one-mode graph (ops.layer_bytes: int4 packing, codebook indices and
+    levels, and the sparse storage ops/sparse.py gives an int8 layer that holds zeros), so a pruned
+    layer whose CSR form is already smaller than its int4 form is never moved to int4."""
+    ops = {n.name: n.op for n in graph.nodes}
+    int8 = layer_bytes(evaluate._quantize(Precision())[0])
+    found = []
+    for mode, lp in MOVES.items():
+        if mode not in sens.modes:
+            continue
+        size = layer_bytes(evaluate._quantize(Precision(lp))[0])
+        for s in sens.layers:
+            if mode == "codebook16" and ops[s.layer] != "fully_connected":
+                continue
+            saved = int8[s.layer] - size[s.layer]
+            if saved > 0:
+                found.append(Move(s.layer, mode, lp, saved, 10 ** (-s.snr[mode] / 10)))
+    return sorted(found, key=lambda m: (m.noise / m.saved, m.layer, m.mode))
+
+
 def search(float_graph: Graph, ranges: dict[str, tuple[float, float]], samples: Samples,
            flash_budget: int | None = None, max_drop: float | None = None) -> MixedResult:
     if flash_budget is None and max_drop is None:
@@ -118,30 +158,30 @@ def search(float_graph: Graph, ranges: dict[str, tuple[float, float]], samples: 
     int8 = evaluate(Precision())
     evaluate.int8_snr = int8.score.snr_db
 
-    sens = analyze(float_graph, ranges, samples, ["int8", "int4", "int16"])
-    weights = {s.layer: s.weights for s in sens.layers}
-    saved = {s.layer: weights[s.layer] - (weights[s.layer] + 1) // 2 for s in sens.layers}
-    noise4 = {s.layer: 10 ** (-s.snr["int4"] / 10) for s in sens.layers}
-    to_int4 = sorted(saved, key=lambda name: noise4[name] / max(saved[name], 1))  # cheapest harm per byte first
+    fully_connected = any(n.op == "fully_connected" for n in float_graph.nodes)
+    sens = analyze(float_graph, ranges, samples, ["int8", "int4", "int16"] + ["codebook16"] * fully_connected)
+    order = moves(evaluate, sens, float_graph)
 
     if flash_budget is not None:  # fit the budget, then lower the drop as far as the budget allows
         plan = Precision()
-        for name in to_int4:
+        for move in order:
             if evaluate.flash(plan) <= flash_budget:
                 break
-            plan.layers[name] = LayerPrecision(4, 8)
+            trial = _with(plan, move.layer, move.precision)
+            if evaluate.flash(trial) < evaluate.flash(plan):  # a second move of a layer only if it saves more
+                plan = trial
         smallest = evaluate.flash(plan)
         if smallest > flash_budget:
-            raise McugenError(f"no plan meets the flash budget of {flash_budget:,} B: even with every weighted layer "
-                              f"at int4 the constants take {smallest:,} B (int8: {int8.flash:,} B); raise the "
-                              "budget or prune the model")
-        best = _improve(evaluate, evaluate(plan), None, flash_budget, sens, to_int4)
+            raise McugenError(f"no plan meets the flash budget of {flash_budget:,} B: with int4 or 16-level "
+                              f"codebook weights wherever they save flash the constants still take {smallest:,} B "
+                              f"(int8: {int8.flash:,} B); raise the budget or prune the model")
+        best = _improve(evaluate, evaluate(plan), None, flash_budget, sens, order)
     else:  # the least flash whose measured drop stays within max_drop
-        best = int8 if int8.drop <= max_drop else _improve(evaluate, int8, max_drop, None, sens, to_int4)
-        for name in to_int4:
-            if best.precision.layers.get(name, LayerPrecision()).activation_bits == 16:
+        best = int8 if int8.drop <= max_drop else _improve(evaluate, int8, max_drop, None, sens, order)
+        for move in order:
+            if best.precision.layers.get(move.layer, LayerPrecision()).activation_bits == 16:
                 continue
-            trial = evaluate(_with(best.precision, name, LayerPrecision(4, 8)))
+            trial = evaluate(_with(best.precision, move.layer, move.precision))
             if trial.drop <= max_drop and trial.flash < best.flash:
                 best = trial
     if max_drop is not None and best.drop > max_drop:
@@ -171,10 +211,10 @@ def _better(a: Candidate, b: Candidate) -> bool:
 
 
 def _improve(evaluate: _Evaluator, best: Candidate, stop_at: float | None, flash_budget: int | None,
-             sens: SensitivityReport, to_int4: list[str]) -> Candidate:
+             sens: SensitivityReport, order: list[Move]) -> Candidate:
     """Lower the measured drop within the flash budget, until it is at most stop_at (None: as far
-    as these moves go): int16 activations where they gain the most SNR, then int4 layers swapped
-    back to int8 for cheaper ones."""
+    as these moves go): int16 activations where they gain the most SNR, then moved layers taken back
+    to int8 (or to a less harmful move of theirs, int4 to codebook 16) for cheaper moves elsewhere."""
     def fits(c: Candidate) -> bool:
         return flash_budget is None or c.flash <= flash_budget
 
@@ -186,7 +226,7 @@ def _improve(evaluate: _Evaluator, best: Candidate, stop_at: float | None, flash
         if done():
             return best
         current = best.precision.layers.get(s.layer, best.precision.default)
-        if current.weight_bits != 8 or current.activation_bits == 16 or s.snr["int16"] <= s.snr["int8"]:
+        if current != LayerPrecision() or s.snr["int16"] <= s.snr["int8"]:
             continue
         try:
             trial = evaluate(_with(best.precision, s.layer, LayerPrecision(8, 16)))
@@ -195,21 +235,24 @@ def _improve(evaluate: _Evaluator, best: Candidate, stop_at: float | None, flash
         if fits(trial) and _better(trial, best):
             best = trial
     swaps = 0
-    for harmful in reversed(to_int4):  # most harm per byte first
+    for harmful in reversed(order):  # most harm per byte first
         if done() or swaps >= MAX_SWAPS:
             break
-        if best.precision.layers.get(harmful, LayerPrecision()).weight_bits != 4:
+        if best.precision.layers.get(harmful.layer, LayerPrecision()) != harmful.precision:
             continue
-        trial_p = _with(best.precision, harmful, LayerPrecision())
-        for name in to_int4:
-            if flash_budget is None or evaluate.flash(trial_p) <= flash_budget:
+        gentler = [m.precision for m in order if m.layer == harmful.layer and m.noise < harmful.noise]
+        for back in [LayerPrecision(), *gentler]:
+            trial_p = _with(best.precision, harmful.layer, back)
+            for move in order:
+                if flash_budget is None or evaluate.flash(trial_p) <= flash_budget:
+                    break
+                if move.layer != harmful.layer and trial_p.layers.get(move.layer, trial_p.default) == LayerPrecision():
+                    trial_p = _with(trial_p, move.layer, move.precision)
+            swaps += 1
+            trial = evaluate(trial_p)
+            if fits(trial) and _better(trial, best):
+                best = trial
                 break
-            if name != harmful and trial_p.layers.get(name, trial_p.default) == LayerPrecision():
-                trial_p = _with(trial_p, name, LayerPrecision(4, 8))
-        swaps += 1
-        trial = evaluate(trial_p)
-        if fits(trial) and _better(trial, best):
-            best = trial
     return best
 
 

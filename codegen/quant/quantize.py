@@ -35,9 +35,10 @@ ACTIVATION_BITS = (8, 16, 32)  # 32: float32 activations (weight-only quantizati
 class LayerPrecision:
     weight_bits: int = 8  # 8 or 4
     activation_bits: int = 8  # 8 or 16: the type of the layer's input and output activations; 32: float32
+    codebook: int = 0  # k-means levels of an int8 fully connected layer's weights (ops/codebook.py); 0: none
 
     def __str__(self) -> str:
-        return f"w{self.weight_bits}a{self.activation_bits}"
+        return f"w{self.weight_bits}a{self.activation_bits}" + (f"c{self.codebook}" if self.codebook else "")
 
 
 @dataclass
@@ -101,13 +102,14 @@ class Precision:
 
 
 def parse_layer_precision(text: str) -> LayerPrecision:
-    """'w4a8' / 'w8a16' → LayerPrecision."""
+    """'w4a8' / 'w8a16' / 'w8a8c16' (weights clustered to 16 levels) → LayerPrecision."""
     try:
         w, a = str(text).lower().removeprefix("w").split("a")
-        return LayerPrecision(int(w), int(a))
+        a, _, c = a.partition("c")
+        return LayerPrecision(int(w), int(a), int(c) if c else 0)
     except ValueError:
-        raise McugenError(f"precision {text!r} is not of the form w<weight bits>a<activation bits>, "
-                          "e.g. w8a8, w4a8, w8a16") from None
+        raise McugenError(f"precision {text!r} is not of the form w<weight bits>a<activation bits>[c<levels>], "
+                          "e.g. w8a8, w4a8, w8a16, w8a8c16") from None
 
 
 def check_precision(graph: Graph, precision: Precision) -> None:
@@ -117,6 +119,12 @@ def check_precision(graph: Graph, precision: Precision) -> None:
         if p.weight_bits not in WEIGHT_BITS or p.activation_bits not in ACTIVATION_BITS:
             raise McugenError(f"precision {p} for {name}: weights must be int8 or int4 and activations int8, "
                               "int16 or float32 (a32)")
+        if p.codebook and ((p.weight_bits, p.activation_bits) != (8, 8) or not 2 <= p.codebook <= 256):
+            raise McugenError(f"precision {p} for {name}: a codebook (c<levels>, 2 to 256) clusters int8 weights "
+                              "with int8 activations (w8a8c16)")
+        if p.codebook and name != "default" and name in weighted \
+                and next(n.op for n in graph.nodes if n.name == name) != "fully_connected":
+            raise McugenError(f"precision {p} for {name!r}: codebook weights are for fully connected layers only")
         if name != "default" and name not in weighted:
             shown = ", ".join(sorted(weighted)[:6]) or "none"
             raise McugenError(f"precision given for {name!r}, which is not a conv, depthwise conv or fully "
@@ -151,6 +159,8 @@ def quantize(graph: Graph, ranges: dict[str, tuple[float, float]], precision: Pr
                 t.scale, t.zero_point = op.output_qparams(node, q, lo, hi)
         if node.op in WEIGHTED_OPS:
             node.q["weight_bits"] = precision.of(node).weight_bits
+            if precision.of(node).codebook:  # else the model-wide --codebook (graph.weight_codebook), if any
+                node.q["codebook_levels"] = precision.of(node).codebook
         op.quantize(node, q)
     return q
 
