@@ -156,6 +156,14 @@ def nibble_words(w: np.ndarray) -> Callable[[int, int], np.ndarray]:
     return block
 
 
+def dense_weight_bytes(shape: tuple[int, ...]) -> int:
+    """The bytes the dense int8 stream takes beyond the bias, multipliers and int8 shifts that the
+    sparse and codebook layouts also emit: the weight words, and a shift word per block of rows where
+    those layouts keep a byte per row (packed_stream's layout)."""
+    out, words = shape[0], -(-shape[1] // 4)
+    return 4 * out * words + 4 * (out // 4 + out % 4) - out
+
+
 def input_pairs_scratch(node: Node, graph: Graph) -> str:
     """The scratch of mcugen_fully_connected_s8 and _s4: on a DSP core the input vector expanded once into
     the int16 pairs SXTB16 / SXTB16 ROR 8 make of each input word (two words per input word,
@@ -264,7 +272,7 @@ class FullyConnected(Op):
             levels = graph.tensors[q["codebook"]]
             indices = derived_constant(graph, q["codebook_index"], f"packed{bits}", lambda: packed)
             node.q["storage"] = dict(format=f"codebook{levels.size}", density=float(np.mean(w.data != 0)),
-                                     dense_bytes=4 * w.shape[0] * -(-w.shape[1] // 4),
+                                     dense_bytes=dense_weight_bytes(w.shape),
                                      bytes=int(packed.nbytes + levels.size))
             return [KernelCall("fully_connected_codebook_s8", dict(
                 **shape, **requantize, index_bits=bits, indices=ConstRef(indices), codebook=ConstRef(levels.name),
@@ -288,7 +296,7 @@ class FullyConnected(Op):
                 or weighted_kernel(node, graph, "fully_connected") != "fully_connected_s8":
             return None
         w = graph.tensors[node.q["weights"]]
-        return w.name, 4 * w.shape[0] * -(-w.shape[1] // 4), "fully_connected_sparse_s8"  # packed_weights' words
+        return w.name, dense_weight_bytes(w.shape), "fully_connected_sparse_s8"
 
     weight_only = True
 
