@@ -306,6 +306,18 @@ OTHERS.update({
 for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
                ("HardSwish", {}), ("Relu", {})]:
     OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})
+# SiLU as torch exports it (Sigmoid, then Mul by its input, either operand order): one table after the
+# passes; with the sigmoid's output also a graph output the pair stays two operators
+OTHERS["silu_as_sigmoid_times_input"] = ([helper.make_node("Sigmoid", ["x"], ["s"]),
+                                          helper.make_node("Mul", ["x", "s"], ["y"])], {"x": [1, 3, 5, 4]}, {})
+_rng = np.random.default_rng(90)
+OTHERS["silu_sigmoid_first_after_conv"] = ([helper.make_node("Conv", ["x", "W", "B"], ["c"], kernel_shape=[3, 3]),
+                                            helper.make_node("Sigmoid", ["c"], ["s"]),
+                                            helper.make_node("Mul", ["s", "c"], ["y"])], {"x": [1, 2, 6, 6]},
+                                           {"W": w(4, 2, 3, 3, rng=_rng) * 4, "B": w(4, rng=_rng)})
+OTHERS["silu_sigmoid_also_an_output"] = ([helper.make_node("Sigmoid", ["x"], ["s"]),
+                                          helper.make_node("Mul", ["s", "x"], ["y"])], {"x": [1, 3, 5, 4]}, {},
+                                         {"y": None, "s": None})
 
 
 
