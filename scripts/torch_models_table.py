@@ -2,7 +2,9 @@
 compiles? / refused operators / bit-exact on the host (gcc and clang) / worst cosine against ONNX
 Runtime of mcugen's float graph and of the int8 outputs / how much ONNX Runtime's outputs vary
 over the inputs (|y - mean y| / |y|: a cosine says little about a near-constant output), per
-model and exporter, then the counts. Run with the project's .venv:
+model and exporter, then the counts. "ideal int8": every activation rounded ideally to mcugen's
+int8 grid (float weights); "input noise": ONNX Runtime with the input +- half an int8 step
+(tests/torch_fixtures.py says how both are measured). Run with the project's .venv:
 
     .venv/bin/python scripts/torch_models_table.py [--samples 8]
 """
@@ -40,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
                          "" if o.bit_exact is None else ("yes" if o.bit_exact else "NO"),
                          "" if o.float_cosine is None else f"{o.float_cosine:.6f}",
                          "" if o.cosine is None else f"{o.cosine:.4f}",
+                         "" if o.ideal_cosine is None else f"{o.ideal_cosine:.4f}",
+                         "" if o.noise_cosine is None else f"{o.noise_cosine:.4f}",
                          "" if o.spread is None else f"{o.spread:.2f}"])
-    header = ["model", "exporter", "compiles", "refused", "bit-exact", "float cos", "int8 cos", "spread"]
+    header = ["model", "exporter", "compiles", "refused", "bit-exact", "float cos", "int8 cos", "ideal int8",
+              "input noise", "spread"]
     print("\n".join(text_table([header] + rows, left=4)))
     total = len(rows) // 2
     print(f"\ncompile and bit-exact: dynamo {exact['dynamo']} of {total}, legacy {exact['legacy']} of {total}")

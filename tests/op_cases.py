@@ -292,6 +292,13 @@ OTHERS.update({
     "reducemax_spatial_after_relu": ([helper.make_node("Relu", ["x"], ["r"]),
                                       helper.make_node("ReduceMax", ["r", "A"], ["y"], keepdims=0)],
                                      {"x": [1, 6, 4, 4]}, {"A": np.array([2, 3], np.int64)}, {"y": None}, 18),
+    "reducemin_channels_width_no_keepdims": ([helper.make_node("ReduceMin", ["x"], ["y"], axes=[1, 3], keepdims=0)],
+                                             {"x": [1, 5, 3, 6]}, {}, {"y": None}, 14),
+    "reducemin_every_axis_keepdims": ([helper.make_node("ReduceMin", ["x"], ["y"])], {"x": [1, 4, 3, 5]}, {},
+                                      {"y": None}, 18),
+    "reducemin_spatial_after_relu": ([helper.make_node("Relu", ["x"], ["r"]),
+                                      helper.make_node("ReduceMin", ["r", "A"], ["y"], keepdims=0)],
+                                     {"x": [1, 6, 4, 4]}, {"A": np.array([2, 3], np.int64)}, {"y": None}, 18),
     "reducemean_noop_with_empty_axes": ([helper.make_node("Relu", ["x"], ["r"]),
                                          helper.make_node("ReduceMean", ["r"], ["y"], noop_with_empty_axes=1)],
                                         {"x": [1, 3, 4]}, {}, {"y": None}, 18),
@@ -299,6 +306,18 @@ OTHERS.update({
 for fn, kw in [("LeakyRelu", {"alpha": 0.1}), ("Sigmoid", {}), ("Tanh", {}), ("HardSigmoid", {"alpha": 0.3}),
                ("HardSwish", {}), ("Relu", {})]:
     OTHERS[f"activation_{fn.lower()}"] = ([helper.make_node(fn, ["x"], ["y"], **kw)], {"x": [1, 3, 5, 4]}, {})
+# SiLU as torch exports it (Sigmoid, then Mul by its input, either operand order): one table after the
+# passes; with the sigmoid's output also a graph output the pair stays two operators
+OTHERS["silu_as_sigmoid_times_input"] = ([helper.make_node("Sigmoid", ["x"], ["s"]),
+                                          helper.make_node("Mul", ["x", "s"], ["y"])], {"x": [1, 3, 5, 4]}, {})
+_rng = np.random.default_rng(90)
+OTHERS["silu_sigmoid_first_after_conv"] = ([helper.make_node("Conv", ["x", "W", "B"], ["c"], kernel_shape=[3, 3]),
+                                            helper.make_node("Sigmoid", ["c"], ["s"]),
+                                            helper.make_node("Mul", ["s", "c"], ["y"])], {"x": [1, 2, 6, 6]},
+                                           {"W": w(4, 2, 3, 3, rng=_rng) * 4, "B": w(4, rng=_rng)})
+OTHERS["silu_sigmoid_also_an_output"] = ([helper.make_node("Sigmoid", ["x"], ["s"]),
+                                          helper.make_node("Mul", ["s", "x"], ["y"])], {"x": [1, 3, 5, 4]}, {},
+                                         {"y": None, "s": None})
 
 
 
@@ -374,6 +393,27 @@ def stacked_lstm_case(steps: int = 8, in_size: int = 4, hidden: int = 6) -> tupl
 
 
 RECURRENT["lstm_two_layers_as_torch_exports_batch_first"] = stacked_lstm_case()
+
+
+def expanded_zero_state_case(op: str, steps: int = 6, in_size: int = 3, hidden: int = 5) -> tuple:
+    """torch.onnx's legacy exporter's zero initial state: a [1, 1, 1] zero Expanded to [1, batch, hidden],
+    the batch read by Shape and Gather from the time-major input, built up by Unsqueeze and Concat."""
+    nodes, shapes, inits, outputs = recurrent_case(op, steps, in_size, hidden, layout=0, seed=12 + len(op))
+    inits.update(zero=np.zeros((1, 1, 1), np.float32), one=np.array([1], np.int64),
+                 hid=np.array([hidden], np.int64), batch_axis=np.array(1, np.int64), ax0=np.array([0], np.int64))
+    states = ["h0", "c0"] if op == "LSTM" else ["h0"]
+    build = [helper.make_node("Shape", ["xt"], ["shape"]),
+             helper.make_node("Gather", ["shape", "batch_axis"], ["batch"], axis=0),
+             helper.make_node("Unsqueeze", ["batch", "ax0"], ["batch1"]),
+             helper.make_node("Concat", ["one", "batch1", "hid"], ["state_shape"], axis=0)]
+    build += [helper.make_node("Expand", ["zero", "state_shape"], [s]) for s in states]
+    rnn = nodes[1]
+    rnn.input.extend(["", *states])
+    return [nodes[0], *build, *nodes[1:]], shapes, inits, outputs
+
+
+RECURRENT["lstm_zero_state_expanded_as_legacy_torch_exports"] = expanded_zero_state_case("LSTM")
+RECURRENT["gru_zero_state_expanded_as_legacy_torch_exports"] = expanded_zero_state_case("GRU")
 
 def conv_transpose_case(in_c, out_c, k, hw, group=1, act=None, bias=True, seed=0, **attrs):
     """ConvTranspose with weights [in_c, out_c / group, kh, kw] from their own generator."""

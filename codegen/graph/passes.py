@@ -22,6 +22,7 @@ def optimize(graph: Graph) -> Graph:
     remove_identities(graph)
     fold_batch_norm(graph)
     fold_bias_add(graph)
+    fuse_silu(graph)
     fuse_activations(graph)
     graph.prune()
     to_channels_last(graph)
@@ -139,6 +140,26 @@ def fold_bias_add(graph: Graph) -> None:
         producer.inputs = producer.inputs[:2] + [graph.add_constant(f"{producer.name}_bias", total).name]
         add.op, add.inputs, add.attrs = "identity", [other], {}
         _bypass(graph, add, same_values=False)
+
+
+def fuse_silu(graph: Graph) -> None:
+    """Mul(x, Sigmoid(x)) → one SiLU table. As two int8 operators SiLU rounds twice — the sigmoid to
+    its fixed 1/256 step, then the product requantized — and the first rounding is not small where
+    x is large (x * 1/512); as one function of x's 256 codes it is exact up to the output's own
+    rounding. Kept apart when the sigmoid's output has its own use or a pre-quantized model fixed
+    its quantization (that model's arithmetic rounds there)."""
+    for mul in [n for n in graph.nodes if n.op == "mul" and len(n.inputs) == 2]:
+        for sig_name, x in (mul.inputs, mul.inputs[::-1]):
+            sig = graph.producer(sig_name)
+            if sig is None or sig.op != "activation" or sig.attrs.get("fn") != "sigmoid" or "act" in sig.attrs:
+                continue
+            if sig.inputs[0] != x or _sole_consumer(graph, sig_name) is not mul or "act" in mul.attrs:
+                continue
+            if sig_name in graph.fixed_qparams or sig_name in graph.inputs:
+                continue
+            graph.nodes.remove(sig)
+            mul.op, mul.inputs, mul.attrs = "activation", [x], {"fn": "silu"}
+            break
 
 
 def fuse_activations(graph: Graph) -> None:

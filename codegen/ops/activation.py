@@ -3,12 +3,15 @@
 Every int8 input code x maps to one output code, so any unary function f is exact as a table:
   lut[x + 128] = clamp(round(f(s_in * (x - zp_in)) / s_out) + zp_out, act_min, act_max)
 The table is computed here at compile time; the kernel only indexes it. Relu, Clip, LeakyRelu,
-Sigmoid, Tanh, HardSigmoid and HardSwish all take this path when they cannot be fused.
+Sigmoid, Tanh, HardSigmoid and HardSwish all take this path when they cannot be fused, and so does
+SiLU, x * sigmoid(x) (EfficientNet's activation, exported as Sigmoid and Mul of its input; the
+passes make the pair one table: one rounding of the output instead of the sigmoid's 1/256 step and
+the product's requantization).
 
 Weight-only mode (float32, activation_f32.c): the function itself, in float32, then the clamp:
   relu, clip: y = x (clamped to the function's bounds)     leaky_relu: x >= 0 ? x : alpha * x
   sigmoid: 1 / (1 + exp_f32(-x))                            hard_sigmoid: clamp(alpha * x + beta, 0, 1)
-  hard_swish: x * clamp(x * (1/6) + 0.5, 0, 1)
+  hard_swish: x * clamp(x * (1/6) + 0.5, 0, 1)              silu: x * (1 / (1 + exp_f32(-x)))
   tanh: |x| < 0.3: x + ((((T11 x2 + T9) x2 + T7) x2 + T5) x2 + T3) x2 * x  (Taylor, x2 = x * x),
         else t = (1 - e) / (1 + e), e = exp_f32(-2|x|), and y = -t for x < 0
 """
@@ -43,13 +46,15 @@ FUNCTIONS = {
     "tanh": lambda x, a: np.tanh(x),
     "hard_sigmoid": _hard_sigmoid,
     "hard_swish": lambda x, a: x * np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+    "silu": lambda x, a: x / (1.0 + np.exp(-x)),
 }
 
 # Functions with a known output range get the TFLite convention's fixed output quantization.
 FIXED_OUTPUT = {"sigmoid": (1.0 / 256, -128), "hard_sigmoid": (1.0 / 256, -128), "tanh": (1.0 / 128, 0)}
 
 
-F32_CODES = {"relu": 0, "clip": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "hard_sigmoid": 4, "hard_swish": 5}
+F32_CODES = {"relu": 0, "clip": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "hard_sigmoid": 4, "hard_swish": 5,
+             "silu": 6}
 TANH_SMALL = F32(float.fromhex("0x1.333334p-2"))  # 0.3: below, the Taylor polynomial
 TANH_TAYLOR = [F32(float.fromhex(h)) for h in ("-0x1.226e36p-7", "0x1.664f48p-6", "-0x1.ba1ba2p-5",
                                                 "0x1.111112p-3", "-0x1.555556p-2")]  # x^11 ... x^3
@@ -131,6 +136,8 @@ class Activation(Op):
                 y = clamp_f32(alpha * x + beta, zero, one)
             elif q["fn"] == 5:
                 y = x * clamp_f32(x * alpha + beta, zero, one)
+            elif q["fn"] == 6:
+                y = x * (one / (one + exp_f32(-x)))
             else:
                 y = x
         return clamp_f32(y.astype(F32), q["act_min"], q["act_max"])

@@ -1,5 +1,5 @@
-"""ReduceMean, ReduceSum and ReduceMax over any axes but the batch, int8: the twin of
-firmware/kernels/mcugen_reduce_sum_s8.c and mcugen_reduce_max_s8.c.
+"""ReduceMean, ReduceSum, ReduceMax and ReduceMin over any axes but the batch, int8: the twin of
+firmware/kernels/mcugen_reduce_sum_s8.c, mcugen_reduce_max_s8.c and mcugen_reduce_min_s8.c.
 
 The input is viewed as rank 4 (physical layout); the reduced axes are `axes` (physical, never 0).
 With n the number of elements reduced into each output:
@@ -8,13 +8,15 @@ With n the number of elements reduced into each output:
                m * 2**(e - 31) ~ s_in / s_out for sum, s_in / (s_out * n) for mean
   The mean's divide lives in the multiplier and the product is rounded once (half away from zero),
   as TFLite's integer Mean and mcugen's average pool do: equal scales give round(acc / n) exactly.
-  max:         y = max over the reduced elements of x; the output keeps the input's scale and zero point.
+  max / min:   y = max (min) over the reduced elements of x; the output keeps the input's scale and zero
+               point (the scale is positive, so the order of the codes is the order of the values).
 (ReduceMean over the spatial axes of an image is imported as an average pool instead.)
 
-Weight-only mode (float32, reduce_sum_f32 / reduce_max_f32), per output element, the reduced
+Weight-only mode (float32, reduce_sum_f32 / reduce_max_f32 / reduce_min_f32), per output element, the reduced
 elements visited in row-major order of the reduced axes:
   sum: acc = 0.0f; acc = acc + x;  mean: then acc / (float)n
   max: best = the first element, replaced by every later one that is greater (v > best)
+  min: best = the first element, replaced by every later one that is smaller (v < best)
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from mcugen.ops.float32 import F32
 
 from .base import KernelCall, Op, batch_shape, rank4, register
 
-FUNCTIONS = ("mean", "sum", "max")
+FUNCTIONS = ("mean", "sum", "max", "min")
+# the order statistics: their output is one of the inputs, codes and scale unchanged
+SELECTING = ("max", "min")
 
 
 def reduced_count(node, graph) -> int:
@@ -54,17 +58,17 @@ class Reduce(Op):
 
     def run_float(self, node, graph, xs):
         x = xs[0].astype(np.float64)
-        fn = {"mean": np.mean, "sum": np.sum, "max": np.max}[node.attrs["fn"]]
+        fn = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}[node.attrs["fn"]]
         return fn(x, axis=_batched_axes(node)).reshape(batch_shape(node, graph, x)).astype(np.float32)
 
     def output_qparams(self, node, graph, lo, hi):
-        if node.attrs["fn"] == "max":  # the maximum is one of the inputs: same codes, same scale
+        if node.attrs["fn"] in SELECTING:  # the maximum (minimum) is one of the inputs: same codes, same scale
             x = graph.tensors[node.inputs[0]]
             return x.scale, x.zero_point
         return super().output_qparams(node, graph, lo, hi)
 
     def quantize(self, node, graph):
-        if node.attrs["fn"] == "max":
+        if node.attrs["fn"] in SELECTING:
             return
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         n = reduced_count(node, graph)
@@ -80,6 +84,8 @@ class Reduce(Op):
         shape = batch_shape(node, graph, x)
         if node.attrs["fn"] == "max":
             return x.max(axis=_batched_axes(node)).reshape(shape).astype(np.int8)
+        if node.attrs["fn"] == "min":
+            return x.min(axis=_batched_axes(node)).reshape(shape).astype(np.int8)
         q = node.q
         acc = (x + q["input_offset"]).sum(axis=_batched_axes(node))
         y = requantize_round_once(acc, q["multiplier"], q["shift"]) + q["output_offset"]
@@ -99,8 +105,8 @@ class Reduce(Op):
     def kernel_calls(self, node, graph):
         params = self._geometry(node, graph)
         args = [node.inputs[0], node.outputs[0]]
-        if node.attrs["fn"] == "max":
-            return [KernelCall("reduce_max_s8", params, args)]
+        if node.attrs["fn"] in SELECTING:
+            return [KernelCall(f"reduce_{node.attrs['fn']}_s8", params, args)]
         q = node.q
         params.update(input_offset=q["input_offset"], output_offset=q["output_offset"],
                       multiplier=q["multiplier"], shift=q["shift"])
@@ -111,10 +117,11 @@ class Reduce(Op):
     def run_f32(self, node, graph, xs):
         x = xs[0].astype(F32, copy=False)
         values = _last_reduced(x, _batched_axes(node))
-        if node.attrs["fn"] == "max":
+        if node.attrs["fn"] in SELECTING:
             best = values[..., 0]
             for i in range(1, values.shape[-1]):
-                best = np.where(values[..., i] > best, values[..., i], best)
+                better = values[..., i] > best if node.attrs["fn"] == "max" else values[..., i] < best
+                best = np.where(better, values[..., i], best)
             y = best
         else:
             acc = np.zeros(values.shape[:-1], F32)
@@ -126,8 +133,8 @@ class Reduce(Op):
     def kernel_calls_f32(self, node, graph):
         params = self._geometry(node, graph)
         args = [node.inputs[0], node.outputs[0]]
-        if node.attrs["fn"] == "max":
-            return [KernelCall("reduce_max_f32", params, args)]
+        if node.attrs["fn"] in SELECTING:
+            return [KernelCall(f"reduce_{node.attrs['fn']}_f32", params, args)]
         params["mean"] = int(node.attrs["fn"] == "mean")
         return [KernelCall("reduce_sum_f32", params, args)]
 

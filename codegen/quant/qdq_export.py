@@ -299,6 +299,12 @@ class _Exporter:
             attrs["alpha"] = float(a.get("alpha", 0.01))
         elif fn == "hard_sigmoid":
             attrs.update(alpha=float(a.get("alpha", 0.2)), beta=float(a.get("beta", 0.5)))
+        if fn == "silu":  # mcugen's one-table x * sigmoid(x): the float pair inside one Q/DQ, as exported
+            sig = self.fresh(f"{node.outputs[0]}_sigmoid")
+            out = self.output_value(node)
+            self.nodes += [helper.make_node("Sigmoid", inputs, [sig], name=self.node_name(f"{node.name}_sigmoid")),
+                           helper.make_node("Mul", [inputs[0], sig], [out], name=self.node_name(node.name))]
+            return out, form
         if fn not in UNARY:
             raise McugenError(f"activation {fn!r} of {node.name!r} has no ONNX mapping in the QDQ export")
         out = self.output_value(node)

@@ -232,6 +232,21 @@ def _check_size(what: str, shape) -> None:
                           f"of {MAX_ELEMENTS:,}; no microcontroller holds it")
 
 
+def _bounded_size(node: onnx.NodeProto, values: list[np.ndarray]) -> int | None:
+    """The element count a growing operator of known constant inputs makes, computed from those inputs
+    before anything evaluates it (inference without data propagation leaves it unknown: the legacy
+    exporter's Expand of h0 zeros to a shape built by Shape/Gather/Concat), or None when not bounded here."""
+    try:
+        if node.op_type == "Expand" and len(values) == 2:
+            shape = np.broadcast_shapes(values[0].shape, tuple(int(d) for d in values[1].reshape(-1)))
+            return int(np.prod(shape, dtype=object))
+        if node.op_type == "ConstantOfShape" and len(values) == 1:
+            return int(np.prod([int(d) for d in values[0].reshape(-1)], dtype=object))
+    except (ValueError, TypeError):
+        return None  # not broadcastable: left to the importer, which refuses it by name
+    return None
+
+
 def _fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
     """Evaluate every node whose inputs are all known constants (Shape of a static tensor included)."""
     from onnx.reference import ReferenceEvaluator
@@ -244,6 +259,8 @@ def _fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
         inputs = [i for i in node.input if i]
         value = None
         sizes = [int(np.prod(shapes[o], dtype=object)) if o in shapes else None for o in node.output if o]
+        if None in sizes and inputs and all(i in known for i in inputs):
+            sizes = [_bounded_size(node, [known[i] for i in inputs])] * len(sizes)
         if any(size is not None and size > MAX_ELEMENTS for size in sizes) or \
                 (None in sizes and node.op_type in _GROWING):
             kept.append(node)  # never evaluated: the importer refuses it, or its output, by name
@@ -871,7 +888,7 @@ class _Importer:
                                                      "pads": (0, 0, 0, 0), "dilations": (1, 1)})
 
     def reduction(self, node, a: dict, fn: str, axes_input_from: int) -> None:
-        """ReduceMean / ReduceSum / ReduceMax: the axes come from the attribute before opset
+        """ReduceMean / ReduceSum / ReduceMax / ReduceMin: the axes come from the attribute before opset
         `axes_input_from` and from the second input since; an empty list reduces every axis, or
         nothing with noop_with_empty_axes. Axes of size 1 change no value (the batch axis among
         them: it holds one sample), so only the others are reduced. A mean over the spatial axes
@@ -928,6 +945,9 @@ class _Importer:
 
     def op_ReduceMax(self, node, a):
         self.reduction(node, a, "max", 18)
+
+    def op_ReduceMin(self, node, a):
+        self.reduction(node, a, "min", 18)
 
     def binary(self, node, op: str, transform=None) -> None:
         inputs = list(node.input[:2])

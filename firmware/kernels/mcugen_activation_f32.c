@@ -9,6 +9,7 @@
  *                    else t = (1 - e) / (1 + e), e = exp(-2|x|); f(x) = x < 0 ? -t : t
  *   4 hard_sigmoid:  f(x) = clamp(alpha * x + beta, 0, 1)
  *   5 hard_swish:    f(x) = x * clamp(x * alpha + beta, 0, 1)   (alpha = 1/6, beta = 1/2)
+ *   6 silu:          f(x) = x * (1 / (1 + exp(-x)))
  *
  * exp is mcugen_exp_f32 (no libm). Safe in place. Compile with -ffp-contract=off (see mcugen_f32.h).
  * Numpy twin: codegen/ops/activation.py (run_f32).
@@ -58,6 +59,9 @@ void mcugen_activation_f32(const mcugen_activation_f32_params_t *p, const float 
             break;
         case 5:
             y = x * mcugen_clamp_f32(x * p->alpha + p->beta, 0.0f, 1.0f);
+            break;
+        case 6:
+            y = x * (1.0f / (1.0f + mcugen_exp_f32(-x)));
             break;
         default:
             y = x;
