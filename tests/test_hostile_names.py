@@ -276,3 +276,38 @@ def test_reserved_file_name_builds_and_verifies_on_host(capsys, tmp_path, stem):
     assert code == 0, captured.err
     report = json.loads(captured.out)
     assert report["bit_exact"] == report["samples"] == 3
+
+
+def test_hostile_tflite_names_never_reach_the_c(tmp_path):
+    """The TFLite reader's tensor names (and the file's own name) go the ONNX names' way:
+    through comment_text, never raw into the C or the library's files."""
+    from tflite_builder import SAME, TfliteModel
+
+    rng = np.random.default_rng(3)
+    m = TfliteModel()
+    x = m.tensor(CLOSE + NEWLINE, (1, 4, 4, 2), scale=0.05, zero_point=3)
+    w = m.tensor(BIDI + QUOTE, (3, 3, 3, 2), scale=[0.01, 0.02, 0.015], zero_point=[0, 0, 0],
+                 data=rng.integers(-127, 128, (3, 3, 3, 2)).astype(np.int8))
+    b = m.tensor(TRIGRAPH + BACKSLASH, (3,), dtype=2, scale=[0.0005, 0.001, 0.00075], zero_point=[0, 0, 0],
+                 data=rng.integers(-500, 500, 3).astype(np.int32))
+    y = m.tensor(LONG + CLOSE, (1, 4, 4, 3), scale=0.1, zero_point=-5)
+    m.op("CONV_2D", [x, w, b], [y], "conv", padding=SAME, stride_w=1, stride_h=1)
+    model = tmp_path / 'tfl* "net" ??=\\ \u202e.tflite'
+    model.write_bytes(m.build([x], [y]))
+    out = tmp_path / "lib"
+    assert main(["generate", str(model), "-o", str(out)]) == 0
+    files = [p for p in out.rglob("*") if p.is_file()]
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="strict")
+        for raw in HOSTILE:
+            assert raw not in text, f"{path.name} holds the raw name {raw[:40]!r}"
+        assert not {c for c in text if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t"}, path.name
+        if path.suffix in (".c", ".h"):
+            code = outside_comments(text)
+            assert "injected_code" not in code and "stdio" not in code and "/*" not in code, path.name
+    name = next(p.stem for p in out.glob("*.h") if not p.stem.endswith("_weights"))
+    # the names do reach the C, as comment text: the test is not passing on names that were dropped
+    assert '/* input 0 "* / int injected_code = 1; / *\\n#include <stdio.h>\\n": ' in (out / f"{name}.h").read_text()
+    result = subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-c", str(out / f"{name}.c"), f"-I{out}",
+                             "-o", str(tmp_path / "net.o")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[:2000]
