@@ -28,16 +28,16 @@ import numpy as np
 
 from mcugen.ir import Node
 
-from .base import ConstRef, KernelCall, Op, batch_shape, exact_matmul, quantize_array, register
+from .base import ConstRef, KernelCall, batch_shape, exact_matmul, quantize_array, register
 from .fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
 from .lstm import (
     OUTPUT_CODES,
+    RecurrentOp,
     _sigmoid,
     folded,
     gate_note,
     gate_preactivations,
     hidden_qparams,
-    observed_names,
     quantize_gates,
     recurrent_scratch,
     sat16,
@@ -73,21 +73,9 @@ def gru_float(node: Node, xs: list[np.ndarray], hidden: int, observe: bool = Fal
 
 
 @register
-class Gru(Op):
+class Gru(RecurrentOp):
     name = "gru"
-
-    def run_float(self, node, graph, xs):
-        y, _ = gru_float(node, xs, node.attrs["hidden"])
-        return y.reshape(batch_shape(node, graph, xs[0])).astype(np.float32)
-
-    def observed(self, node, graph):
-        return observed_names(node)
-
-    def run_float_observed(self, node, graph, xs):
-        y, inner = gru_float(node, xs, node.attrs["hidden"], observe=True)
-        names = observed_names(node)
-        return (y.reshape(batch_shape(node, graph, xs[0])).astype(np.float32),
-                {names[k]: v.astype(np.float32) for k, v in inner.items()})
+    float_forward = staticmethod(gru_float)
 
     def output_qparams(self, node, graph, lo, hi):
         return hidden_qparams(node)

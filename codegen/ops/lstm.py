@@ -28,6 +28,7 @@ initial_h is quantized at (s_h, z_h) and initial_c at 2^-F (saturated), zeros wh
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import numpy as np
 
@@ -191,22 +192,34 @@ def lstm_float(node: Node, xs: list[np.ndarray], hidden: int, observe: bool = Fa
     return out, inner
 
 
-@register
-class Lstm(Op):
-    name = "lstm"
+class RecurrentOp(Op):
+    """What LSTM and GRU share: the float run and the internal values calibration observes
+    (hidden states, gates, and the LSTM's cell), both from the op's own float recurrence."""
+
+    @staticmethod
+    @abstractmethod
+    def float_forward(node: Node, xs: list[np.ndarray], hidden: int, observe: bool = False
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The op's float recurrence: its output and, with observe, the internal values by role."""
 
     def run_float(self, node, graph, xs):
-        y, _ = lstm_float(node, xs, node.attrs["hidden"])
+        y, _ = self.float_forward(node, xs, node.attrs["hidden"])
         return y.reshape(batch_shape(node, graph, xs[0])).astype(np.float32)
 
     def observed(self, node, graph):
         return observed_names(node)
 
     def run_float_observed(self, node, graph, xs):
-        y, inner = lstm_float(node, xs, node.attrs["hidden"], observe=True)
+        y, inner = self.float_forward(node, xs, node.attrs["hidden"], observe=True)
         names = observed_names(node)
         return (y.reshape(batch_shape(node, graph, xs[0])).astype(np.float32),
                 {names[k]: v.astype(np.float32) for k, v in inner.items()})
+
+
+@register
+class Lstm(RecurrentOp):
+    name = "lstm"
+    float_forward = staticmethod(lstm_float)
 
     def output_qparams(self, node, graph, lo, hi):
         if node.attrs["output"] == "Y_c":
