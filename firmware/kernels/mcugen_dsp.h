@@ -108,4 +108,19 @@ static inline int64_t mcugen_smlald(uint32_t a, uint32_t b, int64_t acc)
 
 #endif
 
+/* Four int8 MACs of an input word and a weight word (4 int8 each): MCUGEN_SPLIT4_S8 prepares the
+ * input word once (DSP: its sign-extended byte pairs), MCUGEN_MAC4_S8 adds the four products to
+ * acc (DSP: two SMLADs; portable: four multiplies). */
+#if MCUGEN_HAS_DSP
+#define MCUGEN_SPLIT4_S8(x, xa, xb) ((xa) = mcugen_sxtb16(x), (xb) = mcugen_sxtb16_ror8(x))
+#define MCUGEN_MAC4_S8(acc, xa, xb, w) \
+    ((acc) = mcugen_smlad((xb), mcugen_sxtb16_ror8(w), mcugen_smlad((xa), mcugen_sxtb16(w), (acc))))
+#else
+#define MCUGEN_BYTE_S8(w, k) ((int32_t)(int8_t)((w) >> (8 * (k))))
+#define MCUGEN_SPLIT4_S8(x, xa, xb) ((xa) = (x), (xb) = 0)
+#define MCUGEN_MAC4_S8(acc, xa, xb, w) \
+    ((acc) += MCUGEN_BYTE_S8(w, 0) * MCUGEN_BYTE_S8(xa, 0) + MCUGEN_BYTE_S8(w, 1) * MCUGEN_BYTE_S8(xa, 1) + \
+              MCUGEN_BYTE_S8(w, 2) * MCUGEN_BYTE_S8(xa, 2) + MCUGEN_BYTE_S8(w, 3) * MCUGEN_BYTE_S8(xa, 3))
+#endif
+
 #endif /* MCUGEN_DSP_H */

@@ -25,18 +25,6 @@
 #include "mcugen_fixedpoint.h"
 #include "mcugen_fully_connected_stream.h"
 
-#if MCUGEN_HAS_DSP
-/* acc + the four products of input word x and weight word w (DSP: two SMLADs). */
-#define FC_MAC4(acc, xa, xb, w) \
-    ((acc) = mcugen_smlad((xb), mcugen_sxtb16_ror8(w), mcugen_smlad((xa), mcugen_sxtb16(w), (acc))))
-#define FC_SPLIT(x, xa, xb) ((xa) = mcugen_sxtb16(x), (xb) = mcugen_sxtb16_ror8(x))
-#else
-#define FC_BYTE(w, k) ((int32_t)(int8_t)((w) >> (8 * (k))))
-#define FC_MAC4(acc, xa, xb, w) \
-    ((acc) += FC_BYTE(w, 0) * FC_BYTE(xa, 0) + FC_BYTE(w, 1) * FC_BYTE(xa, 1) + \
-              FC_BYTE(w, 2) * FC_BYTE(xa, 2) + FC_BYTE(w, 3) * FC_BYTE(xa, 3))
-#define FC_SPLIT(x, xa, xb) ((xa) = (x), (xb) = 0)
-#endif
 
 #if MCUGEN_HAS_DSP && defined(__GNUC__)
 #define FC_ASM 1 /* the SMLAD block below */
@@ -118,11 +106,11 @@
         const uint32_t word_ = mcugen_read_s8x4(x);          \
         uint32_t xa_, xb_;                                   \
         (void)xb_;                                           \
-        FC_SPLIT(word_, xa_, xb_);                           \
-        FC_MAC4(acc0, xa_, xb_, (uint32_t)(w)[0]);           \
-        FC_MAC4(acc1, xa_, xb_, (uint32_t)(w)[1]);           \
-        FC_MAC4(acc2, xa_, xb_, (uint32_t)(w)[2]);           \
-        FC_MAC4(acc3, xa_, xb_, (uint32_t)(w)[3]);           \
+        MCUGEN_SPLIT4_S8(word_, xa_, xb_);                           \
+        MCUGEN_MAC4_S8(acc0, xa_, xb_, (uint32_t)(w)[0]);           \
+        MCUGEN_MAC4_S8(acc1, xa_, xb_, (uint32_t)(w)[1]);           \
+        MCUGEN_MAC4_S8(acc2, xa_, xb_, (uint32_t)(w)[2]);           \
+        MCUGEN_MAC4_S8(acc3, xa_, xb_, (uint32_t)(w)[3]);           \
         x += 4, w += 4;                                      \
     } while (0)
 #endif
@@ -176,11 +164,11 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
             if (tail) {
                 uint32_t xa, xb;
                 (void)xb;
-                FC_SPLIT(last, xa, xb);
-                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
-                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
-                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
-                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
+                MCUGEN_SPLIT4_S8(last, xa, xb);
+                MCUGEN_MAC4_S8(acc0, xa, xb, (uint32_t)w[0]);
+                MCUGEN_MAC4_S8(acc1, xa, xb, (uint32_t)w[1]);
+                MCUGEN_MAC4_S8(acc2, xa, xb, (uint32_t)w[2]);
+                MCUGEN_MAC4_S8(acc3, xa, xb, (uint32_t)w[3]);
                 w += 4;
             }
 #endif
@@ -200,12 +188,12 @@ void mcugen_fully_connected_s8(const mcugen_fully_connected_params_t *p, const i
             (void)xb;
             for (x = input; x != words_end; x += 4, ++w) {
                 const uint32_t word = mcugen_read_s8x4(x);
-                FC_SPLIT(word, xa, xb);
-                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+                MCUGEN_SPLIT4_S8(word, xa, xb);
+                MCUGEN_MAC4_S8(acc, xa, xb, (uint32_t)w[0]);
             }
             if (tail) {
-                FC_SPLIT(last, xa, xb);
-                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+                MCUGEN_SPLIT4_S8(last, xa, xb);
+                MCUGEN_MAC4_S8(acc, xa, xb, (uint32_t)w[0]);
                 ++w;
             }
             *out++ = (int8_t)fc_output(&f, acc, w, 1, 0);

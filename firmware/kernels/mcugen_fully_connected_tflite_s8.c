@@ -31,18 +31,6 @@ static inline uint32_t fc_tail_word(const int8_t *x, int32_t count)
 #define FC_UNROLL2
 #endif
 
-#if MCUGEN_HAS_DSP
-/* acc + the four products of input word x and weight word w (DSP: two SMLADs). */
-#define FC_MAC4(acc, xa, xb, w) \
-    ((acc) = mcugen_smlad((xb), mcugen_sxtb16_ror8(w), mcugen_smlad((xa), mcugen_sxtb16(w), (acc))))
-#define FC_SPLIT(x, xa, xb) ((xa) = mcugen_sxtb16(x), (xb) = mcugen_sxtb16_ror8(x))
-#else
-#define FC_BYTE(w, k) ((int32_t)(int8_t)((w) >> (8 * (k))))
-#define FC_MAC4(acc, xa, xb, w) \
-    ((acc) += FC_BYTE(w, 0) * FC_BYTE(xa, 0) + FC_BYTE(w, 1) * FC_BYTE(xa, 1) + \
-              FC_BYTE(w, 2) * FC_BYTE(xa, 2) + FC_BYTE(w, 3) * FC_BYTE(xa, 3))
-#define FC_SPLIT(x, xa, xb) ((xa) = (x), (xb) = 0)
-#endif
 
 static inline int8_t fc_output(const mcugen_fully_connected_tflite_params_t *p, int32_t acc, int32_t o, int full_range)
 {
@@ -73,18 +61,18 @@ void mcugen_fully_connected_tflite_s8(const mcugen_fully_connected_tflite_params
             FC_UNROLL2
             for (x = input; x != words_end; x += 4, w += 4) {
                 const uint32_t word = mcugen_read_s8x4(x);
-                FC_SPLIT(word, xa, xb);
-                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
-                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
-                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
-                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
+                MCUGEN_SPLIT4_S8(word, xa, xb);
+                MCUGEN_MAC4_S8(acc0, xa, xb, (uint32_t)w[0]);
+                MCUGEN_MAC4_S8(acc1, xa, xb, (uint32_t)w[1]);
+                MCUGEN_MAC4_S8(acc2, xa, xb, (uint32_t)w[2]);
+                MCUGEN_MAC4_S8(acc3, xa, xb, (uint32_t)w[3]);
             }
             if (tail) {
-                FC_SPLIT(last, xa, xb);
-                FC_MAC4(acc0, xa, xb, (uint32_t)w[0]);
-                FC_MAC4(acc1, xa, xb, (uint32_t)w[1]);
-                FC_MAC4(acc2, xa, xb, (uint32_t)w[2]);
-                FC_MAC4(acc3, xa, xb, (uint32_t)w[3]);
+                MCUGEN_SPLIT4_S8(last, xa, xb);
+                MCUGEN_MAC4_S8(acc0, xa, xb, (uint32_t)w[0]);
+                MCUGEN_MAC4_S8(acc1, xa, xb, (uint32_t)w[1]);
+                MCUGEN_MAC4_S8(acc2, xa, xb, (uint32_t)w[2]);
+                MCUGEN_MAC4_S8(acc3, xa, xb, (uint32_t)w[3]);
                 w += 4;
             }
             {   /* all four before any store: an int8_t store may alias p, which would force reloads */
@@ -100,12 +88,12 @@ void mcugen_fully_connected_tflite_s8(const mcugen_fully_connected_tflite_params
             (void)xb;
             for (x = input; x != words_end; x += 4, ++w) {
                 const uint32_t word = mcugen_read_s8x4(x);
-                FC_SPLIT(word, xa, xb);
-                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+                MCUGEN_SPLIT4_S8(word, xa, xb);
+                MCUGEN_MAC4_S8(acc, xa, xb, (uint32_t)w[0]);
             }
             if (tail) {
-                FC_SPLIT(last, xa, xb);
-                FC_MAC4(acc, xa, xb, (uint32_t)w[0]);
+                MCUGEN_SPLIT4_S8(last, xa, xb);
+                MCUGEN_MAC4_S8(acc, xa, xb, (uint32_t)w[0]);
                 ++w;
             }
             output[o] = fc_output(p, acc, o, full_range);
